@@ -1,0 +1,456 @@
+"""The orchestrator: one object through read -> deidentify -> render -> mask -> encode.
+
+This module knows the order of the stages and nothing of their internals. It
+returns results and never prints: the CLI (or a notebook) reports them.
+Every failure becomes an :class:`ExportResult` with a PHI-free reason, so a
+batch goes on with the rest (fail closed per object).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from dcmexport import __version__
+from dcmexport.atomic import atomic_output, remove_stale_temporaries
+from dcmexport.burnedin import apply_plan_to_dataset, plan_masks
+from dcmexport.cine import frame_rate_from_dataset
+from dcmexport.deid import Deidentifier, DeidOptions, Key
+from dcmexport.encode import VideoWriter, write_still
+from dcmexport.errors import DcmexportError, EncodeError, UsageError
+from dcmexport.manifest import Manifest
+from dcmexport.mask import MaskPlan
+from dcmexport.options import (
+    EncodeOptions,
+    ExportOptions,
+    Frames,
+    FrameSelection,
+    MaskOptions,
+    OutputFormat,
+    RenderOptions,
+    parse_frames,
+    parse_mask,
+    parse_window,
+)
+from dcmexport.read import (
+    check_pixel_geometry,
+    iter_frames,
+    iter_input_files,
+    read_dataset,
+    sha256_file,
+)
+from dcmexport.render import (
+    FrameRenderer,
+    apply_aspect,
+    aspect_size,
+    pixel_spacing_from_dataset,
+    renderer_from_dataset,
+)
+
+log = logging.getLogger("dcmexport")
+
+WRITTEN, SKIPPED, FAILED, REFUSED = "written", "skipped", "failed", "refused"
+
+#: Expected non-failures: a folder holds non-DICOM files and pixel-less objects.
+_STATUS_BY_REASON = {"burned-in": REFUSED, "not-dicom": SKIPPED, "no-pixels": SKIPPED}
+
+
+@dataclass
+class ExportResult:
+    """What happened to one input object. ``reason`` and ``notes`` never hold PHI."""
+
+    source: Path
+    status: str
+    outputs: list[Path] = field(default_factory=list)
+    reason: str | None = None
+    error_kind: str | None = None
+    frames: int = 0
+    fps: float | None = None
+    fps_source: str | None = None
+    notes: list[str] = field(default_factory=list)
+    action_counts: dict[str, int] = field(default_factory=dict)
+    input_sha256: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (WRITTEN, SKIPPED)
+
+
+@dataclass
+class BatchResult:
+    """All results of one run, plus run-level notes (e.g. that the key was ephemeral)."""
+
+    results: list[ExportResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed or was refused, else 1 (2 is the CLI's usage error)."""
+        return 0 if self.ok else 1
+
+
+def output_stem(new_sop_instance_uid: str, input_sha256: str) -> str:
+    """A file name stem made only of non-PHI material.
+
+    The digest covers the *remapped* SOP Instance UID (already a keyed pseudonym)
+    and the input bytes' SHA-256, so two encodings of one instance never collide
+    and a re-run with the same key names the same output again (resumable).
+    """
+    digest = hashlib.sha256(f"{new_sop_instance_uid}|{input_sha256}".encode()).hexdigest()
+    return digest[:20]
+
+
+def resolve_format(fmt: OutputFormat, frames: int) -> OutputFormat:
+    """AUTO becomes PNG for single-frame objects and MP4 for multi-frame ones."""
+    if fmt is OutputFormat.AUTO:
+        return OutputFormat.MP4 if frames > 1 else OutputFormat.PNG
+    return fmt
+
+
+def _still_indices(selection: Frames, frames: int) -> list[int]:
+    if selection.selection is FrameSelection.ALL:
+        return list(range(frames))
+    if selection.selection is FrameSelection.INDEX:
+        if selection.index >= frames:
+            raise UsageError(
+                f"--frames {selection.index} is out of range: (0028,0008) NumberOfFrames is {frames} (0-based)"
+            )
+        return [selection.index]
+    return [0]
+
+
+class _Pipeline:
+    """Per-object frame transform: render -> mask -> aspect (stateful renderer, fixed geometry)."""
+
+    def __init__(self, renderer: FrameRenderer, plan: MaskPlan, out_size: tuple[int, int] | None):
+        self.renderer = renderer
+        self.plan = plan
+        self.out_size = out_size
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        image = self.renderer.render(frame)
+        if not self.plan.is_empty:
+            image = self.plan.apply(image, fill=0)
+        if self.out_size is not None:
+            image = apply_aspect(image, *self.out_size)
+        return image
+
+
+def _dpi(spacing_mm: float | None) -> tuple[float, float] | None:
+    if spacing_mm is None or spacing_mm <= 0:
+        return None
+    dpi = 25.4 / spacing_mm
+    return (dpi, dpi)
+
+
+@contextlib.contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """Silence pydicom's warnings and log records while an object is processed.
+
+    pydicom's messages can quote element values (PHI); dcmexport reports its own
+    keyword-only reasons instead.
+    """
+    logger = logging.getLogger("pydicom")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.disabled = previous
+
+
+def export_file(
+    path: Path,
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    *,
+    on_frame: Callable[[], None] | None = None,
+) -> ExportResult:
+    """Export one DICOM object; never raises for an expected failure.
+
+    Args:
+        path: the input file (opened read-only).
+        options: the run's options.
+        deidentifier: the run's keyed de-identifier (same key -> same pseudonyms).
+        on_frame: called after each frame is encoded (progress).
+
+    Returns:
+        The result; its ``status`` is written, skipped, failed or refused.
+    """
+    started = time.perf_counter()
+    result = ExportResult(source=path, status=FAILED)
+    try:
+        with _quiet_pydicom():
+            _export_file(path, options, deidentifier, result, on_frame)
+    except DcmexportError as exc:
+        result.status = _STATUS_BY_REASON.get(exc.reason, FAILED)
+        result.reason = str(exc)
+        result.error_kind = exc.reason
+        result.outputs = []
+    except MemoryError:
+        result.reason = "out of memory while processing; try --frames first or a smaller object"
+        result.error_kind = "memory"
+        result.outputs = []
+    except Exception as exc:  # a bug or an unforeseen library error: report the type only (its text may hold values)
+        log.debug("unexpected error", exc_info=True)
+        result.reason = f"internal error ({type(exc).__name__}); run with --debug for details"
+        result.error_kind = "internal"
+        result.outputs = []
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _export_file(
+    path: Path,
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    result: ExportResult,
+    on_frame: Callable[[], None] | None,
+) -> None:
+    ds = read_dataset(path)
+    frames = check_pixel_geometry(ds)
+    result.frames = frames
+    fmt = resolve_format(options.encode.format, frames)
+    if fmt.is_video and frames < 2:
+        result.status = SKIPPED
+        result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff)"
+        return
+
+    # Everything the pixels need is planned from the original header before
+    # de-identification; none of it is PHI (geometry, LUTs, regions, timing).
+    render_options = options.render
+    if fmt.is_video or fmt is OutputFormat.JPG:
+        render_options = replace(render_options, bit_depth=8)
+    renderer = renderer_from_dataset(ds, render_options)
+    plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
+    spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
+    pipeline = _Pipeline(renderer, plan, out_size if out_size != (rows, cols) else None)
+    if not plan.is_empty:
+        result.notes.append(f"masked: {plan.describe()}")
+    if out_size != (rows, cols) and spacing is not None:
+        result.notes.append(f"aspect {cols}x{rows} -> {out_size[1]}x{out_size[0]} from {spacing.source}")
+
+    input_sha = sha256_file(path)
+    result.input_sha256 = input_sha
+    report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)  # fail closed: raises before any output
+    result.action_counts = dict(report.action_counts)
+    stem = output_stem(report.sop_instance_uid, input_sha)
+    out_dir = options.out_dir
+
+    planned: list[Path]
+    if fmt.is_video:
+        planned = [out_dir / f"{stem}{fmt.extension}"]
+    else:
+        indices = _still_indices(options.encode.frames, frames)
+        planned = [
+            out_dir / (f"{stem}{fmt.extension}" if frames == 1 else f"{stem}_f{i:04d}{fmt.extension}") for i in indices
+        ]
+    if options.also_dicom:
+        planned.append(out_dir / f"{stem}.dcm")
+    if not options.overwrite and planned and all(p.exists() for p in planned):
+        result.status = SKIPPED
+        result.reason = "already exported (use --overwrite to redo)"
+        result.outputs = planned
+        return
+
+    written: list[Path] = []
+    try:
+        if fmt.is_video:
+            rate = frame_rate_from_dataset(ds, options.encode.fps)
+            result.fps, result.fps_source = rate.fps, rate.source
+            if rate.source == "default":
+                result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+            final = planned[0]
+            with atomic_output(final, overwrite=options.overwrite) as tmp:
+                writer = VideoWriter(tmp, fmt, fps=rate.fps, crf=options.encode.crf)
+                try:
+                    for frame in iter_frames(path, ds):
+                        writer.write(pipeline(frame))
+                        if on_frame is not None:
+                            on_frame()
+                    writer.close()
+                except BaseException:
+                    writer.abort()
+                    raise
+                if writer.frames_written != frames:
+                    raise EncodeError(
+                        f"decoded {writer.frames_written} frames but (0028,0008) NumberOfFrames is {frames}"
+                    )
+            written.append(final)
+        else:
+            dpi = _dpi(min(spacing.row, spacing.column)) if spacing is not None and fmt is OutputFormat.TIFF else None
+            stills = [p for p in planned if p.suffix != ".dcm"]
+            for final, frame in zip(stills, iter_frames(path, ds, indices=indices), strict=True):
+                with atomic_output(final, overwrite=options.overwrite) as tmp:
+                    write_still(tmp, pipeline(frame), fmt, quality=options.encode.quality, dpi=dpi)
+                written.append(final)
+                if on_frame is not None:
+                    on_frame()
+        if options.also_dicom:
+            final = planned[-1]
+            _write_dicom(ds, plan, final, overwrite=options.overwrite)
+            written.append(final)
+    except BaseException:
+        # Fail closed per object: no output of a half-exported object survives.
+        for done in written:
+            with contextlib.suppress(OSError):
+                done.unlink()
+        raise
+    result.outputs = written
+    result.status = WRITTEN
+
+
+def _write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> None:
+    """Write the de-identified dataset, its pixels masked like the media."""
+    if not plan.is_empty:
+        apply_plan_to_dataset(ds, plan)
+    with atomic_output(final, overwrite=overwrite) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+
+
+def build_options(
+    out_dir: str | Path,
+    *,
+    format: str | OutputFormat = OutputFormat.AUTO,
+    window: str | tuple[float, float] | None = None,
+    window_index: int = 0,
+    bit_depth: int = 8,
+    aspect: bool = True,
+    frames: str | int = "first",
+    fps: float | None = None,
+    quality: int = 95,
+    crf: int = 18,
+    masks: Iterable[str | tuple[int, int, int, int]] = (),
+    mask_file: str | Path | None = None,
+    mask_presets: bool = True,
+    mask_us_regions: bool | None = None,
+    accept_burned_in: bool = False,
+    deid: DeidOptions | None = None,
+    also_dicom: bool = False,
+    overwrite: bool = False,
+) -> ExportOptions:
+    """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
+
+    Raises:
+        UsageError: a value is out of range or malformed; the message names the option.
+    """
+    from dcmexport.options import MaskRect
+
+    fmt = format if isinstance(format, OutputFormat) else _coerce_format(format)
+    win = None
+    if isinstance(window, str):
+        win = parse_window(window)
+    elif window is not None:
+        win = parse_window(f"{window[0]},{window[1]}")
+    if bit_depth not in (8, 16):
+        raise UsageError(f"--bit-depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and fmt not in (OutputFormat.PNG, OutputFormat.TIFF, OutputFormat.AUTO):
+        raise UsageError("--bit-depth 16 applies to PNG and TIFF only")
+    if not 1 <= quality <= 100:
+        raise UsageError(f"--quality must be 1..100, got {quality}")
+    if not 0 <= crf <= 63:
+        raise UsageError(f"--crf must be 0..63, got {crf}")
+    if fps is not None and not 0.1 <= fps <= 240:
+        raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
+    rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
+    return ExportOptions(
+        out_dir=Path(out_dir),
+        render=RenderOptions(window=win, window_index=window_index,
+                             bit_depth=bit_depth, aspect=aspect),
+        encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
+                             frames=parse_frames(str(frames))),
+        mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
+                         us_regions=mask_us_regions, accept_burned_in=accept_burned_in),
+        deid=deid if deid is not None else DeidOptions(),
+        also_dicom=also_dicom,
+        overwrite=overwrite,
+    )
+
+
+def _coerce_format(text: str) -> OutputFormat:
+    low = text.lower().lstrip(".")
+    low = {"jpeg": "jpg", "tif": "tiff"}.get(low, low)
+    try:
+        return OutputFormat(low)
+    except ValueError:
+        choices = ", ".join(f.value for f in OutputFormat)
+        raise UsageError(f"--format must be one of {choices}; got {text!r}") from None
+
+
+def export(
+    inputs: str | Path | Iterable[str | Path],
+    out_dir: str | Path | None = None,
+    *,
+    options: ExportOptions | None = None,
+    key: Key | None = None,
+    patient_map: dict[str, tuple[str, str]] | None = None,
+    on_result: Callable[[ExportResult], None] | None = None,
+    on_frame: Callable[[], None] | None = None,
+    **kwargs: object,
+) -> BatchResult:
+    """Export files and folders of DICOM objects to de-identified media.
+
+    Args:
+        inputs: a path or paths; directories are searched recursively.
+        out_dir: the output directory (created if needed); ignored when ``options`` is given.
+        options: a full :class:`ExportOptions`; otherwise built from ``kwargs`` by :func:`build_options`.
+        key: the pseudonymisation key; None -> ``DCMEXPORT_KEY`` or a random key for this run.
+        patient_map: explicit original PatientID -> (new PatientID, new PatientName).
+        on_result: called with each object's result as it completes (progress).
+        on_frame: called after each encoded frame (progress).
+
+    Returns:
+        A :class:`BatchResult`; its ``exit_code`` is non-zero when anything failed.
+
+    Raises:
+        UsageError: bad options or no output directory.
+        InputError: an input path does not exist.
+    """
+    if options is None:
+        if out_dir is None:
+            raise UsageError("an output directory is required (--out DIR)")
+        options = build_options(out_dir, **kwargs)  # type: ignore[arg-type]
+    paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    batch = BatchResult()
+    if key is None:
+        key = Key.from_env() or Key.random()
+    if key.ephemeral:
+        batch.notes.append("no key given (--key-file or DCMEXPORT_KEY): pseudonyms are random for this run and link to nothing")
+    deidentifier = Deidentifier(options.deid, key, patient_map=patient_map)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(options.out_dir)
+    out_resolved = options.out_dir.resolve()
+    manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key)
+    batch.manifest = manifest.path
+    with manifest:
+        for path in iter_input_files(paths):
+            if out_resolved in path.resolve().parents:
+                continue  # never re-read our own outputs when --out lies inside an input folder
+            result = export_file(path, options, deidentifier, on_frame=on_frame)
+            manifest.record(result, out_dir=options.out_dir)
+            batch.results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return batch

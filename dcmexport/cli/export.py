@@ -1,0 +1,104 @@
+"""``dcmexport export``: parse options, call :func:`dcmexport.api.export`, print the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dcmexport.cli import app
+from dcmexport.cli.common import configure_logging, err_console, existing_paths, print_summary, usage_errors
+from dcmexport.options import OutputFormat
+
+EXPORT_EPILOG = """\
+Examples:
+
+  dcmexport export study/ --out slides/                      # PNG stills, MP4 for cines
+
+  dcmexport export ct.dcm --out fig/ --format tiff --bit-depth 16 --window 40,400
+
+  dcmexport export us_clip.dcm --out video/ --format mp4 --mask 0,0,640,60
+"""
+
+
+@app.command("export", epilog=EXPORT_EPILOG)
+def export_command(
+    inputs: Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False)],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="auto: PNG for single frames, MP4 for multi-frame.", case_sensitive=False)] = OutputFormat.AUTO,
+    window: Annotated[str | None, typer.Option(help="VOI window CENTER,WIDTH, e.g. 40,400 (overrides the file).")] = None,
+    window_index: Annotated[int, typer.Option(help="Which of the file's windows / VOI LUTs to use (0-based).", min=0)] = 0,
+    bit_depth: Annotated[int, typer.Option(help="8, or 16 for grayscale PNG/TIFF.")] = 8,
+    aspect: Annotated[bool, typer.Option("--aspect/--no-aspect", help="Resample to square pixels from the pixel spacing.")] = True,
+    frames: Annotated[str, typer.Option(help="Stills from multi-frame objects: first, all, or a 0-based frame number.")] = "first",
+    fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).")] = None,
+    quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
+    crf: Annotated[int, typer.Option(help="Video quality (H.264/VP9 CRF; lower is better).")] = 18,
+    mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H on every frame (repeatable; negative X/Y from the right/bottom).")] = None,
+    mask_file: Annotated[Path | None, typer.Option(help="TOML file of mask rectangles.", exists=True, dir_okay=False)] = None,
+    mask_presets: Annotated[bool, typer.Option("--mask-presets/--no-mask-presets", help="Apply matching burned-in mask presets.")] = True,
+    mask_us_regions: Annotated[bool | None, typer.Option("--mask-us-regions/--no-mask-us-regions", help="Blank outside ultrasound regions (default: on for US).", show_default=False)] = None,
+    accept_burned_in: Annotated[bool, typer.Option(help="Export objects that may carry burned-in text even when no mask covers it.")] = False,
+    profile: Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).")] = "basic",
+    key_file: Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)] = None,
+    also_dicom: Annotated[bool, typer.Option(help="Also write the de-identified DICOM beside the media.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
+) -> None:
+    """De-identify DICOM objects and export them as stills or clips."""
+    from dcmexport import api
+    from dcmexport.deid import Key, load_profile
+    from dcmexport.read import iter_input_files
+
+    configure_logging(debug)
+    existing_paths(inputs)
+    with usage_errors(debug):
+        options = api.build_options(
+            out,
+            format=format,
+            window=window,
+            window_index=window_index,
+            bit_depth=bit_depth,
+            aspect=aspect,
+            frames=frames,
+            fps=fps,
+            quality=quality,
+            crf=crf,
+            masks=mask or (),
+            mask_file=mask_file,
+            mask_presets=mask_presets,
+            mask_us_regions=mask_us_regions,
+            accept_burned_in=accept_burned_in,
+            deid=load_profile(profile),
+            also_dicom=also_dicom,
+            overwrite=overwrite,
+        )
+        key = Key.from_file(key_file) if key_file else None
+        show_progress = not quiet and not json_out and err_console.is_terminal
+        total = sum(1 for _ in iter_input_files(inputs)) if show_progress else None
+        if show_progress:
+            with Progress(
+                TextColumn("[bold]exporting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[frames]} frames"),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("objects", total=total, frames=0)
+                batch = api.export(
+                    inputs,
+                    options=options,
+                    key=key,
+                    on_result=lambda _r: progress.advance(task),
+                    on_frame=lambda: progress.update(task, frames=progress.tasks[task].fields["frames"] + 1),
+                )
+        else:
+            batch = api.export(inputs, options=options, key=key)
+    print_summary(batch, as_json=json_out, quiet=quiet)
+    raise typer.Exit(batch.exit_code)

@@ -1,0 +1,108 @@
+"""The per-run audit trail: ``manifest.jsonl`` in the output directory (JSON Lines).
+
+One ``run`` record (tool version, profile and options, whether the key was
+ephemeral), then one ``object`` record per input: its SHA-256, status, output
+names, frame and rate facts and counts of de-identification actions by kind.
+Never a PHI value: input *paths* are not recorded either (a file name can carry
+a patient's name); the SHA-256 identifies the input for the custodian.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.api import ExportResult
+    from dcmexport.deid import Key
+
+MANIFEST_NAME = "manifest.jsonl"
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Manifest:
+    """Append-only JSON Lines writer; each line is flushed and fsynced as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by __exit__/close
+
+    @classmethod
+    def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key) -> Manifest:
+        """Open ``out_dir/manifest.jsonl`` and write the run record.
+
+        Args:
+            out_dir: the output directory.
+            tool_version: dcmexport's version.
+            options: the run's options (a dataclass; the output directory itself is omitted).
+            key: only whether it is ephemeral is recorded, never the key.
+        """
+        manifest = cls(out_dir / MANIFEST_NAME)
+        opts = _jsonable(options)
+        if isinstance(opts, dict):
+            opts.pop("out_dir", None)
+        manifest._write(
+            {
+                "record": "run",
+                "tool": "dcmexport",
+                "version": tool_version,
+                "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "options": opts,
+                "key": "ephemeral" if key.ephemeral else "provided",
+            }
+        )
+        return manifest
+
+    def record(self, result: ExportResult, *, out_dir: Path) -> None:
+        """Append one object record (PHI-free by construction: no paths of inputs, no values)."""
+        self._write(
+            {
+                "record": "object",
+                "input_sha256": result.input_sha256,
+                "status": result.status,
+                "error_kind": result.error_kind,
+                "reason": result.reason,
+                "outputs": [p.name if p.parent == out_dir else str(p.relative_to(out_dir)) for p in result.outputs],
+                "frames": result.frames,
+                "fps": result.fps,
+                "fps_source": result.fps_source,
+                "notes": result.notes,
+                "actions": result.action_counts,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, sort_keys=True) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,179 @@
+"""Frozen value types passed between the pipeline stages.
+
+Strings from the command line or a preset become these types once, at the
+boundary (`parse_*` helpers here); inside the pipeline the types are trusted.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dcmexport.errors import UsageError
+
+
+class OutputFormat(str, enum.Enum):
+    """Output media format; AUTO picks PNG for single-frame and MP4 for multi-frame objects."""
+
+    AUTO = "auto"
+    PNG = "png"
+    JPG = "jpg"
+    TIFF = "tiff"
+    MP4 = "mp4"
+    WEBM = "webm"
+    GIF = "gif"
+
+    @property
+    def is_video(self) -> bool:
+        return self in (OutputFormat.MP4, OutputFormat.WEBM, OutputFormat.GIF)
+
+    @property
+    def extension(self) -> str:
+        return {"jpg": ".jpg", "tiff": ".tiff"}.get(self.value, "." + self.value)
+
+
+class VoiFunction(str, enum.Enum):
+    """VOI LUT Function (0028,1056), PS3.3 C.11.2.1.3."""
+
+    LINEAR = "LINEAR"
+    LINEAR_EXACT = "LINEAR_EXACT"
+    SIGMOID = "SIGMOID"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window: Window Center (0028,1050) and Window Width (0028,1051)."""
+
+    center: float
+    width: float
+    function: VoiFunction = VoiFunction.LINEAR
+
+
+@dataclass(frozen=True)
+class MaskRect:
+    """A rectangle to blank, in stored-pixel coordinates of the object.
+
+    Negative ``x`` / ``y`` count from the right / bottom edge (``x=-200`` is 200
+    columns left of the right edge). ``width`` and ``height`` are positive.
+    """
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def resolve(self, rows: int, columns: int) -> tuple[int, int, int, int]:
+        """Return ``(x0, y0, x1, y1)`` clipped to a ``rows`` x ``columns`` image (x1/y1 exclusive)."""
+        x0 = self.x if self.x >= 0 else columns + self.x
+        y0 = self.y if self.y >= 0 else rows + self.y
+        x1 = min(columns, max(0, x0 + self.width))
+        y1 = min(rows, max(0, y0 + self.height))
+        return max(0, x0), max(0, y0), x1, y1
+
+
+class FrameSelection(str, enum.Enum):
+    FIRST = "first"
+    ALL = "all"
+    INDEX = "index"
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Which frames of a multi-frame object become stills: first, all, or one 0-based index."""
+
+    selection: FrameSelection = FrameSelection.FIRST
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How stored values become display values."""
+
+    window: Window | None = None  # explicit --window; overrides the file's windows
+    window_index: int = 0  # which of the file's windows / VOI LUTs to use
+    bit_depth: int = 8  # 8 or 16 (16 only for grayscale PNG/TIFF)
+    aspect: bool = True  # resample to square pixels
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Encoder settings; ``fps`` None means: the rate the file records."""
+
+    format: OutputFormat = OutputFormat.AUTO
+    quality: int = 95  # JPEG quality
+    crf: int = 18  # H.264 CRF; VP9 uses its own default unless given
+    fps: float | None = None
+    frames: Frames = field(default_factory=Frames)
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """Burned-in text handling."""
+
+    rects: tuple[MaskRect, ...] = ()
+    mask_file: Path | None = None
+    use_presets: bool = True
+    us_regions: bool | None = None  # None: on for US objects with regions
+    accept_burned_in: bool = False
+
+
+def parse_window(text: str) -> Window:
+    """Parse ``CENTER,WIDTH`` (as given to ``--window``)."""
+    try:
+        center_s, width_s = text.split(",")
+        center, width = float(center_s), float(width_s)
+    except ValueError:
+        raise UsageError(f"--window expects CENTER,WIDTH such as 40,400, got {text!r}") from None
+    if width < 1:
+        raise UsageError(f"--window width must be >= 1 (PS3.3 C.11.2.1.2), got {width:g}")
+    return Window(center, width)
+
+
+def parse_mask(text: str) -> MaskRect:
+    """Parse ``X,Y,W,H`` (as given to ``--mask``)."""
+    try:
+        x, y, w, h = (int(p) for p in text.split(","))
+    except ValueError:
+        raise UsageError(f"--mask expects X,Y,W,H integers such as 0,0,640,60, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise UsageError(f"--mask width and height must be positive, got {text!r}")
+    return MaskRect(x, y, w, h)
+
+
+def parse_frames(text: str) -> Frames:
+    """Parse ``first``, ``all`` or a 0-based frame number (as given to ``--frames``)."""
+    low = text.strip().lower()
+    if low in ("first", "all"):
+        return Frames(FrameSelection(low))
+    try:
+        index = int(low)
+    except ValueError:
+        raise UsageError(f"--frames expects first, all or a frame number, got {text!r}") from None
+    if index < 0:
+        raise UsageError(f"--frames number must be >= 0, got {index}")
+    return Frames(FrameSelection.INDEX, index)
+
+
+def _default_deid() -> DeidOptions:
+    from dcmexport.deid import DeidOptions
+
+    return DeidOptions()
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Everything one export run needs besides the inputs and the key."""
+
+    out_dir: Path
+    render: RenderOptions = field(default_factory=RenderOptions)
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    mask: MaskOptions = field(default_factory=MaskOptions)
+    deid: DeidOptions = field(default_factory=_default_deid)
+    also_dicom: bool = False  # write the de-identified (and pixel-masked) DICOM beside the media
+    overwrite: bool = False
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.deid import DeidOptions

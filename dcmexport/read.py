@@ -1,0 +1,208 @@
+"""Input discovery, reading one DICOM object, and iterating its frames one at a time.
+
+Nothing here modifies an input: files are opened read-only by pydicom and the
+dataset is changed only in memory by later stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import iter_pixels
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from dcmexport.errors import InputError, NoPixelDataError, NotDicomError
+
+#: Pixel Data, Float Pixel Data, Double Float Pixel Data
+PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+
+#: Refuse objects whose decoded size would exceed this many bytes per frame or in
+#: total before any allocation (a hostile header can claim terabytes).
+MAX_FRAME_BYTES = 1 << 30
+MAX_OBJECT_BYTES = 64 << 30
+
+_HASH_CHUNK = 1 << 20
+
+
+def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
+    """Yield the files named by ``inputs``: files as given, directories walked recursively.
+
+    Directories are walked in sorted order without following symlinked
+    directories (so a symlink loop cannot recurse forever); hidden files
+    (``.name``) and a ``DICOMDIR`` index are skipped here.
+
+    Raises:
+        InputError: an input path does not exist.
+    """
+    for top in inputs:
+        if top.is_dir():
+            for root, dirs, files in os.walk(top, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith(".") or name.upper() == "DICOMDIR":
+                        continue
+                    yield Path(root) / name
+        elif top.exists():
+            yield top
+        else:
+            raise InputError(f"{top}: no such file or directory")
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file's bytes (read in chunks, file opened read-only)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _transfer_syntax_of_bare(ds: Dataset) -> UID:
+    """The transfer syntax pydicom inferred for a file without File Meta Information."""
+    implicit, little = ds.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def read_dataset(path: Path) -> Dataset:
+    """Read one DICOM object, pixel data deferred (loaded from the file only when needed).
+
+    Files without the Part 10 preamble (legacy, PS3.10 7.1) are accepted when a
+    forced read finds an SOP Class UID or pixel data; the inferred transfer syntax
+    is recorded in a new ``file_meta`` so later stages can decode them.
+
+    Args:
+        path: the file to read.
+
+    Returns:
+        The dataset (``PixelData`` deferred for large objects).
+
+    Raises:
+        InputError: not a file, unreadable, not DICOM, or truncated header.
+    """
+    if path.is_dir():
+        raise InputError(f"is a directory, not a DICOM file")
+    try:
+        try:
+            ds = pydicom.dcmread(path, defer_size="256 KB")
+        except InvalidDicomError:
+            try:
+                ds = pydicom.dcmread(path, defer_size="256 KB", force=True)
+            except Exception:  # a forced parse of non-DICOM bytes fails in many ways
+                raise NotDicomError("not a DICOM file (no DICM prefix and no parsable DICOM attributes)") from None
+            if "SOPClassUID" not in ds and not any(t in ds for t in PIXEL_TAGS):
+                raise NotDicomError("not a DICOM file (no DICM prefix and no DICOM attributes found)") from None
+            ds.file_meta = pydicom.dataset.FileMetaDataset()
+            ds.file_meta.TransferSyntaxUID = _transfer_syntax_of_bare(ds)
+        if "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta.TransferSyntaxUID = _transfer_syntax_of_bare(ds)
+    except InputError:
+        raise
+    except PermissionError:
+        raise InputError(f"permission denied; check the file's read permission") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot be read ({type(exc).__name__}; truncated or damaged file?)") from None
+    except Exception as exc:  # pydicom raises many types on malformed headers; never echo its text (may hold values)
+        raise InputError(f"not a readable DICOM file ({type(exc).__name__} while parsing the header)") from None
+    return ds
+
+
+def has_pixels(ds: Dataset) -> bool:
+    """True when the dataset has Pixel Data, Float Pixel Data or Double Float Pixel Data."""
+    return any(t in ds for t in PIXEL_TAGS)
+
+
+def number_of_frames(ds: Dataset) -> int:
+    """Number of Frames (0028,0008), 1 when absent; garbage or < 1 raises InputError."""
+    value = ds.get("NumberOfFrames", 1)
+    try:
+        frames = int(value) if value not in (None, "") else 1
+    except (TypeError, ValueError):
+        raise InputError("(0028,0008) NumberOfFrames is not a whole number") from None
+    if frames < 1:
+        raise InputError(f"(0028,0008) NumberOfFrames is {frames}; expected 1 or more")
+    return frames
+
+
+def check_pixel_geometry(ds: Dataset) -> int:
+    """Validate the Image Pixel module enough to decode safely; return the frame count.
+
+    Refuses, before any allocation, headers whose decoded size exceeds
+    :data:`MAX_FRAME_BYTES` per frame or :data:`MAX_OBJECT_BYTES` in all (PS3.3 C.7.6.3).
+
+    Raises:
+        InputError: no pixel data, missing or impossible Rows/Columns/Bits Allocated/Samples.
+    """
+    if not has_pixels(ds):
+        raise NoPixelDataError("no pixel data (7FE0,0010): nothing to render; `dcmexport deid` can still de-identify it")
+    dims = {}
+    for keyword, tag in (("Rows", "(0028,0010)"), ("Columns", "(0028,0011)"), ("BitsAllocated", "(0028,0100)")):
+        try:
+            dims[keyword] = int(ds[keyword].value)
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{tag} {keyword} is missing or not a number; cannot decode the pixels") from None
+        if dims[keyword] <= 0:
+            raise InputError(f"{tag} {keyword} is {dims[keyword]}; expected a positive value")
+    try:
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    except (TypeError, ValueError):
+        raise InputError("(0028,0002) SamplesPerPixel is not a number") from None
+    if samples not in (1, 3):
+        raise InputError(f"(0028,0002) SamplesPerPixel is {samples}; only 1 or 3 are defined")
+    if dims["BitsAllocated"] not in (1, 8, 16, 32, 64):
+        raise InputError(f"(0028,0100) BitsAllocated is {dims['BitsAllocated']}; expected 1, 8, 16, 32 or 64")
+    frames = number_of_frames(ds)
+    frame_bytes = dims["Rows"] * dims["Columns"] * samples * max(1, dims["BitsAllocated"] // 8)
+    if frame_bytes > MAX_FRAME_BYTES or frame_bytes * frames > MAX_OBJECT_BYTES:
+        raise InputError(
+            f"(0028,0010)/(0028,0011)/(0028,0008) claim {frame_bytes * frames / 2**30:.1f} GiB of pixels; "
+            "refused before allocation"
+        )
+    return frames
+
+
+def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -> Iterator[np.ndarray]:
+    """Yield decoded frames one at a time (memory independent of the frame count).
+
+    Frames come from :func:`pydicom.pixels.iter_pixels` with ``as_rgb=True``:
+    YBR data arrive as RGB exactly once (never convert again), palette colour
+    arrives as indices. Part 10 files are streamed from ``path``; objects without
+    File Meta Information are decoded from ``ds``.
+
+    Args:
+        path: the file the dataset was read from.
+        ds: the dataset (used for legacy files without file meta).
+        indices: 0-based frames to decode; None for all.
+
+    Raises:
+        InputError: the pixel data cannot be decoded (truncated, unsupported transfer syntax).
+    """
+    bare = getattr(ds, "preamble", None) is None or not ds.file_meta.get("MediaStorageSOPClassUID")
+    src: Path | Dataset = ds if bare else path
+    kwargs: dict[str, object] = {"as_rgb": True}
+    if bare:
+        kwargs["transfer_syntax_uid"] = ds.file_meta.TransferSyntaxUID
+    try:
+        yield from iter_pixels(src, indices=indices, **kwargs)  # type: ignore[arg-type]
+    except (NotImplementedError, RuntimeError) as exc:
+        ts = ds.file_meta.get("TransferSyntaxUID", "unknown")
+        name = getattr(UID(ts), "name", ts) if ts != "unknown" else ts
+        raise InputError(
+            f"pixel data could not be decoded ({type(exc).__name__}; transfer syntax {name}); "
+            "is the pylibjpeg plugin for it installed?"
+        ) from None
+    except (ValueError, AttributeError, EOFError, OSError, KeyError, IndexError, TypeError) as exc:
+        raise InputError(f"pixel data could not be decoded ({type(exc).__name__}; truncated or inconsistent Image Pixel module?)") from None

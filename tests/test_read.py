@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.data import get_testdata_file
+
+from dcmexport.errors import InputError, NoPixelDataError, NotDicomError
+from dcmexport.read import (
+    check_pixel_geometry,
+    iter_frames,
+    iter_input_files,
+    read_dataset,
+    sha256_file,
+)
+
+
+class TestIterInputFiles:
+    def test_walks_directories_sorted_and_skips_hidden(self, tmp_path: Path) -> None:
+        (tmp_path / "b").mkdir()
+        (tmp_path / "b" / "2.dcm").write_bytes(b"x")
+        (tmp_path / "a.dcm").write_bytes(b"x")
+        (tmp_path / ".hidden").write_bytes(b"x")
+        (tmp_path / "DICOMDIR").write_bytes(b"x")
+        found = [p.relative_to(tmp_path).as_posix() for p in iter_input_files([tmp_path])]
+        assert found == ["a.dcm", "b/2.dcm"]
+
+    def test_symlink_loop_terminates(self, tmp_path: Path) -> None:
+        (tmp_path / "d").mkdir()
+        os.symlink(tmp_path, tmp_path / "d" / "loop")
+        (tmp_path / "d" / "x.dcm").write_bytes(b"x")
+        found = list(iter_input_files([tmp_path]))
+        assert [p.name for p in found] == ["x.dcm"]
+
+    def test_missing_input_is_input_error(self, tmp_path: Path) -> None:
+        with pytest.raises(InputError, match="no such file"):
+            list(iter_input_files([tmp_path / "nope"]))
+
+
+class TestReadDataset:
+    def test_text_file_is_not_dicom(self, tmp_path: Path) -> None:
+        p = tmp_path / "notes.dcm"
+        p.write_text("Patient: somebody\n" * 20)
+        with pytest.raises(NotDicomError):
+            read_dataset(p)
+
+    def test_zero_byte_file(self, tmp_path: Path) -> None:
+        p = tmp_path / "empty.dcm"
+        p.write_bytes(b"")
+        with pytest.raises(InputError):
+            read_dataset(p)
+
+    def test_directory_named_dcm(self, tmp_path: Path) -> None:
+        d = tmp_path / "dir.dcm"
+        d.mkdir()
+        with pytest.raises(InputError, match="directory"):
+            read_dataset(d)
+
+    def test_no_pixel_object(self) -> None:
+        ds = read_dataset(Path(get_testdata_file("rtplan.dcm")))
+        with pytest.raises(NoPixelDataError):
+            check_pixel_geometry(ds)
+
+    def test_hostile_geometry_refused_before_allocation(self) -> None:
+        ds = read_dataset(Path(get_testdata_file("CT_small.dcm")))
+        ds.Rows, ds.Columns, ds.NumberOfFrames = 65535, 65535, 100000
+        with pytest.raises(InputError, match="refused before allocation"):
+            check_pixel_geometry(ds)
+
+    def test_messages_never_quote_values(self, tmp_path: Path) -> None:
+        p = tmp_path / "x.dcm"
+        p.write_bytes(b"\0" * 128 + b"DICM" + b"SECRETNAME" * 5)
+        with pytest.raises(InputError) as info:
+            check_pixel_geometry(read_dataset(p))
+        assert "SECRETNAME" not in str(info.value)
+
+
+class TestIterFrames:
+    def test_streams_frames_one_at_a_time(self) -> None:
+        import data_store  # noqa: F401  (pydicom-data, test extra)
+
+        path = Path(data_store.__file__).parent / "data" / "emri_small.dcm"
+        ds = read_dataset(path)
+        n = check_pixel_geometry(ds)
+        it = iter_frames(path, ds)
+        first = next(it)
+        assert first.shape == (int(ds.Rows), int(ds.Columns))
+        assert 1 + sum(1 for _ in it) == n == 10
+
+    def test_selected_indices(self) -> None:
+        import data_store
+
+        path = Path(data_store.__file__).parent / "data" / "emri_small.dcm"
+        ds = read_dataset(path)
+        import pydicom
+
+        full = pydicom.dcmread(path).pixel_array
+        got = list(iter_frames(path, ds, indices=[3]))
+        assert len(got) == 1
+        np.testing.assert_array_equal(got[0], full[3])
+
+    def test_truncated_pixel_data_is_input_error(self) -> None:
+        path = Path(get_testdata_file("MR_truncated.dcm"))
+        ds = read_dataset(path)
+        with pytest.raises(InputError, match="could not be decoded"):
+            list(iter_frames(path, ds))
+
+
+def test_sha256_matches_hashlib(tmp_path: Path) -> None:
+    import hashlib
+
+    p = tmp_path / "f"
+    p.write_bytes(os.urandom(3 << 20))
+    assert sha256_file(p) == hashlib.sha256(p.read_bytes()).hexdigest()
