@@ -1,0 +1,171 @@
+"""Rectangles and keep-regions applied to frames: pure array functions, no pydicom.
+
+A *box* is ``(x0, y0, x1, y1)`` in stored-pixel coordinates of one frame, with
+``x1``/``y1`` exclusive (numpy slice convention). Boxes are clipped to the frame,
+so a box that overhangs the edge or lies entirely outside is harmless.
+
+Two operations exist and both only ever *set* pixels to the fill value:
+
+* blank: every pixel inside any blank box becomes ``fill``;
+* keep: every pixel outside the union of the keep boxes becomes ``fill``
+  (the Sequence of Ultrasound Regions case, PS3.3 C.8.5.5).
+
+Because neither operation restores a pixel, applying more masks can never
+un-mask anything (tests/test_mask.py checks this with hypothesis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+
+def clip_box(box: Box, rows: int, columns: int) -> Box | None:
+    """Clip ``box`` to a ``rows`` x ``columns`` frame.
+
+    Args:
+        box: ``(x0, y0, x1, y1)``, x1/y1 exclusive; may overhang or be negative.
+        rows: frame height.
+        columns: frame width.
+
+    Returns:
+        The clipped box, or None when nothing of it lies inside the frame.
+    """
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, x1 = max(0, x0), min(columns, x1)
+    y0, y1 = max(0, y0), min(rows, y1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def _check_frame(frame: np.ndarray) -> None:
+    if frame.ndim not in (2, 3):
+        raise ValueError(
+            f"expected a (rows, columns) or (rows, columns, samples) frame, got shape {frame.shape}"
+        )
+
+
+def apply_blank_boxes(frame: np.ndarray, boxes: Sequence[Box], fill: int = 0) -> np.ndarray:
+    """Return a copy of ``frame`` with every pixel inside any of ``boxes`` set to ``fill``.
+
+    Args:
+        frame: ``(rows, columns)`` or ``(rows, columns, samples)`` array of any dtype.
+        boxes: ``(x0, y0, x1, y1)`` boxes (x1/y1 exclusive); clipped to the frame.
+        fill: value written to every sample of a blanked pixel.
+
+    Returns:
+        A new array; ``frame`` is not modified.
+
+    Raises:
+        ValueError: ``frame`` is not 2-D or 3-D.
+    """
+    _check_frame(frame)
+    out = frame.copy()
+    rows, columns = frame.shape[:2]
+    for box in boxes:
+        clipped = clip_box(box, rows, columns)
+        if clipped is not None:
+            x0, y0, x1, y1 = clipped
+            out[y0:y1, x0:x1, ...] = fill
+    return out
+
+
+def keep_mask(keep: Sequence[Box], rows: int, columns: int) -> np.ndarray:
+    """Return a ``(rows, columns)`` boolean array, True inside the union of ``keep``."""
+    inside = np.zeros((rows, columns), dtype=bool)
+    for box in keep:
+        clipped = clip_box(box, rows, columns)
+        if clipped is not None:
+            x0, y0, x1, y1 = clipped
+            inside[y0:y1, x0:x1] = True
+    return inside
+
+
+def apply_keep_boxes(frame: np.ndarray, keep: Sequence[Box], fill: int = 0) -> np.ndarray:
+    """Return a copy of ``frame`` with every pixel outside the union of ``keep`` set to ``fill``.
+
+    An empty ``keep`` blanks the whole frame (nothing is declared safe to keep).
+
+    Args:
+        frame: ``(rows, columns)`` or ``(rows, columns, samples)`` array of any dtype.
+        keep: ``(x0, y0, x1, y1)`` boxes (x1/y1 exclusive); clipped to the frame.
+        fill: value written to every sample of a blanked pixel.
+
+    Returns:
+        A new array; ``frame`` is not modified.
+
+    Raises:
+        ValueError: ``frame`` is not 2-D or 3-D.
+    """
+    _check_frame(frame)
+    out = frame.copy()
+    inside = keep_mask(keep, *frame.shape[:2])
+    out[~inside] = fill
+    return out
+
+
+@dataclass(frozen=True)
+class MaskPlan:
+    """What to blank in every frame of one object.
+
+    Attributes:
+        blank: boxes to blank (union).
+        keep: when not None, everything outside the union of these boxes is blanked
+            (``()`` blanks the whole frame); None means no keep restriction.
+        sources: where the boxes came from, e.g. ``"preset:us-philips-epiq-600"``,
+            ``"us-regions"``, ``"user"``, ``"mask-file"``.
+    """
+
+    blank: tuple[Box, ...] = ()
+    keep: tuple[Box, ...] | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the plan blanks nothing at all."""
+        return not self.blank and self.keep is None
+
+    def apply(self, frame: np.ndarray, fill: int = 0) -> np.ndarray:
+        """Return ``frame`` with the plan applied (keep restriction, then blank boxes).
+
+        Args:
+            frame: ``(rows, columns)`` or ``(rows, columns, samples)`` array of any dtype.
+            fill: value for blanked pixels; the caller picks the one that displays black.
+
+        Returns:
+            ``frame`` itself when the plan is empty, otherwise a new array.
+            Never restores a pixel: only sets pixels to ``fill``.
+
+        Raises:
+            ValueError: ``frame`` is not 2-D or 3-D.
+        """
+        _check_frame(frame)
+        if self.is_empty:
+            return frame
+        out = frame
+        if self.keep is not None:
+            out = apply_keep_boxes(out, self.keep, fill)
+        if self.blank:
+            out = apply_blank_boxes(out, self.blank, fill)
+        return out
+
+    def describe(self) -> str:
+        """Describe the plan in plain English (no dataset values), for summaries and logs."""
+        if self.is_empty:
+            return "no masking"
+        parts: list[str] = []
+        if self.keep is not None:
+            n = len(self.keep)
+            parts.append(f"keep only {n} region{'s' if n != 1 else ''}, blank the rest")
+        if self.blank:
+            n = len(self.blank)
+            parts.append(f"blank {n} rectangle{'s' if n != 1 else ''}")
+        text = "; ".join(parts)
+        if self.sources:
+            text += f" (from {', '.join(self.sources)})"
+        return text
