@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,19 +23,21 @@ from pydicom.dataset import Dataset
 
 from dcmexport import __version__
 from dcmexport.atomic import atomic_output, remove_stale_temporaries
-from dcmexport.burnedin import apply_plan_to_dataset, plan_masks
+from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key
 from dcmexport.encode import VideoWriter, write_still
-from dcmexport.errors import DcmexportError, EncodeError, UsageError
+from dcmexport.errors import BurnedInError, DcmexportError, EncodeError, UsageError
 from dcmexport.manifest import Manifest
 from dcmexport.mask import MaskPlan
+from dcmexport.textdetect import find_text_like_rows
 from dcmexport.options import (
     EncodeOptions,
     ExportOptions,
     Frames,
     FrameSelection,
     MaskOptions,
+    OcrCheck,
     OutputFormat,
     RenderOptions,
     parse_frames,
@@ -138,20 +141,56 @@ def _still_indices(selection: Frames, frames: int) -> list[int]:
 
 
 class _Pipeline:
-    """Per-object frame transform: render -> mask -> aspect (stateful renderer, fixed geometry)."""
+    """Per-object frame transform: render -> mask -> (verify) -> aspect; fixed geometry.
 
-    def __init__(self, renderer: FrameRenderer, plan: MaskPlan, out_size: tuple[int, int] | None):
+    Verification sees the masked frame in stored-pixel geometry: Tesseract on the
+    chosen frames when ``--ocr-check`` is on; otherwise the cheap text-like-row
+    detector on the first frame of objects that typically carry burned-in text.
+    Only counts are reported, never the words read (they may be PHI).
+    """
+
+    def __init__(
+        self,
+        renderer: FrameRenderer,
+        plan: MaskPlan,
+        out_size: tuple[int, int] | None,
+        *,
+        ocr: OcrCheck = OcrCheck.OFF,
+        ocr_frames: frozenset[int] = frozenset(),
+        detect_frames: frozenset[int] = frozenset(),
+    ):
         self.renderer = renderer
         self.plan = plan
         self.out_size = out_size
+        self.ocr = ocr
+        self.ocr_frames = ocr_frames
+        self.detect_frames = detect_frames
+        self.ocr_hits: dict[int, int] = {}
+        self.suspicious_frames: list[int] = []
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
         image = self.renderer.render(frame)
         if not self.plan.is_empty:
             image = self.plan.apply(image, fill=0)
+        if index in self.ocr_frames:
+            self._ocr(image, index)
+        elif index in self.detect_frames and find_text_like_rows(image, self.plan.keep):
+            self.suspicious_frames.append(index)
         if self.out_size is not None:
             image = apply_aspect(image, *self.out_size)
         return image
+
+    def _ocr(self, image: np.ndarray, index: int) -> None:
+        from dcmexport.ocr import read_text
+
+        words = read_text(image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8))
+        if words:
+            self.ocr_hits[index] = len(words)
+            if self.ocr is OcrCheck.STRICT:
+                raise BurnedInError(
+                    f"--ocr-check strict: Tesseract still reads {len(words)} word(s) on frame {index} after masking; "
+                    "add --mask X,Y,W,H over the text, or export with --ocr-check report"
+                )
 
 
 def _dpi(spacing_mm: float | None) -> tuple[float, float] | None:
@@ -246,7 +285,23 @@ def _export_file(
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
-    pipeline = _Pipeline(renderer, plan, out_size if out_size != (rows, cols) else None)
+    ocr_frames: frozenset[int] = frozenset()
+    if options.mask.ocr_check is not OcrCheck.OFF:
+        from dcmexport.ocr import ocr_available, read_text  # noqa: F401 - fail early with the install hint
+
+        if not ocr_available():
+            read_text(np.zeros((8, 8), np.uint8))  # raises MissingDependencyError naming what to install
+        n = frames if fmt.is_video or options.encode.frames.selection is FrameSelection.ALL else 1
+        ocr_frames = frozenset(range(frames)) if options.mask.ocr_all_frames else frozenset({0, n // 2, n - 1})
+    detect = frozenset({0}) if not ocr_frames and may_carry_burned_in(ds) else frozenset()
+    pipeline = _Pipeline(
+        renderer,
+        plan,
+        out_size if out_size != (rows, cols) else None,
+        ocr=options.mask.ocr_check,
+        ocr_frames=ocr_frames,
+        detect_frames=detect,
+    )
     if not plan.is_empty:
         result.notes.append(f"masked: {plan.describe()}")
     if out_size != (rows, cols) and spacing is not None:
@@ -286,8 +341,8 @@ def _export_file(
             with atomic_output(final, overwrite=options.overwrite) as tmp:
                 writer = VideoWriter(tmp, fmt, fps=rate.fps, crf=options.encode.crf)
                 try:
-                    for frame in iter_frames(path, ds):
-                        writer.write(pipeline(frame))
+                    for index, frame in enumerate(iter_frames(path, ds)):
+                        writer.write(pipeline(frame, index))
                         if on_frame is not None:
                             on_frame()
                     writer.close()
@@ -302,9 +357,10 @@ def _export_file(
         else:
             dpi = _dpi(min(spacing.row, spacing.column)) if spacing is not None and fmt is OutputFormat.TIFF else None
             stills = [p for p in planned if p.suffix != ".dcm"]
-            for final, frame in zip(stills, iter_frames(path, ds, indices=indices), strict=True):
+            for final, index, frame in zip(stills, indices, iter_frames(path, ds, indices=indices), strict=True):
                 with atomic_output(final, overwrite=options.overwrite) as tmp:
-                    write_still(tmp, pipeline(frame), fmt, quality=options.encode.quality, dpi=dpi)
+                    write_still(tmp, pipeline(frame, 0 if len(indices) == 1 else index), fmt,
+                                quality=options.encode.quality, dpi=dpi)
                 written.append(final)
                 if on_frame is not None:
                     on_frame()
@@ -320,6 +376,11 @@ def _export_file(
         raise
     result.outputs = written
     result.status = WRITTEN
+    if pipeline.ocr_hits:
+        frames_read = ", ".join(str(i) for i in sorted(pipeline.ocr_hits))
+        result.notes.append(f"ocr: text still readable after masking on frame(s) {frames_read}; review before sharing")
+    if pipeline.suspicious_frames:
+        result.notes.append("suspicious: text-like rows outside the masks on frame 0; review or run --ocr-check")
 
 
 def _write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> None:
@@ -347,6 +408,8 @@ def build_options(
     mask_presets: bool = True,
     mask_us_regions: bool | None = None,
     accept_burned_in: bool = False,
+    ocr_check: str | OcrCheck = OcrCheck.OFF,
+    ocr_all_frames: bool = False,
     deid: DeidOptions | None = None,
     also_dicom: bool = False,
     overwrite: bool = False,
@@ -382,7 +445,8 @@ def build_options(
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
                              frames=parse_frames(str(frames))),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
-                         us_regions=mask_us_regions, accept_burned_in=accept_burned_in),
+                         us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
+                         ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
         deid=deid if deid is not None else DeidOptions(),
         also_dicom=also_dicom,
         overwrite=overwrite,
@@ -408,6 +472,7 @@ def export(
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
     on_frame: Callable[[], None] | None = None,
+    jobs: int = 1,
     **kwargs: object,
 ) -> BatchResult:
     """Export files and folders of DICOM objects to de-identified media.
@@ -419,7 +484,8 @@ def export(
         key: the pseudonymisation key; None -> ``DCMEXPORT_KEY`` or a random key for this run.
         patient_map: explicit original PatientID -> (new PatientID, new PatientName).
         on_result: called with each object's result as it completes (progress).
-        on_frame: called after each encoded frame (progress).
+        on_frame: called after each encoded frame (progress; only with ``jobs=1``).
+        jobs: worker processes; objects are independent, so outputs do not depend on it.
 
     Returns:
         A :class:`BatchResult`; its ``exit_code`` is non-zero when anything failed.
@@ -444,13 +510,51 @@ def export(
     out_resolved = options.out_dir.resolve()
     manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key)
     batch.manifest = manifest.path
+    files = [p for p in iter_input_files(paths) if out_resolved not in p.resolve().parents]
+    # (outputs are never re-read when --out lies inside an input folder)
     with manifest:
-        for path in iter_input_files(paths):
-            if out_resolved in path.resolve().parents:
-                continue  # never re-read our own outputs when --out lies inside an input folder
-            result = export_file(path, options, deidentifier, on_frame=on_frame)
-            manifest.record(result, out_dir=options.out_dir)
-            batch.results.append(result)
-            if on_result is not None:
-                on_result(result)
+        if jobs <= 1 or len(files) <= 1:
+            results: Iterable[ExportResult] = (
+                export_file(path, options, deidentifier, on_frame=on_frame) for path in files
+            )
+            _collect(results, batch, manifest, options, on_result)
+        else:
+            with ProcessPoolExecutor(
+                max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
+            ) as pool:
+                chunk = max(1, min(16, len(files) // (jobs * 4)))
+                try:
+                    _collect(pool.map(_export_in_worker, files, chunksize=chunk), batch, manifest, options, on_result)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
     return batch
+
+
+def _collect(
+    results: Iterable[ExportResult],
+    batch: BatchResult,
+    manifest: Manifest,
+    options: ExportOptions,
+    on_result: Callable[[ExportResult], None] | None,
+) -> None:
+    for result in results:
+        manifest.record(result, out_dir=options.out_dir)
+        batch.results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+
+_WORKER: tuple[ExportOptions, Deidentifier] | None = None
+
+
+def _init_worker(options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None) -> None:
+    """Build the worker's own de-identifier from the same key (pseudonyms are a pure function of it)."""
+    global _WORKER
+    _WORKER = (options, Deidentifier(options.deid, key, patient_map=patient_map))
+
+
+def _export_in_worker(path: Path) -> ExportResult:
+    assert _WORKER is not None, "worker not initialised"
+    options, deidentifier = _WORKER
+    return export_file(path, options, deidentifier)

@@ -108,6 +108,14 @@ class EncodeOptions:
     frames: Frames = field(default_factory=Frames)
 
 
+class OcrCheck(str, enum.Enum):
+    """``--ocr-check``: off, report words Tesseract still reads after masking, or refuse (strict)."""
+
+    OFF = "off"
+    REPORT = "report"
+    STRICT = "strict"
+
+
 @dataclass(frozen=True)
 class MaskOptions:
     """Burned-in text handling."""
@@ -117,6 +125,8 @@ class MaskOptions:
     use_presets: bool = True
     us_regions: bool | None = None  # None: on for US objects with regions
     accept_burned_in: bool = False
+    ocr_check: OcrCheck = OcrCheck.OFF
+    ocr_all_frames: bool = False  # False: first, middle and last frame only
 
 
 def parse_window(text: str) -> Window:

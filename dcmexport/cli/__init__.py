@@ -21,6 +21,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips."""
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from dcmexport.cli import export as _export  # noqa: F401

@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dcmexport.cli import app
 from dcmexport.cli.common import configure_logging, err_console, existing_paths, print_summary, usage_errors
-from dcmexport.options import OutputFormat
+from dcmexport.errors import UsageError
+from dcmexport.options import OcrCheck, OutputFormat
 
 EXPORT_EPILOG = """\
 Examples:
@@ -41,6 +42,8 @@ def export_command(
     mask_presets: Annotated[bool, typer.Option("--mask-presets/--no-mask-presets", help="Apply matching burned-in mask presets.")] = True,
     mask_us_regions: Annotated[bool | None, typer.Option("--mask-us-regions/--no-mask-us-regions", help="Blank outside ultrasound regions (default: on for US).", show_default=False)] = None,
     accept_burned_in: Annotated[bool, typer.Option(help="Export objects that may carry burned-in text even when no mask covers it.")] = False,
+    ocr_check: Annotated[OcrCheck, typer.Option(help="Run Tesseract on masked frames: report text it reads, or refuse the object (strict).", case_sensitive=False)] = OcrCheck.OFF,
+    ocr_frames: Annotated[str, typer.Option(help="Frames the OCR check reads: sample (first, middle, last) or all.")] = "sample",
     profile: Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).")] = "basic",
     key_file: Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)] = None,
     also_dicom: Annotated[bool, typer.Option(help="Also write the de-identified DICOM beside the media.")] = False,
@@ -73,6 +76,8 @@ def export_command(
             mask_presets=mask_presets,
             mask_us_regions=mask_us_regions,
             accept_burned_in=accept_burned_in,
+            ocr_check=ocr_check,
+            ocr_all_frames=_ocr_all(ocr_frames),
             deid=load_profile(profile),
             also_dicom=also_dicom,
             overwrite=overwrite,
@@ -102,3 +107,9 @@ def export_command(
             batch = api.export(inputs, options=options, key=key)
     print_summary(batch, as_json=json_out, quiet=quiet)
     raise typer.Exit(batch.exit_code)
+
+
+def _ocr_all(text: str) -> bool:
+    if text not in ("sample", "all"):
+        raise UsageError(f"--ocr-frames must be sample or all, got {text!r}")
+    return text == "all"

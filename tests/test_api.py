@@ -1,0 +1,186 @@
+"""End-to-end behaviour of the orchestrator on synthetic objects with exact control."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+
+from dcmexport import api
+from dcmexport.deid import Key
+from dcmexport.errors import DeidentificationError, EncodeError
+from dcmexport.read import sha256_file
+from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
+
+
+
+@pytest.fixture()
+def key(tmp_path: Path) -> Key:
+    p = tmp_path / "key.bin"
+    p.write_bytes(b"0123456789abcdef0123456789abcdef")
+    return Key.from_file(p)
+
+
+def _phi_strings() -> list[bytes]:
+    return [v.encode() for v in planted_phi().values() if len(v) >= 4]
+
+
+def _assert_no_phi(out: Path) -> None:
+    for f in out.rglob("*"):
+        assert not any(s.decode().lower() in f.name.lower() for s in _phi_strings())
+        if f.is_file():
+            data = f.read_bytes()
+            for s in _phi_strings():
+                assert s not in data, f"{s!r} leaked into {f.name}"
+
+
+def test_ct_still_png_named_by_digest_without_metadata(tmp_path: Path, key: Key) -> None:
+    src = write_dataset(make_ct(), tmp_path / "in" / "ct.dcm")
+    before = sha256_file(src)
+    batch = api.export([src], tmp_path / "out", key=key)
+    assert batch.exit_code == 0, [r.reason for r in batch.results]
+    (out,) = batch.results[0].outputs
+    assert out.suffix == ".png" and len(out.stem) == 20 and all(c in "0123456789abcdef" for c in out.stem)
+    with Image.open(out) as im:
+        assert im.size == (64, 64) and im.mode == "L"
+        assert not getattr(im, "text", {}) and "exif" not in im.info
+    assert sha256_file(src) == before  # inputs are read-only
+    _assert_no_phi(tmp_path / "out")
+    records = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert [r["record"] for r in records] == ["run", "object"]
+    assert records[1]["input_sha256"] == before and records[1]["status"] == "written"
+    assert records[1]["outputs"] == [out.name] and records[1]["actions"]
+
+
+def test_same_key_same_name_and_rerun_skips(tmp_path: Path, key: Key) -> None:
+    src = write_dataset(make_ct(), tmp_path / "ct.dcm")
+    first = api.export([src], tmp_path / "out", key=key)
+    second = api.export([src], tmp_path / "out", key=key)
+    assert second.results[0].status == "skipped" and "already exported" in second.results[0].reason
+    assert first.results[0].outputs == second.results[0].outputs
+    third = api.export([src], tmp_path / "out", key=key, overwrite=True)
+    assert third.results[0].status == "written"
+
+
+def test_window_override_changes_rendering(tmp_path: Path, key: Key) -> None:
+    src = write_dataset(make_ct(), tmp_path / "ct.dcm")
+    a = api.export([src], tmp_path / "a", key=key).results[0].outputs[0]
+    b = api.export([src], tmp_path / "b", key=key, window="1000,100").results[0].outputs[0]
+    assert not np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+
+
+def test_user_mask_blanks_region_in_still(tmp_path: Path, key: Key) -> None:
+    ds = make_ct(pixels=np.full((64, 64), 1064, dtype=np.int16))  # HU 40: mid-grey in the 40/400 window
+    src = write_dataset(ds, tmp_path / "ct.dcm")
+    out = api.export([src], tmp_path / "out", key=key, masks=["0,0,16,8", "-8,-8,8,8"]).results[0].outputs[0]
+    img = np.asarray(Image.open(out))
+    assert (img[:8, :16] == 0).all() and (img[-8:, -8:] == 0).all()
+    unmasked = np.asarray(Image.open(api.export([src], tmp_path / "o2", key=key).results[0].outputs[0]))
+    assert unmasked[:8, :16].any()  # the test image is not black there: the mask did the blanking
+    np.testing.assert_array_equal(img[8:-8], unmasked[8:-8])
+
+
+def test_rgb_us_cine_to_mp4_at_recorded_rate_with_regions(tmp_path: Path, key: Key) -> None:
+    from dcmexport.encode import probe_video
+
+    src = write_dataset(make_us_rgb_cine(frames=12, frame_time_ms=40.0), tmp_path / "us.dcm")
+    result = api.export([src], tmp_path / "out", key=key).results[0]
+    assert result.status == "written", result.reason
+    info = probe_video(result.outputs[0])
+    assert info.frames == 12 and info.fps == pytest.approx(25.0)
+    assert result.fps_source == "FrameTime"
+    _assert_no_phi(tmp_path / "out")
+
+
+def test_burned_in_without_mask_is_refused_and_writes_nothing(tmp_path: Path, key: Key) -> None:
+    src = write_dataset(make_us_rgb_cine(frames=4), tmp_path / "us.dcm")
+    batch = api.export([src], tmp_path / "out", key=key, mask_us_regions=False, mask_presets=False)
+    result = batch.results[0]
+    assert result.status == "refused" and batch.exit_code == 1
+    assert "--accept-burned-in" in result.reason and "--mask" in result.reason
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["manifest.jsonl"]
+
+
+def test_gray_cine_uses_cine_rate_and_frames_all_stills(tmp_path: Path, key: Key) -> None:
+    from dcmexport.encode import probe_video
+
+    ds = make_us_gray_cine(frames=6, cine_rate=15)
+    src = write_dataset(ds, tmp_path / "g.dcm")
+    clip = api.export([src], tmp_path / "clip", key=key).results[0]
+    assert clip.status == "written", clip.reason
+    assert probe_video(clip.outputs[0]).fps == pytest.approx(15.0) and clip.fps_source == "CineRate"
+    stills = api.export([src], tmp_path / "stills", key=key, format="png", frames="all").results[0]
+    assert len(stills.outputs) == 6 and [p.stem[-5:] for p in stills.outputs] == [f"f{i:04d}" for i in range(6)]
+
+
+def test_frame_index_out_of_range_is_clean_failure(tmp_path: Path, key: Key) -> None:
+    src = write_dataset(make_us_gray_cine(frames=3), tmp_path / "g.dcm")
+    result = api.export([src], tmp_path / "o", key=key, format="png", frames="7").results[0]
+    assert result.status == "failed" and "NumberOfFrames" in result.reason
+
+
+def test_deidentification_failure_fails_closed(tmp_path: Path, key: Key, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = write_dataset(make_ct(), tmp_path / "ct.dcm")
+
+    def boom(self: object, ds: object, **kw: object) -> None:
+        raise DeidentificationError("(0010,0010) PatientName: could not be processed")
+
+    monkeypatch.setattr("dcmexport.deid.Deidentifier.deidentify", boom)
+    result = api.export([src], tmp_path / "out", key=key).results[0]
+    assert result.status == "failed" and "PatientName" in result.reason
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["manifest.jsonl"]
+
+
+def test_encoder_failure_mid_clip_leaves_no_file(tmp_path: Path, key: Key, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dcmexport.encode import VideoWriter
+
+    src = write_dataset(make_us_gray_cine(frames=8), tmp_path / "g.dcm")
+    real_write = VideoWriter.write
+
+    def failing_write(self: VideoWriter, frame: np.ndarray) -> None:
+        if self.frames_written == 4:
+            raise EncodeError("disk full (simulated)")
+        real_write(self, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", failing_write)
+    result = api.export([src], tmp_path / "out", key=key).results[0]
+    assert result.status == "failed"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["manifest.jsonl"]
+
+
+def test_also_dicom_is_deidentified_and_masked(tmp_path: Path, key: Key) -> None:
+    src = write_dataset(make_us_rgb_cine(frames=3), tmp_path / "us.dcm")
+    result = api.export([src], tmp_path / "out", key=key, also_dicom=True).results[0]
+    assert result.status == "written", result.reason
+    dcm = next(p for p in result.outputs if p.suffix == ".dcm")
+    out = pydicom.dcmread(dcm)
+    assert out.PatientIdentityRemoved == "YES"
+    original = pydicom.dcmread(src)
+    assert out.SOPInstanceUID != original.SOPInstanceUID
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    _assert_no_phi(tmp_path / "out")
+
+
+def test_non_dicom_and_pixel_less_inputs_are_skipped(tmp_path: Path, key: Key) -> None:
+    from pydicom.data import get_testdata_file
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("not dicom")
+    write_dataset(make_ct(), folder / "ct.dcm")
+    batch = api.export([folder, Path(get_testdata_file("rtplan.dcm"))], tmp_path / "out", key=key)
+    statuses = sorted(r.status for r in batch.results)
+    assert statuses == ["skipped", "skipped", "written"] and batch.exit_code == 0
+
+
+def test_output_dir_inside_input_is_not_reread(tmp_path: Path, key: Key) -> None:
+    inp = tmp_path / "in"
+    write_dataset(make_ct(), inp / "ct.dcm")
+    first = api.export([inp], inp / "out", key=key)
+    again = api.export([inp], inp / "out", key=key)
+    assert [r.status for r in first.results] == ["written"]
+    assert [r.status for r in again.results] == ["skipped"]  # its own PNG and manifest were not read as inputs
