@@ -25,7 +25,7 @@ from dcmexport import __version__
 from dcmexport.atomic import atomic_output, remove_stale_temporaries
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
-from dcmexport.deid import Deidentifier, DeidOptions, Key
+from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
 from dcmexport.encode import VideoWriter, write_still
 from dcmexport.errors import BurnedInError, DcmexportError, EncodeError, UsageError
 from dcmexport.manifest import Manifest
@@ -46,6 +46,7 @@ from dcmexport.options import (
 )
 from dcmexport.read import (
     check_pixel_geometry,
+    has_pixels,
     iter_frames,
     iter_input_files,
     read_dataset,
@@ -83,6 +84,8 @@ class ExportResult:
     action_counts: dict[str, int] = field(default_factory=dict)
     input_sha256: str | None = None
     seconds: float = 0.0
+    #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
+    links: list[LinkageRecord] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -236,11 +239,16 @@ def export_file(
     Returns:
         The result; its ``status`` is written, skipped, failed or refused.
     """
+    return _guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame))
+
+
+def _guarded(path: Path, body: Callable[[ExportResult], None]) -> ExportResult:
+    """Run one object's work; turn every failure into a PHI-free result (fail closed per object)."""
     started = time.perf_counter()
     result = ExportResult(source=path, status=FAILED)
     try:
         with _quiet_pydicom():
-            _export_file(path, options, deidentifier, result, on_frame)
+            body(result)
     except DcmexportError as exc:
         result.status = _STATUS_BY_REASON.get(exc.reason, FAILED)
         result.reason = str(exc)
@@ -498,33 +506,115 @@ def export(
         if out_dir is None:
             raise UsageError("an output directory is required (--out DIR)")
         options = build_options(out_dir, **kwargs)  # type: ignore[arg-type]
+    return _run_batch("export", inputs, options, key, patient_map, jobs, on_result, on_frame)
+
+
+def deidentify(
+    inputs: str | Path | Iterable[str | Path],
+    out_dir: str | Path | None = None,
+    *,
+    options: ExportOptions | None = None,
+    key: Key | None = None,
+    patient_map: dict[str, tuple[str, str]] | None = None,
+    on_result: Callable[[ExportResult], None] | None = None,
+    jobs: int = 1,
+    **kwargs: object,
+) -> BatchResult:
+    """Write de-identified DICOM Part 10 files (pixels masked like the media would be).
+
+    Objects without pixels (SR, RT Plan, waveforms) are de-identified too. The
+    same burned-in rule applies as for :func:`export`: an object that may carry
+    burned-in text and that no mask covers is refused.
+
+    Args: as :func:`export` (render and encode options are ignored).
+
+    Returns:
+        A :class:`BatchResult` with one ``.dcm`` output per written object.
+    """
+    if options is None:
+        if out_dir is None:
+            raise UsageError("an output directory is required (--out DIR)")
+        options = build_options(out_dir, **kwargs)  # type: ignore[arg-type]
+    return _run_batch("deid", inputs, options, key, patient_map, jobs, on_result, None)
+
+
+def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier) -> ExportResult:
+    """De-identify one object to ``<out>/<stem>.dcm``; never raises for an expected failure."""
+    return _guarded(path, lambda result: _deid_file(path, options, deidentifier, result))
+
+
+def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, result: ExportResult) -> None:
+    ds = read_dataset(path)
+    plan = MaskPlan()
+    if has_pixels(ds):
+        result.frames = check_pixel_geometry(ds)
+        plan = plan_masks(ds, options.mask)
+        if not plan.is_empty:
+            result.notes.append(f"masked: {plan.describe()}")
+    result.input_sha256 = sha256_file(path)
+    report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)
+    result.action_counts = dict(report.action_counts)
+    final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
+    if final.exists() and not options.overwrite:
+        result.status, result.reason, result.outputs = SKIPPED, "already exported (use --overwrite to redo)", [final]
+        return
+    _write_dicom(ds, plan, final, overwrite=options.overwrite)
+    result.outputs = [final]
+    result.status = WRITTEN
+
+
+_Task = Callable[[Path, ExportOptions, Deidentifier], ExportResult]
+_TASKS: dict[str, _Task] = {"export": export_file, "deid": deid_file}
+
+
+def _run_batch(
+    kind: str,
+    inputs: str | Path | Iterable[str | Path],
+    options: ExportOptions,
+    key: Key | None,
+    patient_map: dict[str, tuple[str, str]] | None,
+    jobs: int,
+    on_result: Callable[[ExportResult], None] | None,
+    on_frame: Callable[[], None] | None,
+) -> BatchResult:
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
     if key.ephemeral:
-        batch.notes.append("no key given (--key-file or DCMEXPORT_KEY): pseudonyms are random for this run and link to nothing")
+        batch.notes.append(
+            "no key given (--key-file or DCMEXPORT_KEY): pseudonyms are random for this run and link to nothing"
+        )
     deidentifier = Deidentifier(options.deid, key, patient_map=patient_map)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(options.out_dir)
     out_resolved = options.out_dir.resolve()
-    manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key)
-    batch.manifest = manifest.path
+    # Outputs are never re-read when --out lies inside an input folder.
     files = [p for p in iter_input_files(paths) if out_resolved not in p.resolve().parents]
-    # (outputs are never re-read when --out lies inside an input folder)
+    manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind)
+    batch.manifest = manifest.path
     with manifest:
         if jobs <= 1 or len(files) <= 1:
-            results: Iterable[ExportResult] = (
-                export_file(path, options, deidentifier, on_frame=on_frame) for path in files
-            )
-            _collect(results, batch, manifest, options, on_result)
+            task = _TASKS[kind]
+
+            def one(path: Path) -> ExportResult:
+                seen = len(deidentifier.linkage())
+                result = (
+                    export_file(path, options, deidentifier, on_frame=on_frame)
+                    if kind == "export"
+                    else task(path, options, deidentifier)
+                )
+                result.links = deidentifier.linkage()[seen:]
+                return result
+
+            _collect(map(one, files), batch, manifest, options, on_result)
         else:
             with ProcessPoolExecutor(
-                max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
+                max_workers=jobs, initializer=_init_worker, initargs=(kind, options, key, patient_map)
             ) as pool:
                 chunk = max(1, min(16, len(files) // (jobs * 4)))
                 try:
-                    _collect(pool.map(_export_in_worker, files, chunksize=chunk), batch, manifest, options, on_result)
+                    _collect(pool.map(_run_in_worker, files, chunksize=chunk), batch, manifest, options, on_result)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
@@ -545,16 +635,21 @@ def _collect(
             on_result(result)
 
 
-_WORKER: tuple[ExportOptions, Deidentifier] | None = None
+_WORKER: tuple[_Task, ExportOptions, Deidentifier] | None = None
 
 
-def _init_worker(options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None) -> None:
+def _init_worker(
+    kind: str, options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None
+) -> None:
     """Build the worker's own de-identifier from the same key (pseudonyms are a pure function of it)."""
     global _WORKER
-    _WORKER = (options, Deidentifier(options.deid, key, patient_map=patient_map))
+    _WORKER = (_TASKS[kind], options, Deidentifier(options.deid, key, patient_map=patient_map))
 
 
-def _export_in_worker(path: Path) -> ExportResult:
+def _run_in_worker(path: Path) -> ExportResult:
     assert _WORKER is not None, "worker not initialised"
-    options, deidentifier = _WORKER
-    return export_file(path, options, deidentifier)
+    task, options, deidentifier = _WORKER
+    seen = len(deidentifier.linkage())
+    result = task(path, options, deidentifier)
+    result.links = deidentifier.linkage()[seen:]
+    return result

@@ -47,7 +47,7 @@ class Manifest:
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by __exit__/close
 
     @classmethod
-    def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key) -> Manifest:
+    def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key, command: str = "export") -> Manifest:
         """Open ``out_dir/manifest.jsonl`` and write the run record.
 
         Args:
@@ -55,6 +55,7 @@ class Manifest:
             tool_version: dcmexport's version.
             options: the run's options (a dataclass; the output directory itself is omitted).
             key: only whether it is ephemeral is recorded, never the key.
+            command: ``export`` or ``deid``.
         """
         manifest = cls(out_dir / MANIFEST_NAME)
         opts = _jsonable(options)
@@ -64,6 +65,7 @@ class Manifest:
             {
                 "record": "run",
                 "tool": "dcmexport",
+                "command": command,
                 "version": tool_version,
                 "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "options": opts,

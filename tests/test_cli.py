@@ -68,3 +68,66 @@ def test_installed_command_help_runs_in_a_subprocess() -> None:
     assert out.returncode == 0 and "--out" in out.stdout and "Examples" in out.stdout
     mod = subprocess.run([sys.executable, "-m", "dcmexport", "--help"], capture_output=True, text=True, timeout=60)
     assert mod.returncode == 0 and "export" in mod.stdout
+
+
+def test_deid_command_writes_dicom_with_linkage_and_patient_map(tmp_path: Path) -> None:
+    import pydicom
+
+    src = write_dataset(make_ct(), tmp_path / "in" / "ct.dcm")
+    cohort = tmp_path / "map.csv"
+    cohort.write_text(f"original_patient_id,new_patient_id,new_patient_name\n{planted_phi()['PatientID']},SUBJ-007,SUBJ^007\n")
+    links = tmp_path / "custodian" / "links.csv"
+    res = runner.invoke(app, ["deid", str(src), "--out", str(tmp_path / "out"), "--patient-map", str(cohort),
+                              "--linkage", str(links), "--retain", "dates", "--jobs", "1", "--quiet"])
+    assert res.exit_code == 0, res.output
+    (dcm,) = (tmp_path / "out").glob("*.dcm")
+    ds = pydicom.dcmread(dcm)
+    assert ds.PatientID == "SUBJ-007" and ds.PatientName == "SUBJ^007"
+    assert ds.PatientIdentityRemoved == "YES" and ds.LongitudinalTemporalInformationModified == "MODIFIED"
+    assert "113107" in [item.CodeValue for item in ds.DeidentificationMethodCodeSequence]
+    assert f"{planted_phi()['PatientID']},SUBJ-007" in links.read_text()
+    data = dcm.read_bytes() + (tmp_path / "out" / "manifest.jsonl").read_bytes()
+    for keyword, value in planted_phi().items():
+        if len(value) >= 6 and not keyword.endswith("Time"):  # --retain dates keeps times (PS3.15 E.3.6)
+            assert value.encode() not in data, keyword
+
+
+def test_deid_rejects_unknown_retain_option(tmp_path: Path) -> None:
+    src = write_dataset(make_ct(), tmp_path / "ct.dcm")
+    res = runner.invoke(app, ["deid", str(src), "--out", str(tmp_path / "o"), "--retain", "everything"])
+    assert res.exit_code == 2 and "--retain 'everything' is not an option" in res.output
+
+
+def test_inspect_lists_keywords_not_values(tmp_path: Path) -> None:
+    src = write_dataset(make_us_rgb_cine(frames=3), tmp_path / "us.dcm")
+    res = runner.invoke(app, ["inspect", str(src)])
+    assert res.exit_code == 0, res.output
+    assert "PatientName" in res.output and "frame rate: 25 fps (FrameTime)" in res.output
+    assert "ultrasound regions: 1" in res.output and "Burned In Annotation: YES" in res.output
+    for value in planted_phi().values():
+        if len(value) >= 6:
+            assert value not in res.output
+    shown = runner.invoke(app, ["inspect", str(src), "--show-values"])
+    assert planted_phi()["PatientID"] in shown.output  # values appear only when asked for
+
+
+def test_presets_lists_profiles_and_masks() -> None:
+    res = runner.invoke(app, ["presets"])
+    assert res.exit_code == 0
+    assert "safe-harbor" in res.output and "burned-in mask presets" in res.output
+
+
+def test_jobs_two_gives_same_outputs_as_jobs_one(tmp_path: Path) -> None:
+    import hashlib
+
+    from dcmexport.samples import make_ct_series
+
+    for i, ds in enumerate(make_ct_series(4)):
+        write_dataset(ds, tmp_path / "in" / f"{i}.dcm")
+    digests = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        res = runner.invoke(app, ["export", str(tmp_path / "in"), "--out", str(out), "--jobs", jobs, "--quiet"])
+        assert res.exit_code == 0, res.output
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.glob("*.png")})
+    assert len(digests[0]) == 4 and digests[0] == digests[1]

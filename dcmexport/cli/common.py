@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,8 @@ from dcmexport.errors import DcmexportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.api import BatchResult, ExportResult
+    from dcmexport.deid import DeidOptions, Key
+    from dcmexport.options import ExportOptions
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
@@ -104,3 +106,113 @@ def existing_paths(paths: list[Path]) -> list[Path]:
         err_console.print(f"dcmexport: error: no such file or directory: {missing[0]}", markup=False)
         raise typer.Exit(USAGE_EXIT)
     return paths
+
+
+RETAIN_CHOICES = {
+    "dates": "retain_modified_dates",
+    "full-dates": "retain_full_dates",
+    "patient-chars": "retain_patient_chars",
+    "device-id": "retain_device_id",
+    "institution-id": "retain_institution_id",
+    "uids": "retain_uids",
+    "safe-private": "retain_safe_private",
+}
+CLEAN_CHOICES = {
+    "descriptors": "clean_descriptors",
+    "graphics": "clean_graphics",
+    "structured-content": "clean_structured_content",
+}
+RETAIN_HELP = "PS3.15 option to retain (repeatable): " + ", ".join(RETAIN_CHOICES) + "."
+CLEAN_HELP = "PS3.15 option to clean (repeatable): " + ", ".join(CLEAN_CHOICES) + "."
+
+
+def deid_options_from_flags(
+    profile: str, retain: list[str] | None, clean: list[str] | None, safe_harbor: bool
+) -> DeidOptions:
+    """Coerce ``--profile``, ``--retain X``, ``--clean X`` and ``--safe-harbor`` into DeidOptions."""
+    from dcmexport.deid import load_profile
+    from dcmexport.errors import UsageError
+
+    overrides: dict[str, bool] = {}
+    for flag, values, table in (("--retain", retain, RETAIN_CHOICES), ("--clean", clean, CLEAN_CHOICES)):
+        for value in values or ():
+            if value not in table:
+                raise UsageError(f"{flag} {value!r} is not an option; choose from {', '.join(table)}")
+            overrides[table[value]] = True
+    if safe_harbor:
+        overrides["safe_harbor"] = True
+    return load_profile(profile, **overrides)
+
+
+def run_batch(
+    kind: str,
+    inputs: list[Path],
+    options: ExportOptions,
+    *,
+    key: Key | None,
+    patient_map: dict[str, tuple[str, str]] | None,
+    jobs: int,
+    quiet: bool,
+    json_out: bool,
+) -> BatchResult:
+    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dcmexport import api
+    from dcmexport.read import iter_input_files
+
+    call = api.export if kind == "export" else api.deidentify
+    show_progress = not quiet and not json_out and err_console.is_terminal
+    if not show_progress:
+        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs)
+    total = sum(1 for _ in iter_input_files(inputs))
+    with Progress(
+        TextColumn(f"[bold]{kind}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[frames]} frames"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("objects", total=total, frames=0)
+
+        def on_result(result: ExportResult) -> None:
+            extra = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
+            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + extra)
+
+        def on_frame() -> None:
+            progress.update(task, frames=progress.tasks[task].fields["frames"] + 1)
+
+        kwargs: dict[str, Any] = {"on_frame": on_frame} if kind == "export" else {}
+        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result, **kwargs)
+
+
+def default_jobs() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def load_key_and_map(
+    key_file: Path | None, patient_map: Path | None, linkage: Path | None, out: Path
+) -> tuple[Key | None, dict[str, tuple[str, str]] | None]:
+    """Read ``--key-file`` and ``--patient-map``; check ``--linkage`` lies outside ``--out`` before any work."""
+    from dcmexport.deid import Key
+    from dcmexport.linkage import check_linkage_path, read_patient_map
+
+    if linkage is not None:
+        check_linkage_path(linkage, out)
+    key = Key.from_file(key_file) if key_file else None
+    mapping = read_patient_map(patient_map) if patient_map else None
+    return key, mapping
+
+
+def finish_linkage(batch: BatchResult, linkage: Path | None, out: Path) -> None:
+    """Write the run's linkage table when ``--linkage`` was given, and note it (path only) in the summary."""
+    if linkage is None:
+        return
+    from dcmexport.linkage import write_linkage
+
+    count = write_linkage(linkage, (rec for r in batch.results for rec in r.links), out)
+    batch.notes.append(f"linkage table: {count} pairs written to {linkage} (PHI: keep it with the data custodian)")

@@ -6,10 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dcmexport.cli import app
-from dcmexport.cli.common import configure_logging, err_console, existing_paths, print_summary, usage_errors
+from dcmexport.cli.common import (
+    CLEAN_HELP,
+    RETAIN_HELP,
+    configure_logging,
+    default_jobs,
+    deid_options_from_flags,
+    existing_paths,
+    finish_linkage,
+    load_key_and_map,
+    print_summary,
+    run_batch,
+    usage_errors,
+)
 from dcmexport.errors import UsageError
 from dcmexport.options import OcrCheck, OutputFormat
 
@@ -45,17 +56,21 @@ def export_command(
     ocr_check: Annotated[OcrCheck, typer.Option(help="Run Tesseract on masked frames: report text it reads, or refuse the object (strict).", case_sensitive=False)] = OcrCheck.OFF,
     ocr_frames: Annotated[str, typer.Option(help="Frames the OCR check reads: sample (first, middle, last) or all.")] = "sample",
     profile: Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).")] = "basic",
+    retain: Annotated[list[str] | None, typer.Option("--retain", help=RETAIN_HELP)] = None,
+    clean: Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP)] = None,
+    safe_harbor: Annotated[bool, typer.Option(help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.")] = False,
     key_file: Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)] = None,
+    patient_map: Annotated[Path | None, typer.Option(help="CSV original_patient_id,new_patient_id,new_patient_name for a cohort.", exists=True, dir_okay=False)] = None,
+    linkage: Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.")] = None,
     also_dicom: Annotated[bool, typer.Option(help="Also write the de-identified DICOM beside the media.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0)] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
 ) -> None:
     """De-identify DICOM objects and export them as stills or clips."""
     from dcmexport import api
-    from dcmexport.deid import Key, load_profile
-    from dcmexport.read import iter_input_files
 
     configure_logging(debug)
     existing_paths(inputs)
@@ -78,33 +93,14 @@ def export_command(
             accept_burned_in=accept_burned_in,
             ocr_check=ocr_check,
             ocr_all_frames=_ocr_all(ocr_frames),
-            deid=load_profile(profile),
+            deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             also_dicom=also_dicom,
             overwrite=overwrite,
         )
-        key = Key.from_file(key_file) if key_file else None
-        show_progress = not quiet and not json_out and err_console.is_terminal
-        total = sum(1 for _ in iter_input_files(inputs)) if show_progress else None
-        if show_progress:
-            with Progress(
-                TextColumn("[bold]exporting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[frames]} frames"),
-                TimeRemainingColumn(),
-                console=err_console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("objects", total=total, frames=0)
-                batch = api.export(
-                    inputs,
-                    options=options,
-                    key=key,
-                    on_result=lambda _r: progress.advance(task),
-                    on_frame=lambda: progress.update(task, frames=progress.tasks[task].fields["frames"] + 1),
-                )
-        else:
-            batch = api.export(inputs, options=options, key=key)
+        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
+                          quiet=quiet, json_out=json_out)
+        finish_linkage(batch, linkage, out)
     print_summary(batch, as_json=json_out, quiet=quiet)
     raise typer.Exit(batch.exit_code)
 
