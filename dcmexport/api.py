@@ -84,6 +84,9 @@ class ExportResult:
     action_counts: dict[str, int] = field(default_factory=dict)
     input_sha256: str | None = None
     seconds: float = 0.0
+    #: blanked rectangles and kept ultrasound regions, (x0, y0, x1, y1) in OUTPUT pixels (for the review page)
+    mask_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    keep_boxes: list[tuple[int, int, int, int]] | None = None
     #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
     links: list[LinkageRecord] = field(default_factory=list, repr=False)
 
@@ -194,6 +197,15 @@ class _Pipeline:
                     f"--ocr-check strict: Tesseract still reads {len(words)} word(s) on frame {index} after masking; "
                     "add --mask X,Y,W,H over the text, or export with --ocr-check report"
                 )
+
+
+def _scale_box(
+    box: tuple[int, int, int, int], rows: int, cols: int, out_size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """Map a stored-pixel box to output pixels after aspect resampling."""
+    sy, sx = out_size[0] / rows, out_size[1] / cols
+    x0, y0, x1, y1 = box
+    return (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy))
 
 
 def _dpi(spacing_mm: float | None) -> tuple[float, float] | None:
@@ -312,6 +324,9 @@ def _export_file(
     )
     if not plan.is_empty:
         result.notes.append(f"masked: {plan.describe()}")
+        result.mask_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.blank]
+        if plan.keep is not None:
+            result.keep_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.keep]
     if out_size != (rows, cols) and spacing is not None:
         result.notes.append(f"aspect {cols}x{rows} -> {out_size[1]}x{out_size[0]} from {spacing.source}")
 

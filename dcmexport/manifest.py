@@ -89,6 +89,8 @@ class Manifest:
                 "fps_source": result.fps_source,
                 "notes": result.notes,
                 "actions": result.action_counts,
+                "masks": [list(b) for b in result.mask_boxes],
+                "keep": None if result.keep_boxes is None else [list(b) for b in result.keep_boxes],
                 "seconds": round(result.seconds, 3),
             }
         )

@@ -32,6 +32,7 @@ def _register() -> None:
     from dcmexport.cli import export as _export  # noqa: F401
     from dcmexport.cli import inspect as _inspect  # noqa: F401
     from dcmexport.cli import presets as _presets  # noqa: F401
+    from dcmexport.cli import review as _review  # noqa: F401
 
 
 def main() -> None:
