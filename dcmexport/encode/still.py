@@ -1,0 +1,123 @@
+"""Still-image backend: PNG and JPEG through Pillow, TIFF through tifffile.
+
+Every writer takes an already rendered display array and writes exactly the
+pixels, nothing else: no text chunks, no EXIF, no ICC profile, no TIFF
+ImageDescription / Software / DateTime. Only a resolution (dpi), when given,
+is recorded, because it carries the physical pixel size and no identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from dcmexport.errors import EncodeError, UnsupportedError, UsageError
+from dcmexport.options import OutputFormat
+
+
+def write_still(
+    path: Path,
+    image: np.ndarray,
+    fmt: OutputFormat,
+    *,
+    quality: int = 95,
+    dpi: tuple[float, float] | None = None,
+) -> None:
+    """Write one display image to ``path`` in ``fmt``, with no metadata.
+
+    The format comes from ``fmt``, never from the suffix of ``path`` (the caller
+    writes to a temporary name and renames it).
+
+    :param path: destination file; created or overwritten.
+    :param image: ``(H, W)`` uint8 or uint16 grey, or ``(H, W, 3)`` uint8 RGB.
+    :param fmt: PNG (8/16-bit, lossless), JPG (8-bit, lossy, ``quality``) or
+        TIFF (8/16-bit, lossless deflate).
+    :param quality: JPEG quality 1..100 (ignored for PNG/TIFF).
+    :param dpi: ``(x, y)`` pixels per inch, e.g. from Pixel Spacing; written as
+        TIFF XResolution/YResolution with ResolutionUnit inch, PNG pHYs, JPEG JFIF density.
+    :raises EncodeError: unsupported array shape or dtype (16-bit JPEG), or the
+        file cannot be written.
+    :raises UsageError: ``quality`` out of range for JPEG.
+    :raises UnsupportedError: ``fmt`` is not a still format.
+    """
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise UnsupportedError(f"{fmt.value} is not a still-image format; use the video writer")
+    _check_image(image, fmt)
+    if dpi is not None and not (len(dpi) == 2 and all(np.isfinite(d) and d > 0 for d in dpi)):
+        raise EncodeError(f"dpi must be two positive numbers, got {dpi!r}")
+    try:
+        writer(Path(path), np.ascontiguousarray(image), quality, dpi)
+    except OSError as exc:
+        raise EncodeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _check_image(image: np.ndarray, fmt: OutputFormat) -> None:
+    if not isinstance(image, np.ndarray):
+        raise EncodeError(f"expected a numpy array, got {type(image).__name__}")
+    grey = image.ndim == 2
+    rgb = image.ndim == 3 and image.shape[2] == 3
+    if not (grey or rgb) or image.shape[0] == 0 or image.shape[1] == 0:
+        raise EncodeError(f"expected an (H, W) grey or (H, W, 3) RGB image, got shape {image.shape}")
+    if image.dtype == np.uint16:
+        if rgb:
+            raise EncodeError("16-bit RGB is not supported; render RGB at 8 bits (--bit-depth 8)")
+        if fmt is OutputFormat.JPG:
+            raise EncodeError("JPEG holds 8 bits per sample only; use --bit-depth 8, or PNG/TIFF for 16-bit")
+    elif image.dtype != np.uint8:
+        raise EncodeError(f"expected a uint8 or uint16 image, got {image.dtype}")
+
+
+def _write_png(path: Path, image: np.ndarray, quality: int, dpi: tuple[float, float] | None) -> None:
+    # Pillow writes no tEXt/iTXt/eXIf chunk unless asked (pnginfo/exif), so the
+    # file holds IHDR, (pHYs), IDAT, IEND. uint16 grey becomes a 16-bit PNG.
+    im = Image.fromarray(image)
+    kwargs: dict[str, Any] = {"format": "PNG", "optimize": False, "compress_level": 6}
+    if dpi is not None:
+        kwargs["dpi"] = dpi
+    im.save(path, **kwargs)
+
+
+def _write_jpg(path: Path, image: np.ndarray, quality: int, dpi: tuple[float, float] | None) -> None:
+    if not 1 <= quality <= 100:
+        raise UsageError(f"JPEG quality must be 1..100, got {quality}")
+    im = Image.fromarray(image)
+    # 4:4:4 chroma: colour overlays (Doppler, annotations) stay sharp; Pillow
+    # adds no EXIF/ICC/comment unless passed explicitly.
+    kwargs: dict[str, Any] = {"format": "JPEG", "quality": quality, "subsampling": 0}
+    if dpi is not None:
+        kwargs["dpi"] = dpi
+    im.save(path, **kwargs)
+
+
+def _write_tiff(path: Path, image: np.ndarray, quality: int, dpi: tuple[float, float] | None) -> None:
+    # tifffile writes a JSON "shaped" ImageDescription by default: metadata=None
+    # and description=None suppress it, software=False drops the Software tag,
+    # and datetime stays unset (no DateTime tag).
+    kwargs: dict[str, Any] = {}
+    if dpi is not None:
+        kwargs["resolution"] = (float(dpi[0]), float(dpi[1]))
+        kwargs["resolutionunit"] = "INCH"
+    tifffile.imwrite(
+        path,
+        image,
+        photometric="rgb" if image.ndim == 3 else "minisblack",
+        compression="zlib",
+        predictor=True,  # horizontal differencing: smaller, still lossless
+        metadata=None,
+        description=None,
+        software=False,
+        **kwargs,
+    )
+
+
+_WRITERS: dict[OutputFormat, Callable[[Path, np.ndarray, int, tuple[float, float] | None], None]] = {
+    OutputFormat.PNG: _write_png,
+    OutputFormat.JPG: _write_jpg,
+    OutputFormat.TIFF: _write_tiff,
+}
