@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
 from dcmexport.encode import VideoWriter, write_still
-from dcmexport.errors import BurnedInError, DcmexportError, EncodeError, UsageError
+from dcmexport.errors import BurnedInError, DcmexportError, EncodeError, InputError, UsageError
 from dcmexport.manifest import Manifest
 from dcmexport.mask import MaskPlan
+from dcmexport.series import apply_montage, geometry_mismatch, group_series
 from dcmexport.textdetect import find_text_like_rows
 from dcmexport.options import (
     EncodeOptions,
@@ -46,14 +48,16 @@ from dcmexport.options import (
 )
 from dcmexport.read import (
     check_pixel_geometry,
+    InputItem,
     has_pixels,
     iter_frames,
-    iter_input_files,
+    iter_inputs,
     read_dataset,
     sha256_file,
 )
 from dcmexport.render import (
     FrameRenderer,
+    PixelSpacing,
     apply_aspect,
     aspect_size,
     pixel_spacing_from_dataset,
@@ -164,8 +168,10 @@ class _Pipeline:
         ocr: OcrCheck = OcrCheck.OFF,
         ocr_frames: frozenset[int] = frozenset(),
         detect_frames: frozenset[int] = frozenset(),
+        spacing: PixelSpacing | None = None,
     ):
         self.renderer = renderer
+        self.spacing = spacing
         self.plan = plan
         self.out_size = out_size
         self.ocr = ocr
@@ -279,6 +285,91 @@ def _guarded(path: Path, body: Callable[[ExportResult], None]) -> ExportResult:
     return result
 
 
+def _plan_pixels(
+    ds: Dataset, options: ExportOptions, fmt: OutputFormat, frames: int, result: ExportResult
+) -> _Pipeline:
+    """Plan everything the pixels need from the ORIGINAL header, before de-identification.
+
+    None of it is PHI (geometry, LUTs, regions, timing), and mask presets match
+    on attributes that de-identification removes. Raises BurnedInError when the
+    object must be refused.
+    """
+    render_options = options.render
+    if fmt.is_video or fmt is OutputFormat.JPG:
+        render_options = replace(render_options, bit_depth=8)
+    renderer = renderer_from_dataset(ds, render_options)
+    plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
+    spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
+    ocr_frames: frozenset[int] = frozenset()
+    if options.mask.ocr_check is not OcrCheck.OFF:
+        from dcmexport.ocr import ocr_available, read_text
+
+        if not ocr_available():
+            read_text(np.zeros((8, 8), np.uint8))  # raises MissingDependencyError naming what to install
+        n = frames if fmt.is_video or options.encode.frames.selection is FrameSelection.ALL else 1
+        ocr_frames = frozenset(range(frames)) if options.mask.ocr_all_frames else frozenset({0, n // 2, n - 1})
+    detect = frozenset({0}) if not ocr_frames and may_carry_burned_in(ds) else frozenset()
+    if not plan.is_empty and not result.mask_boxes:
+        result.notes.append(f"masked: {plan.describe()}")
+        result.mask_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.blank]
+        if plan.keep is not None:
+            result.keep_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.keep]
+    if out_size != (rows, cols) and spacing is not None and not any(n.startswith("aspect") for n in result.notes):
+        result.notes.append(f"aspect {cols}x{rows} -> {out_size[1]}x{out_size[0]} from {spacing.source}")
+    return _Pipeline(
+        renderer,
+        plan,
+        out_size if out_size != (rows, cols) else None,
+        ocr=options.mask.ocr_check,
+        ocr_frames=ocr_frames,
+        detect_frames=detect,
+        spacing=spacing,
+    )
+
+
+def _encode_clip(
+    final: Path,
+    fmt: OutputFormat,
+    fps: float,
+    frames: Iterable[np.ndarray],
+    expected: int,
+    options: ExportOptions,
+    on_frame: Callable[[], None] | None,
+) -> None:
+    """Stream already-transformed frames into one clip, atomically; check the frame count."""
+    with atomic_output(final, overwrite=options.overwrite) as tmp:
+        writer = VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
+        try:
+            for image in frames:
+                writer.write(image)
+                if on_frame is not None:
+                    on_frame()
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        if writer.frames_written != expected:
+            raise EncodeError(f"decoded {writer.frames_written} frames but (0028,0008) NumberOfFrames is {expected}")
+
+
+def _note_verification(result: ExportResult, pipelines: Sequence[_Pipeline]) -> None:
+    hits = sorted({i for p in pipelines for i in p.ocr_hits})
+    if hits:
+        frames_read = ", ".join(str(i) for i in hits)
+        result.notes.append(f"ocr: text still readable after masking on frame(s) {frames_read}; review before sharing")
+    if any(p.suspicious_frames for p in pipelines):
+        result.notes.append("suspicious: text-like rows outside the masks on frame 0; review or run --ocr-check")
+
+
+def _remove_outputs(written: list[Path]) -> None:
+    """Fail closed per object: no output of a half-exported object survives."""
+    for done in written:
+        with contextlib.suppress(OSError):
+            done.unlink()
+
+
 def _export_file(
     path: Path,
     options: ExportOptions,
@@ -292,47 +383,13 @@ def _export_file(
     fmt = resolve_format(options.encode.format, frames)
     if fmt.is_video and frames < 2:
         result.status = SKIPPED
-        result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff)"
+        result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
-
-    # Everything the pixels need is planned from the original header before
-    # de-identification; none of it is PHI (geometry, LUTs, regions, timing).
-    render_options = options.render
-    if fmt.is_video or fmt is OutputFormat.JPG:
-        render_options = replace(render_options, bit_depth=8)
-    renderer = renderer_from_dataset(ds, render_options)
-    plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
-    spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
-    ocr_frames: frozenset[int] = frozenset()
-    if options.mask.ocr_check is not OcrCheck.OFF:
-        from dcmexport.ocr import ocr_available, read_text  # noqa: F401 - fail early with the install hint
-
-        if not ocr_available():
-            read_text(np.zeros((8, 8), np.uint8))  # raises MissingDependencyError naming what to install
-        n = frames if fmt.is_video or options.encode.frames.selection is FrameSelection.ALL else 1
-        ocr_frames = frozenset(range(frames)) if options.mask.ocr_all_frames else frozenset({0, n // 2, n - 1})
-    detect = frozenset({0}) if not ocr_frames and may_carry_burned_in(ds) else frozenset()
-    pipeline = _Pipeline(
-        renderer,
-        plan,
-        out_size if out_size != (rows, cols) else None,
-        ocr=options.mask.ocr_check,
-        ocr_frames=ocr_frames,
-        detect_frames=detect,
-    )
-    if not plan.is_empty:
-        result.notes.append(f"masked: {plan.describe()}")
-        result.mask_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.blank]
-        if plan.keep is not None:
-            result.keep_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.keep]
-    if out_size != (rows, cols) and spacing is not None:
-        result.notes.append(f"aspect {cols}x{rows} -> {out_size[1]}x{out_size[0]} from {spacing.source}")
+    pipeline = _plan_pixels(ds, options, fmt, frames, result)
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
-    report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)  # fail closed: raises before any output
+    report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)  # fail closed: before any output
     result.action_counts = dict(report.action_counts)
     stem = output_stem(report.sop_instance_uid, input_sha)
     out_dir = options.out_dir
@@ -360,50 +417,104 @@ def _export_file(
             result.fps, result.fps_source = rate.fps, rate.source
             if rate.source == "default":
                 result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
-            final = planned[0]
-            with atomic_output(final, overwrite=options.overwrite) as tmp:
-                writer = VideoWriter(tmp, fmt, fps=rate.fps, crf=options.encode.crf)
-                try:
-                    for index, frame in enumerate(iter_frames(path, ds)):
-                        writer.write(pipeline(frame, index))
-                        if on_frame is not None:
-                            on_frame()
-                    writer.close()
-                except BaseException:
-                    writer.abort()
-                    raise
-                if writer.frames_written != frames:
-                    raise EncodeError(
-                        f"decoded {writer.frames_written} frames but (0028,0008) NumberOfFrames is {frames}"
-                    )
-            written.append(final)
+            images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
+            _encode_clip(planned[0], fmt, rate.fps, images, frames, options, on_frame)
+            written.append(planned[0])
         else:
-            dpi = _dpi(min(spacing.row, spacing.column)) if spacing is not None and fmt is OutputFormat.TIFF else None
             stills = [p for p in planned if p.suffix != ".dcm"]
             for final, index, frame in zip(stills, indices, iter_frames(path, ds, indices=indices), strict=True):
-                with atomic_output(final, overwrite=options.overwrite) as tmp:
-                    write_still(tmp, pipeline(frame, 0 if len(indices) == 1 else index), fmt,
-                                quality=options.encode.quality, dpi=dpi)
+                _write_still_atomic(final, pipeline(frame, 0 if len(indices) == 1 else index), fmt, options, pipeline)
                 written.append(final)
                 if on_frame is not None:
                     on_frame()
         if options.also_dicom:
-            final = planned[-1]
-            _write_dicom(ds, plan, final, overwrite=options.overwrite)
-            written.append(final)
+            _write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite)
+            written.append(planned[-1])
     except BaseException:
-        # Fail closed per object: no output of a half-exported object survives.
-        for done in written:
-            with contextlib.suppress(OSError):
-                done.unlink()
+        _remove_outputs(written)
         raise
     result.outputs = written
     result.status = WRITTEN
-    if pipeline.ocr_hits:
-        frames_read = ", ".join(str(i) for i in sorted(pipeline.ocr_hits))
-        result.notes.append(f"ocr: text still readable after masking on frame(s) {frames_read}; review before sharing")
-    if pipeline.suspicious_frames:
-        result.notes.append("suspicious: text-like rows outside the masks on frame 0; review or run --ocr-check")
+    _note_verification(result, [pipeline])
+
+
+def _write_still_atomic(
+    final: Path, image: np.ndarray, fmt: OutputFormat, options: ExportOptions, pipeline: _Pipeline
+) -> None:
+    spacing = pipeline.spacing
+    dpi = _dpi(min(spacing.row, spacing.column)) if spacing is not None and fmt is OutputFormat.TIFF else None
+    with atomic_output(final, overwrite=options.overwrite) as tmp:
+        write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
+
+
+#: Scroll-through clips of a series have no recorded frame rate: --fps or this.
+SERIES_DEFAULT_FPS = 10.0
+
+
+def export_series(
+    paths: Sequence[Path],
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    *,
+    on_frame: Callable[[], None] | None = None,
+) -> ExportResult:
+    """Export an ordered series of single-frame images as one clip, or one contact sheet with ``montage``.
+
+    Every slice is planned, masked and de-identified like a single object; one
+    failure fails the whole series (fail closed), and slices whose geometry
+    differs are reported, never silently resized.
+    """
+    return _guarded(paths[0], lambda result: _export_series(paths, options, deidentifier, result, on_frame))
+
+
+def _export_series(
+    paths: Sequence[Path],
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    result: ExportResult,
+    on_frame: Callable[[], None] | None,
+) -> None:
+    datasets = [read_dataset(p) for p in paths]
+    for ds in datasets:
+        check_pixel_geometry(ds)
+    mismatch = geometry_mismatch(datasets)
+    if mismatch is not None:
+        raise InputError(
+            f"series of {len(paths)} slices mixes geometries ({mismatch} differs); export it without --series"
+        )
+    result.frames = len(paths)
+    result.notes.append(f"series of {len(paths)} slices in slice order")
+    montage = options.encode.montage
+    fmt = OutputFormat.MP4 if options.encode.format is OutputFormat.AUTO else options.encode.format
+    pipelines = [_plan_pixels(ds, options, fmt, len(paths), result) for ds in datasets]
+    shas = [sha256_file(p) for p in paths]
+    result.input_sha256 = hashlib.sha256("".join(shas).encode()).hexdigest()
+    counts: dict[str, int] = {}
+    for ds, pipeline in zip(datasets, pipelines, strict=True):
+        report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)
+        for kind, n in report.action_counts.items():
+            counts[kind] = counts.get(kind, 0) + n
+    result.action_counts = counts
+    series_uid = str(datasets[0].get("SeriesInstanceUID", "") or "")  # already remapped
+    final = options.out_dir / f"{output_stem(series_uid, result.input_sha256)}{fmt.extension}"
+    if final.exists() and not options.overwrite:
+        result.status, result.reason, result.outputs = SKIPPED, "already exported (use --overwrite to redo)", [final]
+        return
+
+    def images() -> Iterator[np.ndarray]:
+        for index, (path, ds, pipeline) in enumerate(zip(paths, datasets, pipelines, strict=True)):
+            (frame,) = iter_frames(path, ds, indices=[0])
+            yield pipeline(frame, index)
+
+    if montage:
+        _write_still_atomic(final, apply_montage(list(images())), fmt, options, pipelines[0])
+    else:
+        fps = options.encode.fps or SERIES_DEFAULT_FPS
+        result.fps, result.fps_source = fps, "--fps" if options.encode.fps else "default"
+        _encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
+    result.outputs = [final]
+    result.status = WRITTEN
+    _note_verification(result, pipelines)
 
 
 def _write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> None:
@@ -436,6 +547,8 @@ def build_options(
     deid: DeidOptions | None = None,
     also_dicom: bool = False,
     overwrite: bool = False,
+    series: bool = False,
+    montage: bool = False,
 ) -> ExportOptions:
     """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
 
@@ -458,6 +571,8 @@ def build_options(
         raise UsageError(f"--quality must be 1..100, got {quality}")
     if not 0 <= crf <= 63:
         raise UsageError(f"--crf must be 0..63, got {crf}")
+    if montage and (not series or fmt.is_video):
+        raise UsageError("--montage needs --series and a still format (--format png, jpg or tiff)")
     if fps is not None and not 0.1 <= fps <= 240:
         raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
@@ -466,13 +581,14 @@ def build_options(
         render=RenderOptions(window=win, window_index=window_index,
                              bit_depth=bit_depth, aspect=aspect),
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
-                             frames=parse_frames(str(frames))),
+                             frames=parse_frames(str(frames)), montage=montage),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
                          us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
                          ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
         deid=deid if deid is not None else DeidOptions(),
         also_dicom=also_dicom,
         overwrite=overwrite,
+        series=series,
     )
 
 
@@ -578,8 +694,33 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     result.status = WRITTEN
 
 
-_Task = Callable[[Path, ExportOptions, Deidentifier], ExportResult]
-_TASKS: dict[str, _Task] = {"export": export_file, "deid": deid_file}
+#: A unit of work: its kind ("export", "deid" or "series") and its input files (one, or a whole series).
+_Task = tuple[str, tuple[Path, ...]]
+
+
+def _run_task(task: _Task, options: ExportOptions, deidentifier: Deidentifier,
+              on_frame: Callable[[], None] | None = None) -> ExportResult:
+    kind, paths = task
+    seen = len(deidentifier.linkage())
+    if kind == "export":
+        result = export_file(paths[0], options, deidentifier, on_frame=on_frame)
+    elif kind == "series":
+        result = export_series(paths, options, deidentifier, on_frame=on_frame)
+    else:
+        result = deid_file(paths[0], options, deidentifier)
+    result.links = deidentifier.linkage()[seen:]
+    return result
+
+
+def _plan_tasks(kind: str, items: list[InputItem], options: ExportOptions) -> tuple[list[_Task], list[Path]]:
+    """Turn inputs into tasks (grouping series when asked) and the labels to report them by."""
+    fmt = options.encode.format
+    if kind == "export" and options.series and (fmt is OutputFormat.AUTO or fmt.is_video or options.encode.montage):
+        groups, singles = group_series(items)
+        tasks = [("series", tuple(i.path for i in g)) for g in groups] + [("export", (i.path,)) for i in singles]
+        labels = [g[0].label for g in groups] + [i.label for i in singles]
+        return tasks, labels
+    return [(kind, (i.path,)) for i in items], [i.label for i in items]
 
 
 def _run_batch(
@@ -604,32 +745,23 @@ def _run_batch(
     options.out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(options.out_dir)
     out_resolved = options.out_dir.resolve()
-    # Outputs are never re-read when --out lies inside an input folder.
-    files = [p for p in iter_input_files(paths) if out_resolved not in p.resolve().parents]
     manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind)
     batch.manifest = manifest.path
-    with manifest:
-        if jobs <= 1 or len(files) <= 1:
-            task = _TASKS[kind]
-
-            def one(path: Path) -> ExportResult:
-                seen = len(deidentifier.linkage())
-                result = (
-                    export_file(path, options, deidentifier, on_frame=on_frame)
-                    if kind == "export"
-                    else task(path, options, deidentifier)
-                )
-                result.links = deidentifier.linkage()[seen:]
-                return result
-
-            _collect(map(one, files), batch, manifest, options, on_result)
+    with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
+        # Outputs are never re-read when --out lies inside an input folder.
+        items = [i for i in iter_inputs(paths, Path(workdir)) if out_resolved not in i.path.resolve().parents]
+        tasks, labels = _plan_tasks(kind, items, options)
+        if jobs <= 1 or len(tasks) <= 1:
+            results: Iterable[ExportResult] = (_run_task(t, options, deidentifier, on_frame) for t in tasks)
+            _collect(zip(labels, results), batch, manifest, options, on_result)
         else:
             with ProcessPoolExecutor(
-                max_workers=jobs, initializer=_init_worker, initargs=(kind, options, key, patient_map)
+                max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
             ) as pool:
-                chunk = max(1, min(16, len(files) // (jobs * 4)))
+                chunk = max(1, min(16, len(tasks) // (jobs * 4)))
                 try:
-                    _collect(pool.map(_run_in_worker, files, chunksize=chunk), batch, manifest, options, on_result)
+                    _collect(zip(labels, pool.map(_run_in_worker, tasks, chunksize=chunk)),
+                             batch, manifest, options, on_result)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
@@ -637,34 +769,30 @@ def _run_batch(
 
 
 def _collect(
-    results: Iterable[ExportResult],
+    labelled: Iterable[tuple[Path, ExportResult]],
     batch: BatchResult,
     manifest: Manifest,
     options: ExportOptions,
     on_result: Callable[[ExportResult], None] | None,
 ) -> None:
-    for result in results:
+    for label, result in labelled:
+        result.source = label  # what the user named (zip members: archive/member), not a temporary path
         manifest.record(result, out_dir=options.out_dir)
         batch.results.append(result)
         if on_result is not None:
             on_result(result)
 
 
-_WORKER: tuple[_Task, ExportOptions, Deidentifier] | None = None
+_WORKER: tuple[ExportOptions, Deidentifier] | None = None
 
 
-def _init_worker(
-    kind: str, options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None
-) -> None:
+def _init_worker(options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None) -> None:
     """Build the worker's own de-identifier from the same key (pseudonyms are a pure function of it)."""
     global _WORKER
-    _WORKER = (_TASKS[kind], options, Deidentifier(options.deid, key, patient_map=patient_map))
+    _WORKER = (options, Deidentifier(options.deid, key, patient_map=patient_map))
 
 
-def _run_in_worker(path: Path) -> ExportResult:
+def _run_in_worker(task: _Task) -> ExportResult:
     assert _WORKER is not None, "worker not initialised"
-    task, options, deidentifier = _WORKER
-    seen = len(deidentifier.linkage())
-    result = task(path, options, deidentifier)
-    result.links = deidentifier.linkage()[seen:]
-    return result
+    options, deidentifier = _WORKER
+    return _run_task(task, options, deidentifier)

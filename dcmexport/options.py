@@ -106,6 +106,7 @@ class EncodeOptions:
     crf: int = 18  # H.264 CRF; VP9 uses its own default unless given
     fps: float | None = None
     frames: Frames = field(default_factory=Frames)
+    montage: bool = False  # with --series and a still format: one contact sheet per series
 
 
 class OcrCheck(str, enum.Enum):
@@ -182,6 +183,7 @@ class ExportOptions:
     mask: MaskOptions = field(default_factory=MaskOptions)
     deid: DeidOptions = field(default_factory=_default_deid)
     also_dicom: bool = False  # write the de-identified (and pixel-masked) DICOM beside the media
+    series: bool = False  # group single-frame images by series into one clip (or montage)
     overwrite: bool = False
 
 

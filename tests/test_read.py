@@ -12,6 +12,7 @@ from dcmexport.read import (
     check_pixel_geometry,
     iter_frames,
     iter_input_files,
+    iter_inputs,
     read_dataset,
     sha256_file,
 )
@@ -114,3 +115,46 @@ def test_sha256_matches_hashlib(tmp_path: Path) -> None:
     p = tmp_path / "f"
     p.write_bytes(os.urandom(3 << 20))
     assert sha256_file(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+class TestArchivesAndDicomdir:
+    def test_zip_exports_like_the_folder_it_contains(self, tmp_path: Path) -> None:
+        import zipfile
+
+        from dcmexport import api
+        from dcmexport.deid import Key
+        from dcmexport.samples import make_ct, make_mr, write_dataset
+
+        folder = tmp_path / "cd"
+        write_dataset(make_ct(), folder / "a" / "ct.dcm")
+        write_dataset(make_mr(), folder / "mr.dcm")
+        archive = tmp_path / "cd.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for f in sorted(folder.rglob("*.dcm")):
+                zf.write(f, f.relative_to(folder).as_posix())
+            zf.writestr("../evil/../../escape.txt", b"not dicom")  # traversal names are never used as paths
+        key = Key(b"zip-test-key-0123456789abcdef0123")
+        from_folder = api.export([folder], tmp_path / "o1", key=key)
+        from_zip = api.export([archive], tmp_path / "o2", key=key)
+        names = lambda b: sorted(p.name for r in b.results for p in r.outputs)  # noqa: E731
+        assert names(from_folder) == names(from_zip) and len(names(from_zip)) == 2
+        labels = sorted(str(r.source) for r in from_zip.results)
+        assert any(label.endswith("cd.zip/a/ct.dcm") for label in labels)
+        assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
+
+    def test_dicomdir_exports_every_referenced_file_like_the_folder(self, tmp_path: Path) -> None:
+        import shutil
+
+        from dcmexport import api
+        from dcmexport.deid import Key
+
+        src = Path(get_testdata_file("DICOMDIR")).parent
+        tree = tmp_path / "tree"
+        shutil.copytree(src, tree, ignore=shutil.ignore_patterns("DICOMDIR-*", "*.txt"))
+        referenced = list(iter_inputs([tree / "DICOMDIR"], tmp_path))
+        assert len(referenced) == 31
+        key = Key(b"dicomdir-test-key-0123456789abcdef")
+        via_index = api.export([tree / "DICOMDIR"], tmp_path / "o1", key=key, accept_burned_in=True)
+        via_walk = api.export([tree], tmp_path / "o2", key=key, accept_burned_in=True)
+        outs = lambda b: sorted(p.name for r in b.results for p in r.outputs)  # noqa: E731
+        assert outs(via_index) == outs(via_walk) and outs(via_index)

@@ -32,6 +32,10 @@ Examples:
   dcmexport export ct.dcm --out fig/ --format tiff --bit-depth 16 --window 40,400
 
   dcmexport export us_clip.dcm --out video/ --format mp4 --mask 0,0,640,60
+
+  dcmexport export ct_series/ --out video/ --series --fps 12         # one scroll-through clip per series
+
+  dcmexport export cd.zip --out sheets/ --series --montage --format png
 """
 
 
@@ -45,6 +49,8 @@ def export_command(
     bit_depth: Annotated[int, typer.Option(help="8, or 16 for grayscale PNG/TIFF.")] = 8,
     aspect: Annotated[bool, typer.Option("--aspect/--no-aspect", help="Resample to square pixels from the pixel spacing.")] = True,
     frames: Annotated[str, typer.Option(help="Stills from multi-frame objects: first, all, or a 0-based frame number.")] = "first",
+    series: Annotated[bool, typer.Option(help="Group single-frame images by series into one scroll-through clip, in slice order.")] = False,
+    montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.")] = False,
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).")] = None,
     quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
     crf: Annotated[int, typer.Option(help="Video quality (H.264/VP9 CRF; lower is better).")] = 18,
@@ -97,6 +103,8 @@ def export_command(
             deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             also_dicom=also_dicom,
             overwrite=overwrite,
+            series=series,
+            montage=montage,
         )
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
         batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),

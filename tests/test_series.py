@@ -1,0 +1,99 @@
+"""--series: slices grouped by Series Instance UID and ordered along the slice normal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dcmexport import api
+from dcmexport.deid import Key
+from dcmexport.samples import make_ct, uid_from_name, write_dataset
+from dcmexport.series import apply_montage, montage_shape, order_slices, slice_info_from_dataset, slice_normal
+
+KEY = Key(b"series-test-key-0123456789abcdef")
+
+
+def _slice(z: float, instance: int, hu: int, **kw: object):  # type: ignore[no-untyped-def]
+    return make_ct(
+        pixels=np.full((32, 32), hu + 1024, dtype=np.int16),
+        position_z=z,
+        instance=instance,
+        series_uid=uid_from_name("series-a"),
+        study_uid=uid_from_name("study-a"),
+        sop_instance_uid=uid_from_name(f"slice-{z}"),
+        **kw,
+    )
+
+
+def test_normal_and_position() -> None:
+    np.testing.assert_allclose(slice_normal([1, 0, 0, 0, 1, 0]), [0, 0, 1])
+    assert slice_normal([1, 0, 0, 1, 0, 0]) is None  # parallel: no plane
+    assert slice_info_from_dataset(_slice(7.5, 1, 0)).position == pytest.approx(7.5)
+
+
+def test_order_falls_back_to_instance_number() -> None:
+    from dcmexport.series import SliceInfo
+
+    items = [("b", SliceInfo("s", None, 2, 1)), ("a", SliceInfo("s", 1.0, 1, 1)), ("c", SliceInfo("s", 3.0, 3, 1))]
+    assert order_slices(items) == ["a", "b", "c"]
+    items = [("z2", SliceInfo("s", 2.0, 9, 1)), ("z1", SliceInfo("s", 1.0, 8, 1))]
+    assert order_slices(items) == ["z1", "z2"]  # geometry wins over instance numbers
+
+
+def test_montage_layout() -> None:
+    assert montage_shape(5) == (2, 3) and montage_shape(9) == (3, 3) and montage_shape(1) == (1, 1)
+    tiles = [np.full((2, 3), i, np.uint8) for i in range(5)]
+    sheet = apply_montage(tiles)
+    assert sheet.shape == (4, 9)
+    assert sheet[0, 0] == 0 and sheet[0, 8] == 2 and sheet[3, 3] == 4 and sheet[3, 8] == 0
+
+
+def test_out_of_order_series_exports_as_one_clip_in_slice_order(tmp_path: Path) -> None:
+    from dcmexport.encode import probe_video, read_video_frames
+
+    # z positions and HU rise together; files and instance numbers are written scrambled
+    zs = [0.0, 2.5, 5.0, 7.5, 10.0]
+    hus = [-160, -80, 0, 80, 160]  # inside the first window (40/400): distinct, increasing greys
+    order = [3, 0, 4, 1, 2]
+    for rank, i in enumerate(order):
+        write_dataset(_slice(zs[i], instance=10 - rank, hu=hus[i]), tmp_path / "in" / f"file{rank}.dcm")
+    batch = api.export([tmp_path / "in"], tmp_path / "out", key=KEY, series=True, fps=5)
+    (result,) = batch.results
+    assert result.status == "written", result.reason
+    (clip,) = result.outputs
+    info = probe_video(clip)
+    assert info.frames == 5 and info.fps == pytest.approx(5.0)
+    means = [float(f.mean()) for f in read_video_frames(clip)]
+    assert means == sorted(means) and means[-1] - means[0] > 100
+
+
+def test_montage_contact_sheet(tmp_path: Path) -> None:
+    for i in range(4):
+        write_dataset(_slice(float(i), i + 1, -100 + 60 * i), tmp_path / "in" / f"{i}.dcm")
+    result = api.export([tmp_path / "in"], tmp_path / "out", key=KEY, series=True, montage=True,
+                        format="png").results[0]
+    assert result.status == "written", result.reason
+    sheet = np.asarray(Image.open(result.outputs[0]))
+    assert sheet.shape == (64, 64)
+    quads = [sheet[:32, :32].mean(), sheet[:32, 32:].mean(), sheet[32:, :32].mean(), sheet[32:, 32:].mean()]
+    assert quads == sorted(quads)
+
+
+def test_mixed_geometry_is_reported_not_resized(tmp_path: Path) -> None:
+    write_dataset(_slice(0.0, 1, 0), tmp_path / "in" / "a.dcm")
+    odd = make_ct(rows=48, columns=48, position_z=1.0, instance=2, series_uid=uid_from_name("series-a"),
+                  study_uid=uid_from_name("study-a"), sop_instance_uid=uid_from_name("odd"))
+    write_dataset(odd, tmp_path / "in" / "b.dcm")
+    result = api.export([tmp_path / "in"], tmp_path / "out", key=KEY, series=True).results[0]
+    assert result.status == "failed" and "mixes geometries" in result.reason and "Rows" in result.reason
+    assert not list((tmp_path / "out").glob("*.mp4"))
+
+
+def test_montage_needs_series_and_still(tmp_path: Path) -> None:
+    from dcmexport.errors import UsageError
+
+    with pytest.raises(UsageError, match="--montage needs --series"):
+        api.build_options(tmp_path, montage=True, format="png")
