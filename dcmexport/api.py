@@ -169,9 +169,11 @@ class _Pipeline:
         ocr_frames: frozenset[int] = frozenset(),
         detect_frames: frozenset[int] = frozenset(),
         spacing: PixelSpacing | None = None,
+        stored_shape: tuple[int, int] | None = None,
     ):
         self.renderer = renderer
         self.spacing = spacing
+        self.stored_shape = stored_shape
         self.plan = plan
         self.out_size = out_size
         self.ocr = ocr
@@ -205,6 +207,14 @@ class _Pipeline:
                 )
 
 
+def _cap_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """Scale (rows, cols) down so the long side is at most ``max_side``, keeping the aspect ratio."""
+    if not max_side or max(size) <= max_side:
+        return size
+    factor = max_side / max(size)
+    return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
+
+
 def _scale_box(
     box: tuple[int, int, int, int], rows: int, cols: int, out_size: tuple[int, int]
 ) -> tuple[int, int, int, int]:
@@ -214,11 +224,18 @@ def _scale_box(
     return (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy))
 
 
-def _dpi(spacing_mm: float | None) -> tuple[float, float] | None:
-    if spacing_mm is None or spacing_mm <= 0:
+def _dpi(pipeline: _Pipeline, out_shape: tuple[int, ...]) -> tuple[float, float] | None:
+    """Dots per inch of an output image whose stored pixels have a known physical spacing (mm).
+
+    Computed from the physical extent of the stored image and the output size,
+    so aspect correction and --max-side are accounted for.
+    """
+    spacing = pipeline.spacing
+    if spacing is None or pipeline.stored_shape is None or spacing.row <= 0 or spacing.column <= 0:
         return None
-    dpi = 25.4 / spacing_mm
-    return (dpi, dpi)
+    height_mm = pipeline.stored_shape[0] * spacing.row
+    width_mm = pipeline.stored_shape[1] * spacing.column
+    return (out_shape[1] * 25.4 / width_mm, out_shape[0] * 25.4 / height_mm)
 
 
 @contextlib.contextmanager
@@ -302,6 +319,7 @@ def _plan_pixels(
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
+    out_size = _cap_size(out_size, render_options.max_side)
     ocr_frames: frozenset[int] = frozenset()
     if options.mask.ocr_check is not OcrCheck.OFF:
         from dcmexport.ocr import ocr_available, read_text
@@ -316,8 +334,12 @@ def _plan_pixels(
         result.mask_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.blank]
         if plan.keep is not None:
             result.keep_boxes = [_scale_box(b, rows, cols, out_size) for b in plan.keep]
-    if out_size != (rows, cols) and spacing is not None and not any(n.startswith("aspect") for n in result.notes):
-        result.notes.append(f"aspect {cols}x{rows} -> {out_size[1]}x{out_size[0]} from {spacing.source}")
+    if out_size != (rows, cols) and not any(n.startswith("resized") for n in result.notes):
+        why = f"aspect from {spacing.source}" if spacing is not None else ""
+        if render_options.max_side and max(out_size) == render_options.max_side:
+            why = f"{why}, " if why else ""
+            why += f"long side capped at {render_options.max_side}"
+        result.notes.append(f"resized {cols}x{rows} -> {out_size[1]}x{out_size[0]} ({why})")
     return _Pipeline(
         renderer,
         plan,
@@ -326,6 +348,7 @@ def _plan_pixels(
         ocr_frames=ocr_frames,
         detect_frames=detect,
         spacing=spacing,
+        stored_shape=(rows, cols),
     )
 
 
@@ -441,8 +464,7 @@ def _export_file(
 def _write_still_atomic(
     final: Path, image: np.ndarray, fmt: OutputFormat, options: ExportOptions, pipeline: _Pipeline
 ) -> None:
-    spacing = pipeline.spacing
-    dpi = _dpi(min(spacing.row, spacing.column)) if spacing is not None and fmt is OutputFormat.TIFF else None
+    dpi = _dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF else None
     with atomic_output(final, overwrite=options.overwrite) as tmp:
         write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
 
@@ -533,6 +555,7 @@ def build_options(
     window_index: int = 0,
     bit_depth: int = 8,
     aspect: bool = True,
+    max_side: int | None = None,
     frames: str | int = "first",
     fps: float | None = None,
     quality: int = 95,
@@ -567,6 +590,8 @@ def build_options(
         raise UsageError(f"--bit-depth must be 8 or 16, got {bit_depth}")
     if bit_depth == 16 and fmt not in (OutputFormat.PNG, OutputFormat.TIFF, OutputFormat.AUTO):
         raise UsageError("--bit-depth 16 applies to PNG and TIFF only")
+    if max_side is not None and max_side < 16:
+        raise UsageError(f"--max-side must be at least 16 pixels, got {max_side}")
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {quality}")
     if not 0 <= crf <= 63:
@@ -579,7 +604,7 @@ def build_options(
     return ExportOptions(
         out_dir=Path(out_dir),
         render=RenderOptions(window=win, window_index=window_index,
-                             bit_depth=bit_depth, aspect=aspect),
+                             bit_depth=bit_depth, aspect=aspect, max_side=max_side),
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
                              frames=parse_frames(str(frames)), montage=montage),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,

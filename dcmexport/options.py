@@ -95,6 +95,7 @@ class RenderOptions:
     window_index: int = 0  # which of the file's windows / VOI LUTs to use
     bit_depth: int = 8  # 8 or 16 (16 only for grayscale PNG/TIFF)
     aspect: bool = True  # resample to square pixels
+    max_side: int | None = None  # cap the output's long side (slides); None keeps the full size
 
 
 @dataclass(frozen=True)

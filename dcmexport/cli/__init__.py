@@ -43,6 +43,14 @@ def main() -> None:
     except KeyboardInterrupt:
         print("dcmexport: interrupted; complete outputs were kept, partial ones removed", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:
+        # A bug outside the per-object guard: a traceback could quote dataset values, so
+        # show only the exception type unless --debug was given.
+        if "--debug" in sys.argv:
+            raise
+        print(f"dcmexport: internal error ({type(exc).__name__}); run again with --debug and report it",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 _register()

@@ -33,6 +33,8 @@ Examples:
 
   dcmexport export us_clip.dcm --out video/ --format mp4 --mask 0,0,640,60
 
+  dcmexport export study/ --out slides/ --preset slides              # also: case-report, teaching-video
+
   dcmexport export ct_series/ --out video/ --series --fps 12         # one scroll-through clip per series
 
   dcmexport export cd.zip --out sheets/ --series --montage --format png
@@ -41,6 +43,7 @@ Examples:
 
 @app.command("export", epilog=EXPORT_EPILOG)
 def export_command(
+    ctx: typer.Context,
     inputs: Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False)],
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="auto: PNG for single frames, MP4 for multi-frame.", case_sensitive=False)] = OutputFormat.AUTO,
@@ -48,6 +51,8 @@ def export_command(
     window_index: Annotated[int, typer.Option(help="Which of the file's windows / VOI LUTs to use (0-based).", min=0)] = 0,
     bit_depth: Annotated[int, typer.Option(help="8, or 16 for grayscale PNG/TIFF.")] = 8,
     aspect: Annotated[bool, typer.Option("--aspect/--no-aspect", help="Resample to square pixels from the pixel spacing.")] = True,
+    max_side: Annotated[int | None, typer.Option(help="Cap the output's long side in pixels (e.g. 1920 for slides).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Workflow preset from presets/workflows: slides, case-report, teaching-video; flags given here win.")] = None,
     frames: Annotated[str, typer.Option(help="Stills from multi-frame objects: first, all, or a 0-based frame number.")] = "first",
     series: Annotated[bool, typer.Option(help="Group single-frame images by series into one scroll-through clip, in slice order.")] = False,
     montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.")] = False,
@@ -82,17 +87,16 @@ def export_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        chosen = {
+            "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
+            "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
+            "montage": montage,
+        }
+        if preset is not None:
+            chosen = apply_workflow(ctx, preset, chosen)
         options = api.build_options(
             out,
-            format=format,
             window=window,
-            window_index=window_index,
-            bit_depth=bit_depth,
-            aspect=aspect,
-            frames=frames,
-            fps=fps,
-            quality=quality,
-            crf=crf,
             masks=mask or (),
             mask_file=mask_file,
             mask_presets=mask_presets,
@@ -103,8 +107,7 @@ def export_command(
             deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             also_dicom=also_dicom,
             overwrite=overwrite,
-            series=series,
-            montage=montage,
+            **chosen,
         )
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
         batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
@@ -116,6 +119,18 @@ def export_command(
             batch.notes.append(f"review page: {write_review(out)}")
     print_summary(batch, as_json=json_out, quiet=quiet)
     raise typer.Exit(batch.exit_code)
+
+
+def apply_workflow(ctx: typer.Context, name: str, chosen: dict[str, object]) -> dict[str, object]:
+    """Overlay a workflow preset on the options, except those the user typed on the command line."""
+    from dcmexport.workflows import load_workflow
+
+    merged = dict(chosen)
+    for key, value in load_workflow(name).items():
+        source = ctx.get_parameter_source(key)
+        if getattr(source, "name", None) != "COMMANDLINE":
+            merged[key] = value
+    return merged
 
 
 def _ocr_all(text: str) -> bool:
