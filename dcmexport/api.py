@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import signal
 import tempfile
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +30,14 @@ from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
 from dcmexport.encode import VideoWriter, write_still
-from dcmexport.errors import BurnedInError, DcmexportError, EncodeError, InputError, UsageError
+from dcmexport.errors import (
+    BurnedInError,
+    DcmexportError,
+    EncodeError,
+    InputError,
+    TimeLimitError,
+    UsageError,
+)
 from dcmexport.manifest import Manifest
 from dcmexport.mask import MaskPlan
 from dcmexport.series import apply_montage, geometry_mismatch, group_series
@@ -274,16 +283,50 @@ def export_file(
     Returns:
         The result; its ``status`` is written, skipped, failed or refused.
     """
-    return _guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame))
+    return _guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame),
+                    options.timeout)
 
 
-def _guarded(path: Path, body: Callable[[ExportResult], None]) -> ExportResult:
+class _Alarm(BaseException):
+    """Raised by the SIGALRM handler. A BaseException, so that no ``except Exception`` in a
+    stage or library can swallow it; cleanup in ``finally`` / ``except BaseException`` still runs."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise TimeLimitError in this (main) thread after ``seconds`` of wall-clock time.
+
+    SIGALRM interrupts Python code between bytecodes; a long C call (a decoder)
+    is interrupted when it returns. Off when ``seconds`` is None or outside the
+    main thread (signals can only be handled there).
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _Alarm(seconds)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _guarded(path: Path, body: Callable[[ExportResult], None], timeout: float | None = None) -> ExportResult:
     """Run one object's work; turn every failure into a PHI-free result (fail closed per object)."""
     started = time.perf_counter()
     result = ExportResult(source=path, status=FAILED)
     try:
-        with _quiet_pydicom():
-            body(result)
+        try:
+            with _quiet_pydicom(), _time_limit(timeout):
+                body(result)
+        except _Alarm:
+            if result.status != WRITTEN:  # the alarm may also fire just after the object completed
+                raise TimeLimitError(f"took longer than --timeout {timeout:g} s; stopped, nothing written") from None
     except DcmexportError as exc:
         result.status = _STATUS_BY_REASON.get(exc.reason, FAILED)
         result.reason = str(exc)
@@ -298,6 +341,9 @@ def _guarded(path: Path, body: Callable[[ExportResult], None]) -> ExportResult:
         result.reason = f"internal error ({type(exc).__name__}); run with --debug for details"
         result.error_kind = "internal"
         result.outputs = []
+    if result.input_sha256 is None and result.status != WRITTEN:
+        with contextlib.suppress(OSError):
+            result.input_sha256 = sha256_file(path)  # lets the custodian match a failure without its path
     result.seconds = time.perf_counter() - started
     return result
 
@@ -486,7 +532,8 @@ def export_series(
     failure fails the whole series (fail closed), and slices whose geometry
     differs are reported, never silently resized.
     """
-    return _guarded(paths[0], lambda result: _export_series(paths, options, deidentifier, result, on_frame))
+    return _guarded(paths[0], lambda result: _export_series(paths, options, deidentifier, result, on_frame),
+                    options.timeout)
 
 
 def _export_series(
@@ -572,6 +619,7 @@ def build_options(
     overwrite: bool = False,
     series: bool = False,
     montage: bool = False,
+    timeout: float | None = None,
 ) -> ExportOptions:
     """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
 
@@ -598,6 +646,8 @@ def build_options(
         raise UsageError(f"--crf must be 0..63, got {crf}")
     if montage and (not series or fmt.is_video):
         raise UsageError("--montage needs --series and a still format (--format png, jpg or tiff)")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     if fps is not None and not 0.1 <= fps <= 240:
         raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
@@ -614,6 +664,7 @@ def build_options(
         also_dicom=also_dicom,
         overwrite=overwrite,
         series=series,
+        timeout=timeout,
     )
 
 
@@ -696,7 +747,7 @@ def deidentify(
 
 def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier) -> ExportResult:
     """De-identify one object to ``<out>/<stem>.dcm``; never raises for an expected failure."""
-    return _guarded(path, lambda result: _deid_file(path, options, deidentifier, result))
+    return _guarded(path, lambda result: _deid_file(path, options, deidentifier, result), options.timeout)
 
 
 def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, result: ExportResult) -> None:

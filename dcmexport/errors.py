@@ -75,6 +75,12 @@ class UsageError(DcmexportError):
     reason = "usage"
 
 
+class TimeLimitError(DcmexportError):
+    """One object took longer than ``--timeout``; its partial outputs are removed."""
+
+    reason = "time-limit"
+
+
 class UnsupportedError(DcmexportError):
     """Internal 'this backend cannot handle that' signal, distinct from bugs (imageio style)."""
 

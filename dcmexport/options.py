@@ -185,6 +185,7 @@ class ExportOptions:
     deid: DeidOptions = field(default_factory=_default_deid)
     also_dicom: bool = False  # write the de-identified (and pixel-masked) DICOM beside the media
     series: bool = False  # group single-frame images by series into one clip (or montage)
+    timeout: float | None = None  # per-object wall-clock limit in seconds
     overwrite: bool = False
 
 

@@ -131,3 +131,30 @@ def test_jobs_two_gives_same_outputs_as_jobs_one(tmp_path: Path) -> None:
         assert res.exit_code == 0, res.output
         digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.glob("*.png")})
     assert len(digests[0]) == 4 and digests[0] == digests[1]
+
+
+def test_log_file_is_phi_free_and_names_inputs_by_digest(tmp_path: Path) -> None:
+    from dcmexport.read import sha256_file
+
+    src = write_dataset(make_ct(), tmp_path / f"{planted_phi()['PatientName'].replace('^', '_')}.dcm")
+    broken = make_ct()
+    broken.Rows = 0
+    bad = write_dataset(broken, tmp_path / "bad.dcm")
+    log = tmp_path / "run.log"
+    res = runner.invoke(app, ["export", str(src), str(bad), "--out", str(tmp_path / "o"), "--log", str(log), "-q"])
+    assert res.exit_code == 1
+    text = log.read_text()
+    assert f"input=sha256:{sha256_file(src)[:16]}" in text and "| written |" in text and "| failed |" in text
+    assert "(0028,0010) Rows" in text
+    for value in planted_phi().values():
+        if len(value) >= 6:
+            assert value not in text and value.replace("^", "_") not in text
+
+
+def test_timeout_stops_an_object_and_leaves_nothing(tmp_path: Path) -> None:
+    from dcmexport.samples import make_us_gray_cine
+
+    src = write_dataset(make_us_gray_cine(frames=40, rows=256, columns=256), tmp_path / "g.dcm")
+    res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--timeout", "0.01", "--jobs", "1"])
+    assert res.exit_code == 1 and "--timeout" in res.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["manifest.jsonl"]

@@ -6,6 +6,7 @@ construction; input paths are printed because the user named them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -154,17 +155,36 @@ def run_batch(
     jobs: int,
     quiet: bool,
     json_out: bool,
+    log: Path | None = None,
 ) -> BatchResult:
     """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from dcmexport import api
-    from dcmexport.read import iter_input_files
+    from dcmexport import __version__, api
+    from dcmexport.runlog import RunLog
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
-    if not show_progress:
-        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs)
+    with contextlib.ExitStack() as stack:
+        runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
+        if not show_progress:
+            return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs,
+                        on_result=runlog.record if runlog else None)
+        return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, runlog)
+
+
+def _run_with_progress(
+    call: Any,
+    kind: str,
+    inputs: list[Path],
+    options: ExportOptions,
+    key: Key | None,
+    patient_map: dict[str, tuple[str, str]] | None,
+    jobs: int,
+    runlog: Any,
+) -> BatchResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dcmexport.read import iter_input_files
+
     total = sum(1 for _ in iter_input_files(inputs))
     with Progress(
         TextColumn(f"[bold]{kind}"),
@@ -178,6 +198,8 @@ def run_batch(
         task = progress.add_task("objects", total=total, frames=0)
 
         def on_result(result: ExportResult) -> None:
+            if runlog is not None:
+                runlog.record(result)
             extra = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
             progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + extra)
 

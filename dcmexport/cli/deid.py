@@ -49,6 +49,8 @@ def deid_command(
     accept_burned_in: Annotated[bool, typer.Option(help="Write objects that may carry burned-in text even when no mask covers it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0)] = 0,
+    timeout: Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).")] = None,
+    log: Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
@@ -68,10 +70,11 @@ def deid_command(
             accept_burned_in=accept_burned_in,
             deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             overwrite=overwrite,
+            timeout=timeout,
         )
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
-                          quiet=quiet, json_out=json_out)
+                          quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)
     print_summary(batch, as_json=json_out, quiet=quiet)
     raise typer.Exit(batch.exit_code)
