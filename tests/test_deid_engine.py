@@ -375,3 +375,24 @@ class TestStudyConsistency:
         assert kinds[("PatientID", "PID-12345")] == files[0].PatientID
         assert kinds[("SOPInstanceUID", "1.9.1.1.1")] == files[0].SOPInstanceUID
         assert kinds[("StudyInstanceUID", "1.9.2")] == files[2].StudyInstanceUID
+
+
+def test_sequence_stored_as_un_is_descended_into() -> None:
+    """rtdose_rle.dcm stores ReferencedRTPlanSequence with VR UN: its references must still be remapped."""
+    from io import BytesIO
+
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from dcmexport.deid import Deidentifier, DeidOptions, Key
+
+    path = get_testdata_file("rtdose_rle.dcm")
+    raw = pydicom.dcmread(path)
+    assert raw.get_item(0x300C0002).VR == "UN"  # the fixture really is UN-encoded
+    original = pydicom.dcmread(path)["ReferencedRTPlanSequence"][0].ReferencedSOPInstanceUID
+    ds = pydicom.dcmread(path)
+    Deidentifier(DeidOptions(), Key(b"un-sequence-key-0123456789abcdef")).deidentify(ds)
+    buf = BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    assert original.encode() not in buf.getvalue()
+    assert ds.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID.startswith("2.25.")

@@ -23,6 +23,8 @@ The rules (written here once, and listed in plain English by :mod:`describe`):
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 from datetime import date, timedelta
 from enum import StrEnum
@@ -83,6 +85,25 @@ def resolve_code(code: str) -> Action:
 def _dictionary_vr(tag: int) -> str:
     entry = DicomDictionary.get(tag)
     return entry[0] if entry else ""
+
+
+def resolve_vr(ds: Any, btag: Any, vr: str | None) -> str | None:
+    """The VR that decides an element's rule, resolving elements stored with VR UN.
+
+    pydicom keeps a raw element exactly as written; a sequence encoded as UN
+    (e.g. after an implicit-VR round trip through a system that did not know
+    the tag) would otherwise be treated as an opaque value and never descended
+    into. Accessing it through the Dataset converts it with the dictionary VR
+    (pydicom's ``config.replace_un_with_known_vr``, on by default). Returns
+    ``"UN"`` still when the conversion does not happen; callers remove such an
+    element when its dictionary VR is SQ (fail closed).
+    """
+    if vr != "UN":
+        return vr
+    known = _dictionary_vr(int(btag))
+    if not known or known == "UN":
+        return vr
+    return str(ds[btag].VR)
 
 
 def decide_entry(entry: TableEntry, options: DeidOptions) -> Decision:

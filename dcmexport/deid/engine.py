@@ -29,6 +29,7 @@ from dcmexport.deid.actions import (
     cap_age,
     dummy_value,
     is_clean_descriptor,
+    resolve_vr,
     shift_date,
     year_only,
 )
@@ -225,8 +226,11 @@ class Deidentifier:
                     else:
                         self._private(ds, btag, depth, run, creators, used_creators)
                     continue
-                raw = elems[btag]
-                vr = raw.VR
+                vr = resolve_vr(ds, btag, elems[btag].VR)
+                if vr == "UN" and _dictionary_vr(tag) == "SQ":
+                    del elems[btag]  # a sequence that cannot be decoded cannot be checked: remove it
+                    run.count(Action.REMOVE)
+                    continue
                 decision = decide(tag, vr)
                 if tag == PATIENT_ID or (tag == PATIENT_NAME and depth == 0):
                     decision = Decision(Action.PSEUDONYM)

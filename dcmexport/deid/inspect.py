@@ -8,7 +8,7 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from dcmexport.deid.actions import PATIENT_ID, PATIENT_NAME, Action, RulePlan, _dictionary_vr
+from dcmexport.deid.actions import PATIENT_ID, PATIENT_NAME, Action, RulePlan, _dictionary_vr, resolve_vr
 from dcmexport.deid.options import DeidOptions
 from dcmexport.deid.table import load_safe_private
 
@@ -49,7 +49,7 @@ def _walk(ds: Dataset, plan: RulePlan, safe: frozenset[tuple[str, int, int]], pr
           rows: list[InspectRow]) -> None:
     for tag in list(ds.keys()):
         raw = ds.get_item(tag)
-        vr = raw.VR if raw is not None else None
+        vr = resolve_vr(ds, tag, raw.VR if raw is not None else None)
         private = bool((tag >> 16) & 1)
         keyword = "" if private else (keyword_for_tag(tag) or "")
         label = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
