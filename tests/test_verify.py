@@ -1,0 +1,468 @@
+"""``dcmexport verify``: clean pipeline outputs pass, hand-made bad outputs are caught, values never printed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pydicom
+import pydicom.data
+import pytest
+import tifffile
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+from typer.testing import CliRunner, Result
+
+import dcmexport.cli.verify  # noqa: F401 - registers the command on the app
+from dcmexport import api
+from dcmexport.cli import app
+from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
+from dcmexport.errors import InputError, UsageError
+from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
+from dcmexport.verify import (
+    PhiMatcher,
+    VerifyReport,
+    _parse_ffmetadata,
+    _parse_ffmpeg_dump,
+    collect_phi_values,
+    iter_dataset_problems,
+    iter_gif_metadata,
+    iter_jpeg_metadata,
+    iter_png_metadata,
+    verify_paths,
+)
+
+runner = CliRunner()
+KEY = Key(b"verify-test-key-0123456789abcdef")
+PHI = planted_phi()
+NAME, PID = PHI["PatientName"], PHI["PatientID"]
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Inputs (CT + RGB ultrasound cine) and everything dcmexport writes from them."""
+    root = tmp_path_factory.mktemp("verify")
+    inputs = root / "in"
+    write_dataset(make_ct(), inputs / "ct.dcm")
+    write_dataset(make_us_rgb_cine(frames=6), inputs / "us.dcm")
+    out = root / "out"
+    runs = [api.export([inputs], out, also_dicom=True, key=KEY),  # PNG + MP4 + .dcm
+            api.deidentify([inputs], out / "deid", key=KEY)]
+    for fmt in ("jpg", "tiff", "gif", "webm"):
+        runs.append(api.export([inputs], out / fmt, format=fmt, key=KEY))
+    for batch in runs:
+        assert batch.count("failed") == 0 and batch.count("refused") == 0, [r.reason for r in batch.results]
+    return {"in": inputs, "out": out, "root": root}
+
+
+def _one(out: Path, pattern: str) -> Path:
+    found = sorted(out.glob(pattern))
+    assert found, pattern
+    return found[0]
+
+
+def _bad_dir(tmp_path: Path) -> Path:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    return bad
+
+
+def _kinds(report: VerifyReport) -> set[tuple[str, str]]:
+    return {(f.kind, f.detail) for f in report.findings}
+
+
+def _cli(*args: str) -> Result:
+    return runner.invoke(app, ["verify", *args])
+
+
+# --- the clean pipeline --------------------------------------------------------------------------
+
+class TestCleanOutputs:
+    def test_every_output_passes_against_the_inputs(self, study: dict[str, Path]) -> None:
+        report = verify_paths([study["out"]], against=[study["in"]])
+        assert report.findings == []
+        suffixes = {p.suffix for p in study["out"].rglob("*") if p.is_file()}
+        assert {".png", ".mp4", ".dcm", ".jpg", ".tiff", ".gif", ".webm", ".jsonl"} <= suffixes
+        assert report.files_checked == sum(1 for p in study["out"].rglob("*") if p.is_file())
+        assert report.values_searched > 40  # names, IDs, dates, UIDs, in two encodings
+
+    def test_cli_exit_zero_and_summary(self, study: dict[str, Path]) -> None:
+        res = _cli(str(study["out"]), "--against", str(study["in"]))
+        assert res.exit_code == 0, res.output
+        n = sum(1 for p in study["out"].rglob("*") if p.is_file())
+        assert f"{n} files checked, 0 findings" in res.output
+
+    def test_the_inputs_themselves_fail(self, study: dict[str, Path]) -> None:
+        # The original objects carry everything the profile removes: proves the DICOM check can fail.
+        report = verify_paths([study["in"] / "ct.dcm"])
+        found = _kinds(report)
+        assert ("not-pseudonym", "(0010,0010) PatientName") in found
+        assert ("not-pseudonym", "(0010,0020) PatientID") in found
+        assert ("private-tag", "(0009,1001)") in found
+        assert ("attribute-present", "(0008,0081) InstitutionAddress") in found
+        assert ("not-empty", "(0008,0020) StudyDate") in found
+        assert ("not-dummy", "(0008,0080) InstitutionName") in found
+        assert ("marking", "(0012,0062) PatientIdentityRemoved missing or not YES") in found
+        assert all(NAME not in f.detail and PID not in f.detail for f in report.findings)
+        assert all(f.value is None for f in report.findings)
+
+
+# --- hand-made bad outputs -----------------------------------------------------------------------
+
+class TestBadMedia:
+    def test_png_text_chunk(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        info = PngInfo()
+        info.add_text("Author", NAME)
+        info.add_text("Comment", "compressed", zip=True)
+        with Image.open(_one(study["out"], "*.png")) as im:
+            im.save(bad / "slide.png", pnginfo=info)
+        report = verify_paths([bad], against=[study["in"]])
+        found = _kinds(report)
+        assert ("metadata", "PNG tEXt chunk") in found
+        assert ("metadata", "PNG zTXt chunk") in found  # compressed: only the chunk check sees it
+        assert ("value-in-bytes", "PatientName") in found
+        res = _cli(str(bad), "--against", str(study["in"]))
+        assert res.exit_code == 1
+        assert NAME not in res.output and "1 files checked, 3 findings" in res.output
+
+    def test_show_values_prints_them(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        info = PngInfo()
+        info.add_text("Author", NAME)
+        with Image.open(_one(study["out"], "*.png")) as im:
+            im.save(bad / "slide.png", pnginfo=info)
+        res = _cli(str(bad), "--against", str(study["in"]), "--show-values", "--json")
+        assert res.exit_code == 1
+        values = {f["value"] for f in json.loads(res.output)["findings"]}
+        assert f"Author={NAME}" in values and NAME in values
+
+    def test_png_trailing_data_and_wrong_signature(self, tmp_path: Path) -> None:
+        buf = io.BytesIO()
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(buf, "PNG")
+        assert list(iter_png_metadata(buf.getvalue())) == []
+        assert [i.detail for i in iter_png_metadata(buf.getvalue() + b"hidden")] == ["PNG data after IEND"]
+        (tmp_path / "fake.png").write_bytes(b"not a png at all")
+        assert _kinds(verify_paths([tmp_path / "fake.png"])) == {("unreadable", "suffix .png but no PNG signature")}
+
+    def test_png_unknown_chunk_is_reported(self) -> None:
+        buf = io.BytesIO()
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(buf, "PNG")
+        data = buf.getvalue()
+        body = b"hello"
+        chunk = struct.pack(">I", len(body)) + b"prVt" + body + struct.pack(">I", zlib.crc32(b"prVt" + body))
+        iend = data.rindex(b"IEND") - 4
+        assert [i.detail for i in iter_png_metadata(data[:iend] + chunk + data[iend:])] == ["PNG prVt chunk"]
+
+    def test_jpeg_exif_and_comment(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        exif = Image.Exif()
+        exif[0x010E] = NAME  # ImageDescription
+        with Image.open(_one(study["out"], "jpg/*.jpg")) as im:
+            im.save(bad / "a.jpg", exif=exif.tobytes(), comment=PID.encode())
+        report = verify_paths([bad], against=[study["in"]])
+        found = _kinds(report)
+        assert ("metadata", "JPEG APP1 segment 'Exif'") in found
+        assert ("metadata", "JPEG COM segment") in found
+        assert ("value-in-bytes", "PatientName") in found and ("value-in-bytes", "PatientID") in found
+        res = _cli(str(bad), "--against", str(study["in"]))
+        assert res.exit_code == 1 and NAME not in res.output and PID not in res.output
+
+    def test_jpeg_after_eoi(self, study: dict[str, Path]) -> None:
+        data = _one(study["out"], "jpg/*.jpg").read_bytes()
+        assert list(iter_jpeg_metadata(data)) == []
+        assert [i.detail for i in iter_jpeg_metadata(data + b"appended")] == ["JPEG data after EOI"]
+
+    def test_tiff_image_description(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        arr = tifffile.imread(_one(study["out"], "tiff/*.tiff"))
+        tifffile.imwrite(bad / "case.tiff", arr, description=NAME, software=False, metadata=None)
+        report = verify_paths([bad], against=[study["in"]])
+        assert _kinds(report) == {("metadata", "TIFF page 0 tag 270 ImageDescription"),
+                                  ("value-in-bytes", "PatientName")}
+        res = _cli(str(bad))
+        assert res.exit_code == 1 and NAME not in res.output
+
+    def test_tiff_datetime_in_exif_form_matches_the_study_date(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        date = PHI["StudyDate"]
+        stamp = f"{date[:4]}:{date[4:6]}:{date[6:]} 10:11:12"
+        tifffile.imwrite(bad / "case.tiff", np.zeros((8, 8), np.uint8), datetime=stamp, software=False, metadata=None)
+        found = _kinds(verify_paths([bad], against=[study["in"]]))
+        assert ("metadata", "TIFF page 0 tag 306 DateTime") in found
+        assert ("value-in-bytes", "StudyDate") in found
+
+    def test_mp4_title(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        writer = imageio_ffmpeg.write_frames(
+            str(bad / "clip.mp4"), (32, 32), macro_block_size=1, ffmpeg_log_level="error",
+            output_params=["-metadata", f"title={NAME}"])
+        writer.send(None)
+        for i in range(3):
+            writer.send(np.full((32, 32, 3), i * 40, np.uint8))
+        writer.close()
+        report = verify_paths([bad], against=[study["in"]])
+        found = _kinds(report)
+        assert ("metadata", "MP4 tag title") in found
+        assert ("value-in-bytes", "PatientName") in found
+        assert not any("encoder" in d or "handler_name" in d for _k, d in found)  # ffmpeg's own: trivial
+        res = _cli(str(bad), "--against", str(study["in"]))
+        assert res.exit_code == 1 and NAME not in res.output
+
+    def test_gif_comment(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        with Image.open(_one(study["out"], "gif/*.gif")) as im:
+            assert list(iter_gif_metadata(_one(study["out"], "gif/*.gif").read_bytes())) == []
+            im.save(bad / "clip.gif", save_all=True, comment=PID)
+        found = _kinds(verify_paths([bad], against=[study["in"]]))
+        assert ("metadata", "GIF comment extension") in found and ("value-in-bytes", "PatientID") in found
+
+
+class TestBadDicom:
+    def test_original_name_private_tag_and_uid_put_back(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        original = pydicom.dcmread(study["in"] / "ct.dcm")
+        deid = next(p for p in (study["out"] / "deid").glob("*.dcm")
+                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "CT")
+        ds = pydicom.dcmread(deid)
+        assert list(iter_dataset_problems(ds, load_profile("basic"))) == []
+        ds.PatientName = original.PatientName
+        ds.private_block(0x0011, "LEAKY 1.0", create=True).add_new(0x01, "LO", "harmless text")
+        ds.SOPInstanceUID = original.SOPInstanceUID
+        ds.save_as(bad / "ct.dcm")
+        report = verify_paths([bad], against=[study["in"]])
+        found = _kinds(report)
+        assert ("not-pseudonym", "(0010,0010) PatientName") in found
+        assert ("private-tag", "(0011,0010)") in found and ("private-tag", "(0011,1001)") in found
+        assert ("value-in-bytes", "PatientName") in found
+        assert ("value-in-bytes", "SOPInstanceUID") in found
+        assert ("file-meta", "(0002,0003) MediaStorageSOPInstanceUID differs from (0008,0018) SOPInstanceUID") in found
+        res = _cli(str(bad), "--against", str(study["in"]))
+        assert res.exit_code == 1
+        assert str(original.PatientName) not in res.output and original.SOPInstanceUID not in res.output
+
+    def test_marking_removed(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        ds = pydicom.dcmread(_one(study["out"], "deid/*.dcm"))
+        del ds.PatientIdentityRemoved
+        del ds.DeidentificationMethod
+        ds.save_as(bad / "x.dcm")
+        assert _kinds(verify_paths([bad])) == {
+            ("marking", "(0012,0062) PatientIdentityRemoved missing or not YES"),
+            ("marking", "(0012,0063) DeidentificationMethod missing")}
+
+
+class TestDatasetRules:
+    """iter_dataset_problems on in-memory datasets de-identified by the engine, then spoiled."""
+
+    def _deid(self, profile: str, **over: bool) -> tuple[pydicom.Dataset, DeidOptions]:
+        options = load_profile(profile, **over)
+        ds = make_ct()
+        Deidentifier(options, KEY).deidentify(ds)
+        assert list(iter_dataset_problems(ds, options)) == []
+        return ds, options
+
+    def test_basic_profile_rules(self) -> None:
+        ds, options = self._deid("basic")
+        ds.StudyDate = "20010203"  # Z
+        ds.InstitutionName = "Somewhere Clinic"  # D
+        ds.OperatorsName = "ANONYMIZED"  # D: the dummy is fine
+        ds.RequestAttributesSequence = [pydicom.Dataset()]  # X sequence
+        ds.PatientID = "ANON-ABCDEFGHIJ"  # a well-formed pseudonym is accepted
+        found = {(p.kind, p.detail) for p in iter_dataset_problems(ds, options)}
+        assert found == {("not-empty", "(0008,0020) StudyDate"),
+                         ("not-dummy", "(0008,0080) InstitutionName"),
+                         ("attribute-present", "(0040,0275) RequestAttributesSequence")}
+
+    def test_nested_pn_and_patient_map_pseudonyms(self) -> None:
+        ds, options = self._deid("basic")
+        ds.PatientName = "SUBJECT^0042"
+        item = pydicom.Dataset()
+        item.PatientID = "FAKE-OTHER"  # a nested PatientID is pseudonymised too (engine: any depth)
+        item.PatientName = "A^B"  # a nested PatientName follows the table: Z
+        ds.ReferencedImageSequence = [item]  # U: kept, items cleaned
+        found = {(p.kind, p.detail) for p in iter_dataset_problems(ds, options)}
+        assert found == {("not-pseudonym", "(0010,0010) PatientName"),
+                         ("not-pseudonym", "(0010,0020) ReferencedImageSequence[0].PatientID"),
+                         ("not-empty", "(0010,0010) ReferencedImageSequence[0].PatientName")}
+        item.PatientID, item.PatientName = "ANON-ABCDEFGHIJ", ""
+        assert list(iter_dataset_problems(ds, options, pseudonyms=frozenset({"SUBJECT^0042"}))) == []
+
+    def test_research_profile_clean_descriptor(self) -> None:
+        ds, options = self._deid("research")
+        ds.StudyDescription = "CT CHEST"  # vocabulary words: a clean descriptor
+        assert list(iter_dataset_problems(ds, options)) == []
+        ds.StudyDescription = "CT CHEST for Mr Fake"
+        assert [(p.kind, p.detail) for p in iter_dataset_problems(ds, options)] == [
+            ("not-clean", "(0008,1030) StudyDescription")]
+
+    def test_safe_harbor_year_and_age(self) -> None:
+        ds, options = self._deid("safe-harbor")
+        ds.PatientAge = "095Y"
+        ds.SeriesDate = "20010204"
+        found = {(p.kind, p.detail) for p in iter_dataset_problems(ds, options)}
+        assert ("age-not-capped", "(0010,1010) PatientAge") in found
+        assert ("date-not-year", "(0008,0021) SeriesDate") in found
+        ds.PatientAge, ds.SeriesDate = "090Y", "20010101"
+        assert list(iter_dataset_problems(ds, options)) == []
+
+    def test_retain_safe_private_keeps_allow_listed_elements(self) -> None:
+        ds, options = self._deid("basic", retain_safe_private=True)
+        block = ds.private_block(0x2001, "BrainWave: 1.2.840.113819.3", create=True)
+        block.add_new(0x31, "US", 4)  # NumberOfObjectsAveraged: in presets/deid/safe_private.toml
+        assert list(iter_dataset_problems(ds, options)) == []
+        assert {p.kind for p in iter_dataset_problems(ds, load_profile("basic"))} == {"private-tag"}
+
+
+# --- values from the inputs ----------------------------------------------------------------------
+
+class TestAgainst:
+    def test_renamed_file_with_patient_id(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        shutil.copy(_one(study["out"], "*.png"), bad / f"case_{PID}.png")
+        report = verify_paths([bad], against=[study["in"]])
+        assert _kinds(report) == {("value-in-name", "PatientID")}
+        assert report.findings[0].file == str(bad / "case_<redacted:PatientID>.png")
+        res = _cli(str(bad), "--against", str(study["in"]))
+        assert res.exit_code == 1 and PID not in res.output
+        assert res.output.splitlines() == [
+            f"{bad}/case_<redacted:PatientID>.png\tvalue-in-name\tPatientID", "1 files checked, 1 findings"]
+        res = _cli(str(bad), "--against", str(study["in"]), "--show-values")
+        assert res.output.splitlines()[0] == f"{bad}/case_{PID}.png\tvalue-in-name\tPatientID\t{PID}"
+        res = _cli(str(bad), "--against", str(study["in"]), "--json")
+        assert PID not in res.output and json.loads(res.output)["findings"][0]["kind"] == "value-in-name"
+
+    def test_value_in_random_binary_bytes(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        rng = np.random.default_rng(7)
+        noise = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+        (bad / "blob.bin").write_bytes(noise[:1000] + PID.lower().encode() + noise[1000:])
+        (bad / "wide.bin").write_bytes(noise[:5000] + PHI["AccessionNumber"].encode("utf-16-le") + noise[5000:])
+        (bad / "noise.bin").write_bytes(noise)
+        report = verify_paths([bad], against=[study["in"]])
+        assert {(Path(f.file).name, f.kind, f.detail) for f in report.findings} == {
+            ("blob.bin", "value-in-bytes", "PatientID"),
+            ("wide.bin", "value-in-bytes", "AccessionNumber (UTF-16LE)")}
+        res = _cli(str(bad), "--against", str(study["in"]))
+        assert res.exit_code == 1 and PID not in res.output and "3 files checked, 2 findings" in res.output
+
+    def test_original_dates_and_uids_in_a_manifest(self, study: dict[str, Path], tmp_path: Path) -> None:
+        # manifest.jsonl is not DICOM but is searched: a leaked date or UID there is found.
+        bad = _bad_dir(tmp_path)
+        original = pydicom.dcmread(study["in"] / "us.dcm", stop_before_pixels=True)
+        (bad / "manifest.jsonl").write_text(json.dumps({"a": original.StudyInstanceUID, "b": original.StudyDate}) + "\n")
+        assert _kinds(verify_paths([bad], against=[study["in"]])) == {
+            ("value-in-bytes", "StudyInstanceUID"), ("value-in-bytes", "StudyDate")}
+
+    def test_collect_filter(self, tmp_path: Path) -> None:
+        phi = {"StudyDescription": "FAKEVENDOR",  # equal to Manufacturer, which the profile keeps
+               "SeriesDescription": "HEAD",  # too short
+               "OperatorsName": "ANONYMIZED",  # a placeholder
+               "AccessionNumber": "12345",  # digits only, under 6
+               "ImageComments": "synthetic"}  # inside the kept SoftwareVersions "0.0-synthetic"
+        write_dataset(make_ct(phi=phi), tmp_path / "in" / "ct.dcm")
+        values = collect_phi_values([tmp_path / "in"], load_profile("basic"))
+        assert not {"FAKEVENDOR", "HEAD", "ANONYMIZED", "12345", "synthetic"} & set(values)
+        assert values[PID] == "PatientID" and values[NAME] == "PatientName"
+        assert values["FAKE PATIENT SAMPLE"] == "PatientName"  # rendered form of the PN
+        assert values[PHI["(0009,1001)"]] == "(0009,1001)"  # private text
+        assert values[PHI["RequestAttributesSequence/RequestedProcedureID"]] == "RequestedProcedureID"
+        sd = PHI["StudyDate"]
+        assert values[sd] == values[f"{sd[:4]}:{sd[4:6]}:{sd[6:]}"] == "StudyDate"
+        # With Retain UIDs the instance UIDs are kept, so they are not PHI to search for.
+        uid = pydicom.dcmread(tmp_path / "in" / "ct.dcm").SOPInstanceUID
+        assert uid in values and uid not in collect_phi_values([tmp_path / "in"], load_profile("basic", retain_uids=True))
+
+    def test_outputs_inside_the_input_folder_are_not_inputs(self, tmp_path: Path) -> None:
+        src = tmp_path / "study"
+        write_dataset(make_ct(), src / "ct.dcm")
+        out = src / "export"
+        api.export([src], out, also_dicom=True, key=KEY)
+        report = verify_paths([out], against=[src])
+        assert report.findings == [] and report.files_checked == 3  # png, dcm, manifest
+
+    def test_no_dicom_in_against_is_a_usage_error(self, study: dict[str, Path], tmp_path: Path) -> None:
+        (tmp_path / "notes.txt").write_text("nothing here")
+        with pytest.raises(UsageError):
+            verify_paths([study["out"]], against=[tmp_path / "notes.txt"])
+        assert _cli(str(study["out"]), "--against", str(tmp_path / "notes.txt")).exit_code == 2
+
+
+class TestMatcher:
+    def test_case_overlap_and_chunk_boundary(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        matcher = PhiMatcher({"FAKE^PATIENT": "PatientName", "PATIENT^SAMPLE": "OtherPatientNames"})
+        assert set(matcher.match_bytes(b"xx fake^patient^sample yy")) == {
+            ("PatientName", ""), ("OtherPatientNames", "")}
+        assert matcher.match_bytes(b"FAKE PATIENT") == {}
+        monkeypatch.setattr(PhiMatcher, "CHUNK", 16)
+        path = tmp_path / "f.bin"
+        path.write_bytes(b"0123456789abcFAKE^PATIENT" + b"z" * 40)  # the value straddles the 16-byte chunk
+        assert set(matcher.match_file(path)) == {("PatientName", "")}
+        assert matcher.redact("/x/FAKE^PATIENT.png") == "/x/<redacted:PatientName>.png"
+
+    def test_uid_inside_a_longer_uid_is_another_uid(self) -> None:
+        matcher = PhiMatcher({"1.2.826.0.1.3680043.8.498": "InstanceCreatorUID"})
+        assert matcher.match_bytes(b"\x1a\x001.2.826.0.1.3680043.8.498.1\x00") == {}
+        assert set(matcher.match_bytes(b"\x1a\x001.2.826.0.1.3680043.8.498\x00")) == {("InstanceCreatorUID", "")}
+
+    def test_many_values(self) -> None:
+        values = {f"1.2.840.99999.{i}.{i * 7919}": "SOPInstanceUID" for i in range(3000)}
+        matcher = PhiMatcher(values)
+        data = os.urandom(100_000) + b"1.2.840.99999.2999.23749081" + os.urandom(100)
+        assert matcher.match_bytes(data) == {("SOPInstanceUID", ""): "1.2.840.99999.2999.23749081"}
+
+
+class TestContainerParsing:
+    def test_ffmetadata_escapes(self) -> None:
+        text = ";FFMETADATA1\ntitle=a\\=b\ncomment=line1\\\nline2\n[CHAPTER]\nTIMEBASE=1/1000\n"
+        assert list(_parse_ffmetadata(text)) == [
+            ("container", "title", "a=b"), ("container", "comment", "line1\nline2"),
+            ("chapter", "chapter", ""), ("chapter", "TIMEBASE", "1/1000")]
+
+    def test_dump_streams_and_continuations(self) -> None:
+        dump = ("Input #0, mov,mp4, from 'x.mp4':\n  Metadata:\n    major_brand     : isom\n"
+                "    comment         : one\n                    : two\n  Duration: 00:00:01.00\n"
+                "  Stream #0:0[0x1](und): Video: h264\n    Metadata:\n      handler_name    : Someone\n"
+                "Stream mapping:\n  Metadata:\n    title : not input\n")
+        assert _parse_ffmpeg_dump(dump) == [
+            ("container", "major_brand", "isom"), ("container", "comment", "one\ntwo"),
+            ("stream 0", "handler_name", "Someone")]
+
+
+class TestCli:
+    def test_missing_path_is_usage_error(self, tmp_path: Path) -> None:
+        res = _cli(str(tmp_path / "nope"))
+        assert res.exit_code == 2 and "no such file" in res.output
+
+    def test_unknown_profile_is_usage_error(self, study: dict[str, Path]) -> None:
+        assert _cli(str(study["out"]), "--profile", "nope").exit_code == 2
+
+    def test_empty_folder_is_usage_error(self, tmp_path: Path) -> None:
+        assert _cli(str(tmp_path)).exit_code == 2
+        with pytest.raises(InputError):
+            verify_paths([tmp_path / "missing"])
+
+    def test_json_clean(self, study: dict[str, Path]) -> None:
+        res = _cli(str(study["out"] / "deid"), "--json")
+        assert res.exit_code == 0, res.output
+        payload = json.loads(res.output)
+        assert payload["findings"] == [] and payload["files_checked"] == 3  # 2 .dcm + manifest
+
+
+@pytest.mark.slow
+def test_engine_outputs_of_pydicom_test_files_pass_the_dicom_rules(tmp_path: Path) -> None:
+    """Cross-check of engine and verifier on real files: every rule finding would be a disagreement."""
+    src = Path(pydicom.data.get_testdata_file("CT_small.dcm")).parent  # type: ignore[arg-type]
+    batch = api.deidentify([src], tmp_path / "out", key=KEY, accept_burned_in=True, jobs=2)
+    assert batch.count("written") > 50
+    report = verify_paths([tmp_path / "out"])
+    assert report.findings == []
