@@ -9,10 +9,25 @@ import pytest
 
 
 def pydicom_test_files() -> list[Path]:
-    """pydicom's own test files (shipped in the wheel) that look like DICOM objects."""
-    from pydicom.data import get_testdata_files
+    """pydicom's own test files (shipped in the wheel) that look like DICOM objects.
 
-    return sorted(Path(p) for p in get_testdata_files("*.dcm"))
+    Globbed from the package folder: ``pydicom.data.get_testdata_files`` also
+    consults remote sources and may try to download (never, here).
+    """
+    import pydicom.data
+
+    return sorted((Path(pydicom.data.__file__).parent / "test_files").glob("*.dcm"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network_downloads() -> None:
+    """pydicom can download missing test data; dcmexport and its tests run offline, always."""
+    import pydicom.data.data_manager as dm
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("network access is disabled in dcmexport's tests")
+
+    dm.data_path_with_download = refuse  # type: ignore[assignment]
 
 
 def pydicom_data_files() -> list[Path]:

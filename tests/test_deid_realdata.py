@@ -22,9 +22,10 @@ _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 
 
 def _files() -> list[Path]:
-    from pydicom.data import get_testdata_files
+    import pydicom.data
 
-    files = {Path(p) for p in get_testdata_files()}
+    # the package folder, not get_testdata_files(): that one also consults remote sources
+    files = {p for p in (Path(pydicom.data.__file__).parent / "test_files").rglob("*") if p.is_file()}
     for module in ("data_store", "deid_data"):
         try:
             mod = __import__(module)
