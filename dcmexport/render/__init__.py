@@ -1,0 +1,23 @@
+"""Render stage: stored values -> display values (Modality LUT, VOI, colour, aspect).
+
+Pure array functions live in :mod:`.lut` (grayscale maths), :mod:`.color`
+(RGB scaling, palettes) and :mod:`.aspect` (square pixels); :mod:`.renderer`
+combines them into a :class:`FrameRenderer` built once per object.
+"""
+
+from __future__ import annotations
+
+from dcmexport.render.aspect import PixelSpacing, apply_aspect, aspect_size, pixel_spacing_from_dataset
+from dcmexport.render.lut import apply_voi_window, window_from_dataset
+from dcmexport.render.renderer import FrameRenderer, renderer_from_dataset
+
+__all__ = [
+    "FrameRenderer",
+    "PixelSpacing",
+    "apply_aspect",
+    "apply_voi_window",
+    "aspect_size",
+    "pixel_spacing_from_dataset",
+    "renderer_from_dataset",
+    "window_from_dataset",
+]
