@@ -240,7 +240,7 @@ def _dpi(pipeline: _Pipeline, out_shape: tuple[int, ...]) -> tuple[float, float]
     so aspect correction and --max-side are accounted for.
     """
     spacing = pipeline.spacing
-    if spacing is None or pipeline.stored_shape is None or spacing.row <= 0 or spacing.column <= 0:
+    if spacing is None or not spacing.physical or pipeline.stored_shape is None:
         return None
     height_mm = pipeline.stored_shape[0] * spacing.row
     width_mm = pipeline.stored_shape[1] * spacing.column

@@ -75,7 +75,8 @@ def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_value
             fps, fps_source = rate.fps, rate.source
         spacing = pixel_spacing_from_dataset(ds)
         if spacing is not None:
-            spacing_text = f"{spacing.row:g} x {spacing.column:g} mm ({spacing.source})"
+            unit = " mm" if spacing.physical else " (ratio)"
+            spacing_text = f"{spacing.row:g} x {spacing.column:g}{unit} ({spacing.source})"
         regions = len(us_regions_from_dataset(ds))
         if frames:
             try:

@@ -77,7 +77,7 @@ class TestPixelSpacingFromDataset:
         ds = Dataset()
         ds.PixelAspectRatio = [2, 1]  # pixels twice as tall as wide
         sp = pixel_spacing_from_dataset(ds)
-        assert sp == PixelSpacing(2.0, 1.0, "PixelAspectRatio")
+        assert sp == PixelSpacing(2.0, 1.0, "PixelAspectRatio", physical=False)
         assert aspect_size(10, 10, sp) == (20, 10)
 
     def test_us_regions_first_spatial_item(self) -> None:
@@ -88,7 +88,8 @@ class TestPixelSpacingFromDataset:
             _region(0.02, 0.04),
             _region(0.05, 0.05),
         ]
-        assert pixel_spacing_from_dataset(ds) == PixelSpacing(0.04, 0.02, "SequenceOfUltrasoundRegions")
+        # cm in the regions, reported in mm like Pixel Spacing
+        assert pixel_spacing_from_dataset(ds) == PixelSpacing(0.4, 0.2, "SequenceOfUltrasoundRegions")
 
     def test_us_regions_missing_delta(self) -> None:
         ds = Dataset()
@@ -114,7 +115,7 @@ class TestPixelSpacingFromDataset:
         ds = Dataset()
         _raw(ds, "PixelSpacing", "DS", b"abc\\1 ")
         ds.PixelAspectRatio = [4, 3]
-        assert pixel_spacing_from_dataset(ds) == PixelSpacing(4.0, 3.0, "PixelAspectRatio")
+        assert pixel_spacing_from_dataset(ds) == PixelSpacing(4.0, 3.0, "PixelAspectRatio", physical=False)
 
     def test_real_zero_spacing_file(self) -> None:
         path = get_testdata_file("RG1_UNCI.dcm")
@@ -129,7 +130,7 @@ class TestPixelSpacingFromDataset:
             pytest.skip("color-pl.dcm not in pydicom-data")
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         sp = pixel_spacing_from_dataset(ds)
-        assert sp == PixelSpacing(4.0, 3.0, "PixelAspectRatio")
+        assert sp == PixelSpacing(4.0, 3.0, "PixelAspectRatio", physical=False)
         assert aspect_size(ds.Rows, ds.Columns, sp) == (160, 256)
 
 

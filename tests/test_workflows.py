@@ -66,3 +66,16 @@ def test_teaching_video_is_h264_mp4(tmp_path: Path) -> None:
     (mp4,) = (tmp_path / "o").glob("*.mp4")
     info = probe_video(mp4)
     assert info.codec == "h264" and info.pix_fmt == "yuv420p" and info.frames == 5
+
+
+def test_ultrasound_tiff_dpi_uses_centimetre_regions(tmp_path: Path) -> None:
+    from dcmexport.samples import make_us_rgb_cine
+
+    # Physical Delta X/Y 0.03 cm = 0.3 mm per pixel -> 25.4 / 0.3 = 84.67 dpi
+    src = write_dataset(make_us_rgb_cine(frames=2, physical_delta=(0.03, 0.03)), tmp_path / "us.dcm")
+    res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--format", "tiff", "-q"])
+    assert res.exit_code == 0, res.output
+    (tif,) = (tmp_path / "o").glob("*.tiff")
+    with tifffile.TiffFile(tif) as t:
+        num, den = t.pages[0].tags["XResolution"].value
+    assert num / den == pytest.approx(25.4 / 0.3, rel=1e-3)

@@ -39,12 +39,16 @@ _US_UNITS_CM = 3
 class PixelSpacing:
     """Sampling of the image: ``row`` = vertical distance between rows, ``column`` = horizontal.
 
-    Units do not matter (only the ratio is used); ``source`` is the keyword it came from.
+    The ratio drives aspect correction; when ``physical`` is True the values are
+    millimetres (ultrasound regions are converted from cm), so a physical
+    resolution (TIFF DPI) can be derived. Pixel Aspect Ratio has no unit
+    (``physical`` False). ``source`` is the keyword it came from.
     """
 
     row: float
     column: float
     source: str
+    physical: bool = True
 
 
 def _positive_pair(value: Any) -> tuple[float, float] | None:
@@ -90,7 +94,8 @@ def _spacing_from_us_regions(ds: Dataset) -> PixelSpacing | None:
         # A Doppler spectrum region is seconds by cm/s: its deltas are not a pixel shape.
         if any(u is not None and u != _US_UNITS_CM for u in units):
             continue
-        return PixelSpacing(row=pair[0], column=pair[1], source="SequenceOfUltrasoundRegions")
+        # Physical Delta X/Y are in cm (units code 3): millimetres like Pixel Spacing.
+        return PixelSpacing(row=pair[0] * 10.0, column=pair[1] * 10.0, source="SequenceOfUltrasoundRegions")
     return None
 
 
@@ -126,7 +131,7 @@ def pixel_spacing_from_dataset(ds: Dataset) -> PixelSpacing | None:
     for source, value in candidates:
         pair = _positive_pair(value)
         if pair is not None:
-            return PixelSpacing(row=pair[0], column=pair[1], source=source)
+            return PixelSpacing(row=pair[0], column=pair[1], source=source, physical=source != "PixelAspectRatio")
     return _spacing_from_us_regions(ds)
 
 
