@@ -16,8 +16,8 @@ import tempfile
 import threading
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,8 +40,6 @@ from dcmexport.errors import (
 )
 from dcmexport.manifest import Manifest
 from dcmexport.mask import MaskPlan
-from dcmexport.series import apply_montage, geometry_mismatch, group_series
-from dcmexport.textdetect import find_text_like_rows
 from dcmexport.options import (
     EncodeOptions,
     ExportOptions,
@@ -56,8 +54,8 @@ from dcmexport.options import (
     parse_window,
 )
 from dcmexport.read import (
-    check_pixel_geometry,
     InputItem,
+    check_pixel_geometry,
     has_pixels,
     iter_frames,
     iter_inputs,
@@ -72,6 +70,8 @@ from dcmexport.render import (
     pixel_spacing_from_dataset,
     renderer_from_dataset,
 )
+from dcmexport.series import apply_montage, geometry_mismatch, group_series
+from dcmexport.textdetect import find_text_like_rows
 
 log = logging.getLogger("dcmexport")
 
@@ -829,14 +829,14 @@ def _run_batch(
         tasks, labels = _plan_tasks(kind, items, options)
         if jobs <= 1 or len(tasks) <= 1:
             results: Iterable[ExportResult] = (_run_task(t, options, deidentifier, on_frame) for t in tasks)
-            _collect(zip(labels, results), batch, manifest, options, on_result)
+            _collect(zip(labels, results, strict=True), batch, manifest, options, on_result)
         else:
             with ProcessPoolExecutor(
                 max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
             ) as pool:
                 chunk = max(1, min(16, len(tasks) // (jobs * 4)))
                 try:
-                    _collect(zip(labels, pool.map(_run_in_worker, tasks, chunksize=chunk)),
+                    _collect(zip(labels, pool.map(_run_in_worker, tasks, chunksize=chunk), strict=True),
                              batch, manifest, options, on_result)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)

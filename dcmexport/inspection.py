@@ -45,7 +45,7 @@ def _value_at(ds: Dataset, path: str) -> str:
     try:
         for part in path.split("."):
             name, _, index = part.partition("[")
-            elem = node[name] if isinstance(node, Dataset) and name in node else None  # type: ignore[index]
+            elem = node[name] if isinstance(node, Dataset) and name in node else None
             if elem is None:
                 return ""
             node = elem[int(index.rstrip("]"))] if index else elem

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from dcmexport.errors import UsageError
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     """Output media format; AUTO picks PNG for single-frame and MP4 for multi-frame objects."""
 
     AUTO = "auto"
@@ -34,7 +34,7 @@ class OutputFormat(str, enum.Enum):
         return {"jpg": ".jpg", "tiff": ".tiff"}.get(self.value, "." + self.value)
 
 
-class VoiFunction(str, enum.Enum):
+class VoiFunction(enum.StrEnum):
     """VOI LUT Function (0028,1056), PS3.3 C.11.2.1.3."""
 
     LINEAR = "LINEAR"
@@ -73,7 +73,7 @@ class MaskRect:
         return max(0, x0), max(0, y0), x1, y1
 
 
-class FrameSelection(str, enum.Enum):
+class FrameSelection(enum.StrEnum):
     FIRST = "first"
     ALL = "all"
     INDEX = "index"
@@ -110,7 +110,7 @@ class EncodeOptions:
     montage: bool = False  # with --series and a still format: one contact sheet per series
 
 
-class OcrCheck(str, enum.Enum):
+class OcrCheck(enum.StrEnum):
     """``--ocr-check``: off, report words Tesseract still reads after masking, or refuse (strict)."""
 
     OFF = "off"

@@ -58,9 +58,7 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
                     if name.startswith(".") or name.upper() == "DICOMDIR":
                         continue
                     yield Path(root) / name
-        elif top.is_file() and top.name.upper() == "DICOMDIR":
-            yield top
-        elif top.exists():
+        elif top.is_file() and top.name.upper() == "DICOMDIR" or top.exists():
             yield top
         else:
             raise InputError(f"{top}: no such file or directory")
@@ -179,7 +177,7 @@ def read_dataset(path: Path) -> Dataset:
         InputError: not a file, unreadable, not DICOM, or truncated header.
     """
     if path.is_dir():
-        raise InputError(f"is a directory, not a DICOM file")
+        raise InputError("is a directory, not a DICOM file")
     try:
         try:
             ds = pydicom.dcmread(path, defer_size="256 KB")
@@ -197,7 +195,7 @@ def read_dataset(path: Path) -> Dataset:
     except InputError:
         raise
     except PermissionError:
-        raise InputError(f"permission denied; check the file's read permission") from None
+        raise InputError("permission denied; check the file's read permission") from None
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read ({type(exc).__name__}; truncated or damaged file?)") from None
     except Exception as exc:  # pydicom raises many types on malformed headers; never echo its text (may hold values)

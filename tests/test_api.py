@@ -17,7 +17,6 @@ from dcmexport.read import sha256_file
 from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
 
 
-
 @pytest.fixture()
 def key(tmp_path: Path) -> Key:
     p = tmp_path / "key.bin"

@@ -19,7 +19,6 @@ from dcmexport.deid import Key
 from tests.conftest import deid_data_files, pydicom_data_files, pydicom_test_files
 
 
-
 def _all_real_files() -> list[Path]:
     files = list(pydicom_test_files())
     try:

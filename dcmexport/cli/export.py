@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,7 +89,7 @@ def export_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
-        chosen = {
+        chosen: dict[str, Any] = {
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
             "montage": montage,
@@ -124,7 +124,7 @@ def export_command(
     raise typer.Exit(batch.exit_code)
 
 
-def apply_workflow(ctx: typer.Context, name: str, chosen: dict[str, object]) -> dict[str, object]:
+def apply_workflow(ctx: typer.Context, name: str, chosen: dict[str, Any]) -> dict[str, Any]:
     """Overlay a workflow preset on the options, except those the user typed on the command line."""
     from dcmexport.workflows import load_workflow
 

@@ -23,12 +23,10 @@ The rules (written here once, and listed in plain English by :mod:`describe`):
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydicom.datadict import DicomDictionary
 

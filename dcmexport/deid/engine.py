@@ -242,10 +242,10 @@ class Deidentifier:
                     del elems[btag]
                     run.count(action)
                 elif (action is Action.EMPTY or action is Action.DUMMY or action is Action.PN_UNLISTED) and (
-                        vr := vr or _dictionary_vr(tag)) in _SIMPLE_VRS:
+                        simple_vr := vr or _dictionary_vr(tag)) in _SIMPLE_VRS:
                     # No need to decode the old value: write the new element directly.
-                    elems[btag] = DataElement(btag, vr, dummy_value(vr) if action is not Action.EMPTY
-                                              else _EMPTY.get(vr, ""))
+                    elems[btag] = DataElement(btag, simple_vr, dummy_value(simple_vr) if action is not Action.EMPTY
+                                              else _EMPTY.get(simple_vr, ""))
                     run.count(action)
                 else:
                     self._apply(ds, btag, decision, depth, run)
