@@ -1,4 +1,7 @@
-"""Regenerate README.md's generated block(s) from the code (tests/test_readme.py keeps them equal).
+"""Regenerate the generated de-identification blocks in README.md and presets/profiles/README.md.
+
+Tests (tests/test_readme.py, tests/test_deid_describe.py) keep both equal to
+``dcmexport.deid.render_actions_markdown`` for the basic profile.
 
 Usage: python scripts/update_readme.py [--check]
 """
@@ -11,21 +14,27 @@ from pathlib import Path
 
 from dcmexport.deid import DeidOptions, render_actions_markdown
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-PATTERN = re.compile(r"(<!-- BEGIN deid-actions -->\n)(.*?)(\n<!-- END deid-actions -->)", re.S)
+ROOT = Path(__file__).resolve().parent.parent
+PATTERN = re.compile(r"(<!-- BEGIN deid-actions[^>]*-->\n)(.*?)(<!-- END deid-actions -->)", re.S)
+
+
+def _update(path: Path, block: str, check: bool) -> bool:
+    """Rewrite the block in ``path``; return True when it was already current."""
+    text = path.read_text(encoding="utf-8")
+    new, count = PATTERN.subn(lambda m: m.group(1) + block + m.group(3), text)
+    if count != 1:
+        raise SystemExit(f"{path}: deid-actions markers not found exactly once")
+    if new != text and not check:
+        path.write_text(new, encoding="utf-8")
+    return new == text
 
 
 def main() -> int:
-    text = README.read_text(encoding="utf-8")
-    block = render_actions_markdown(DeidOptions()).strip()
-    new, count = PATTERN.subn(lambda m: m.group(1) + block + m.group(3), text)
-    if count != 1:
-        print("README.md: deid-actions markers not found exactly once", file=sys.stderr)
-        return 1
-    if "--check" in sys.argv:
-        return 0 if new == text else 1
-    README.write_text(new, encoding="utf-8")
-    return 0
+    block = render_actions_markdown(DeidOptions())
+    block = block if block.endswith("\n") else block + "\n"
+    check = "--check" in sys.argv
+    current = [_update(ROOT / name, block, check) for name in ("README.md", "presets/profiles/README.md")]
+    return 0 if all(current) or not check else 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,16 @@ from dcmexport.cli import app
 from dcmexport.cli.common import deid_options_from_flags, out_console, usage_errors
 
 
-@app.command("inspect")
+INSPECT_EPILOG = """\
+Examples:
+
+  dcmexport inspect us_clip.dcm                        # what would be removed, frames, rate, masks
+
+  dcmexport inspect ct.dcm --profile research          # under another profile
+"""
+
+
+@app.command("inspect", epilog=INSPECT_EPILOG)
 def inspect_command(
     file: Annotated[Path, typer.Argument(help="One DICOM file.", exists=True, dir_okay=False)],
     profile: Annotated[str, typer.Option(help="De-identification profile to evaluate.")] = "basic",

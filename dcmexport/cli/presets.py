@@ -11,7 +11,16 @@ from dcmexport.cli import app
 from dcmexport.cli.common import out_console, usage_errors
 
 
-@app.command("presets")
+PRESETS_EPILOG = """\
+Examples:
+
+  dcmexport presets                 # profiles and the burned-in mask presets
+
+  dcmexport presets --no-masks      # profiles only
+"""
+
+
+@app.command("presets", epilog=PRESETS_EPILOG)
 def presets_command(
     masks: Annotated[bool, typer.Option("--masks/--no-masks", help="List the mask presets too.")] = True,
 ) -> None:

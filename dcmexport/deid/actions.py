@@ -5,7 +5,9 @@ The rules (written here once, and listed in plain English by :mod:`describe`):
 * **Combined codes** (PS3.15 E.1.1 lets the choice depend on the IOD's attribute type; we do not
   model every IOD, so we choose the action that can never make the object invalid by
   removing a possibly Type 1 or Type 2 attribute): ``X/Z -> Z``, ``X/D -> D``, ``X/Z/D -> D``,
-  ``Z/D -> D``, ``X/Z/U* -> U`` (sequences: kept, their UIDs remapped).
+  ``Z/D -> D``, ``X/Z/U* -> U`` (sequences: kept, their UIDs remapped). One exception, checked
+  with dciodvfy: an ``X/Z`` *sequence* is removed (an empty Type 3 sequence is invalid, and these
+  are Type 3 in the image IODs), except Acquisition Context Sequence, which is Type 2.
 * **Option columns** override the Basic Profile code when their option is on. When two enabled
   options disagree, ``C`` (clean) wins over ``K`` (keep): fail closed.
 * **What ``C`` means** depends on the column: Modified Dates -> shift DA/DT by the patient's
@@ -70,6 +72,8 @@ COMBINED: dict[str, Action] = {
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 #: Type 1 attributes of every composite IOD that must never be removed or emptied (PS3.3 C.12.1, C.7).
 TYPE1_GUARD = frozenset({0x00080016, 0x00080018, 0x0020000D, 0x0020000E, 0x00080060})
+#: X/Z sequences that are Type 2 where they occur (Acquisition Context Module, PS3.3 C.7.6.14): emptied, not removed.
+TYPE2_SEQUENCES = frozenset({0x00400555})
 DATE_VRS = frozenset({"DA", "DT"})
 TEXT_VRS = frozenset({"LO", "SH", "UC", "LT", "ST", "UT", "UR", "AE"})
 _DATE_COLUMN = "rtnLongFullDatesOpt"
@@ -115,6 +119,10 @@ def decide_entry(entry: TableEntry, options: DeidOptions) -> Decision:
         The concrete action, plus the Basic Profile action to fall back on when cleaning fails.
     """
     basic = resolve_code(entry.basic)
+    if entry.basic == "X/Z" and entry.vr == "SQ" and entry.value not in TYPE2_SEQUENCES:
+        # An empty Type 3 sequence is invalid (PS3.5 7.5: a present Type 3 sequence has items);
+        # these sequences are Type 3 in the composite image IODs, so removal is the valid choice.
+        basic = Action.REMOVE
     if entry.match == "exact" and entry.value in TYPE1_GUARD and basic in (Action.REMOVE, Action.EMPTY):
         basic = Action.DUMMY
     enabled = {col: entry.options[col] for name, (col, _) in OPTION_COLUMNS.items()
