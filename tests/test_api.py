@@ -183,3 +183,13 @@ def test_output_dir_inside_input_is_not_reread(tmp_path: Path, key: Key) -> None
     again = api.export([inp], inp / "out", key=key)
     assert [r.status for r in first.results] == ["written"]
     assert [r.status for r in again.results] == ["skipped"]  # its own PNG and manifest were not read as inputs
+
+
+def test_top_level_notebook_api(tmp_path: Path, key: Key) -> None:
+    import dcmexport
+
+    src = write_dataset(make_ct(), tmp_path / "ct.dcm")
+    batch = dcmexport.export(src, tmp_path / "out", key=key, format="jpg", quality=80)
+    assert batch.exit_code == 0 and batch.results[0].outputs[0].suffix == ".jpg"
+    dicom = dcmexport.deidentify([src], tmp_path / "deid", key=key)
+    assert dicom.results[0].outputs[0].suffix == ".dcm"
