@@ -8,6 +8,7 @@ is recorded, because it carries the physical pixel size and no identity.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,8 @@ def write_still(
     :param quality: JPEG quality 1..100 (ignored for PNG/TIFF).
     :param dpi: ``(x, y)`` pixels per inch, e.g. from Pixel Spacing; written as
         TIFF XResolution/YResolution with ResolutionUnit inch, PNG pHYs, JPEG JFIF density.
-    :raises EncodeError: unsupported array shape or dtype (16-bit JPEG), or the
-        file cannot be written.
+    :raises EncodeError: unsupported array shape or dtype (16-bit JPEG), a
+        ``dpi`` the format cannot record (:data:`DPI_RANGE`), or the file cannot be written.
     :raises UsageError: ``quality`` out of range for JPEG.
     :raises UnsupportedError: ``fmt`` is not a still format.
     """
@@ -49,12 +50,39 @@ def write_still(
     if writer is None:
         raise UnsupportedError(f"{fmt.value} is not a still-image format; use the video writer")
     _check_image(image, fmt)
-    if dpi is not None and not (len(dpi) == 2 and all(np.isfinite(d) and d > 0 for d in dpi)):
-        raise EncodeError(f"dpi must be two positive numbers, got {dpi!r}")
+    if dpi is not None:
+        _check_dpi(dpi, fmt)
     try:
         writer(Path(path), np.ascontiguousarray(image), quality, dpi)
     except OSError as exc:
         raise EncodeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+#: The resolutions (dpi) each format can record. Outside them the writers either
+#: fail deep inside (tifffile: ValueError from Fraction.limit_denominator; Pillow
+#: PNG: OverflowError) or, worse, store a different value without a word (Pillow
+#: wraps JPEG densities modulo 65536 and rounds small ones to 0 = "no unit").
+#: JFIF 1.02: Xdensity/Ydensity are 16-bit integers; PNG 1.2 pHYs: unsigned
+#: 32-bit pixels per metre (dpi / 0.0254, rounded); TIFF 6.0: XResolution is a
+#: RATIONAL of two unsigned 32-bit integers.
+DPI_RANGE: dict[OutputFormat, tuple[float, float]] = {
+    OutputFormat.JPG: (0.5, 65535.0),
+    OutputFormat.PNG: (0.0127, 0.0254 * 4294967295),
+    OutputFormat.TIFF: (1 / 4294967295, 4294967295.0),
+}
+
+
+def _check_dpi(dpi: tuple[float, float], fmt: OutputFormat) -> None:
+    """Refuse a resolution the format cannot record (rather than crash or store a wrong one)."""
+    if not (len(dpi) == 2 and all(isinstance(d, int | float) and np.isfinite(d) and d > 0 for d in dpi)):
+        raise EncodeError(f"dpi must be two positive numbers, got {dpi!r}")
+    low, high = DPI_RANGE[fmt]
+    if not all(low <= d <= high for d in dpi):
+        raise EncodeError(
+            f"a resolution of {dpi[0]:.3g} x {dpi[1]:.3g} dpi is outside what {fmt.value.upper()} can record "
+            f"({low:.3g}..{high:.3g}); the (0028,0030) Pixel Spacing it comes from looks wrong: "
+            "export with --no-aspect to omit it"
+        )
 
 
 def _check_image(image: np.ndarray, fmt: OutputFormat) -> None:
@@ -76,8 +104,15 @@ def _check_image(image: np.ndarray, fmt: OutputFormat) -> None:
 def _write_png(path: Path, image: np.ndarray, quality: int, dpi: tuple[float, float] | None) -> None:
     # Pillow writes no tEXt/iTXt/eXIf chunk unless asked (pnginfo/exif), so the
     # file holds IHDR, (pHYs), IDAT, IEND. uint16 grey becomes a 16-bit PNG.
+    #
+    # Grey images use zlib's Z_RLE strategy: windowed medical images are runs of
+    # equal or slowly changing levels, which RLE matching finds 2-4x faster than
+    # the default search and the files come out 1-16 % *smaller* (measured: pydicom
+    # data CT/MR/CR, 512x512 CT slices 9.0 -> 5.7 ms). RGB (ultrasound, photos)
+    # keeps the default strategy: there Z_RLE files were 34-41 % larger.
     im = Image.fromarray(image)
-    kwargs: dict[str, Any] = {"format": "PNG", "optimize": False, "compress_level": 6}
+    strategy = zlib.Z_RLE if image.ndim == 2 else zlib.Z_DEFAULT_STRATEGY
+    kwargs: dict[str, Any] = {"format": "PNG", "optimize": False, "compress_level": 6, "compress_type": strategy}
     if dpi is not None:
         kwargs["dpi"] = dpi
     im.save(path, **kwargs)

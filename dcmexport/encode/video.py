@@ -22,6 +22,15 @@ richer frames are Bayer-dithered). Per-frame palettes cost time on noisy RGB
 content (measured ~0.13 s per 256x256 frame of pure noise, ~17 ms for a grey
 image with a colour box).
 
+Grey frames for MP4/WebM skip ffmpeg's scaler: the writer maps each level to
+its BT.709 limited-range luma itself (``Y = round(16 + 219 * v / 255)``, one
+256-entry table, exact rounding) and sends ready ``yuv420p`` with neutral chroma
+(128), so ffmpeg only encodes. swscale's fixed-point conversion gave the same
+luma except 3 of 256 levels one step higher (its rounding of x.494), and cost
+~15 % of ffmpeg's CPU time on a 512x512 grey clip (measured: 1,000 frames,
+12.9 s vs 10.9 s wall with the filter chain vs without), time that Python and
+x264 then competed for on two cores.
+
 Size: H.264 and VP9 in 4:2:0 need even dimensions; odd ones are padded with
 black on the right/bottom, never cropped or scaled. GIF keeps the exact size.
 
@@ -118,6 +127,11 @@ _NOISE = re.compile(
 )
 _PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
 
+#: Full-range grey level -> BT.709 limited-range luma (ITU-R BT.709 item 6.10: Y' = 219 E' + 16).
+_GREY_TO_LUMA = np.rint(16 + 219 * np.arange(256, dtype=np.float64) / 255).astype(np.uint8)
+#: Tags the raw yuv420p input of the grey path so the encoder writes the same VUI as the RGB path.
+_TAG_YUV = "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709"
+
 
 class VideoWriter:
     """Stream display frames into an MP4, WebM or GIF file, one at a time.
@@ -167,6 +181,9 @@ class VideoWriter:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._stderr_thread: threading.Thread | None = None
         self._closed = False
+        # Grey frames for a 4:2:0 codec are converted here (see module docstring):
+        # the padded frame size and the constant neutral chroma planes, set at start.
+        self._grey_yuv: tuple[int, int, bytes] | None = None
 
     # -- context manager -------------------------------------------------
     def __enter__(self) -> VideoWriter:
@@ -204,7 +221,10 @@ class VideoWriter:
             )
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame).data)
+            if self._grey_yuv is not None:
+                self._write_grey_yuv(self._proc.stdin, frame)
+            else:
+                self._proc.stdin.write(np.ascontiguousarray(frame).data)
         except (BrokenPipeError, OSError, ValueError):
             # ffmpeg has exited (bad parameters, disk full, ...): report why.
             self.abort()
@@ -260,18 +280,35 @@ class VideoWriter:
                 self.abort()
 
     # -- internals -------------------------------------------------------
+    def _write_grey_yuv(self, stdin: IO[bytes], frame: np.ndarray) -> None:
+        """Send one grey frame as yuv420p: limited-range luma (padded black to even size), neutral chroma."""
+        assert self._grey_yuv is not None
+        even_h, even_w, chroma = self._grey_yuv
+        luma = np.take(_GREY_TO_LUMA, frame)
+        if luma.shape != (even_h, even_w):
+            padded = np.full((even_h, even_w), _GREY_TO_LUMA[0], np.uint8)
+            padded[: luma.shape[0], : luma.shape[1]] = luma
+            luma = padded
+        stdin.write(luma.data)
+        stdin.write(chroma)
+
     def _start(self, shape: tuple[int, ...]) -> None:
         """Launch ffmpeg for frames of ``shape``."""
         height, width = shape[0], shape[1]
         pix_fmt_in = "gray" if len(shape) == 2 else "rgb24"
+        size, vf = f"{width}x{height}", self._filters(width, height, pix_fmt_in)
+        if pix_fmt_in == "gray" and self._codec.yuv420:
+            even_w, even_h = width + width % 2, height + height % 2
+            self._grey_yuv = (even_h, even_w, b"\x80" * (2 * (even_w // 2) * (even_h // 2)))
+            pix_fmt_in, size, vf = "yuv420p", f"{even_w}x{even_h}", _TAG_YUV
         cmd = [
             imageio_ffmpeg.get_ffmpeg_exe(),
             "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-s", f"{width}x{height}",
+            "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-s", size,
             "-r", str(_fps_fraction(self.fps)),
             "-i", "pipe:0",
             "-an", "-sn", "-dn",
-            "-vf", self._filters(width, height, pix_fmt_in),
+            "-vf", vf,
             *self._codec.args,
         ]  # fmt: skip
         if self.fmt in DEFAULT_CRF:
@@ -309,6 +346,8 @@ class VideoWriter:
         """The ffmpeg filter chain: pad to even + explicit colour conversion, or GIF palette handling."""
         if self._codec.yuv420:
             even_w, even_h = width + width % 2, height + height % 2
+            if (even_w, even_h) == (width, height):
+                return _TO_YUV  # a no-op pad still copies every frame
             # Pad in the input's full-range space (black = 0), then convert.
             return f"pad={even_w}:{even_h}:0:0:color=black,{_TO_YUV}"
         chain = f"fps={GIF_MAX_FPS:g}," if self.fps > GIF_MAX_FPS else ""
