@@ -255,14 +255,16 @@ def _quiet_pydicom() -> Iterator[None]:
     keyword-only reasons instead.
     """
     logger = logging.getLogger("pydicom")
-    previous = logger.disabled
+    previous, previous_propagate = logger.disabled, logger.propagate
     logger.disabled = True
+    logger.propagate = False  # `disabled` does not cover pydicom.pixels.decoders.* (child loggers)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         logger.disabled = previous
+        logger.propagate = previous_propagate
 
 
 def export_file(
@@ -342,7 +344,7 @@ def _guarded(path: Path, body: Callable[[ExportResult], None], timeout: float | 
         result.error_kind = "internal"
         result.outputs = []
     if result.input_sha256 is None and result.status != WRITTEN:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, DcmexportError):
             result.input_sha256 = sha256_file(path)  # lets the custodian match a failure without its path
     result.seconds = time.perf_counter() - started
     return result
@@ -586,12 +588,26 @@ def _export_series(
     _note_verification(result, pipelines)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` lies in ``folder``; a symlink loop cannot (the object then fails on its own)."""
+    try:
+        return folder in path.resolve().parents
+    except (OSError, RuntimeError):
+        return False
+
+
 def _write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> None:
     """Write the de-identified dataset, its pixels masked like the media."""
     if not plan.is_empty:
         apply_plan_to_dataset(ds, plan)
     with atomic_output(final, overwrite=overwrite) as tmp:
-        ds.save_as(tmp, enforce_file_format=True)
+        try:
+            ds.save_as(tmp, enforce_file_format=True)
+        except Exception as exc:  # pydicom's text can quote values: type only
+            raise EncodeError(
+                f"the de-identified DICOM cannot be written ({type(exc).__name__}); "
+                "(0002,0010) TransferSyntaxUID or a value does not match the data"
+            ) from None
 
 
 def build_options(
@@ -825,7 +841,7 @@ def _run_batch(
     batch.manifest = manifest.path
     with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
         # Outputs are never re-read when --out lies inside an input folder.
-        items = [i for i in iter_inputs(paths, Path(workdir)) if out_resolved not in i.path.resolve().parents]
+        items = [i for i in iter_inputs(paths, Path(workdir)) if not _inside(i.path, out_resolved)]
         tasks, labels = _plan_tasks(kind, items, options)
         if jobs <= 1 or len(tasks) <= 1:
             results: Iterable[ExportResult] = (_run_task(t, options, deidentifier, on_frame) for t in tasks)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
@@ -132,12 +133,29 @@ _COMPARE: dict[str, Callable[[list[str], Sequence[object]], bool]] = {
 }
 
 
+def _read_attribute(source: Any, keyword: str, default: Any = None) -> Any:
+    """``source.get(keyword, default)``, where a value pydicom cannot parse is an InputError.
+
+    Elements are converted from their raw bytes only when first read; in a damaged
+    header (an unknown VR, a length that overruns) that read raises pydicom's own
+    exception types (NotImplementedError, ValueError, ...). Reading the header is
+    an input problem, so say which attribute and stop (fail closed: an unreadable
+    attribute can neither match a preset nor clear the object of burned-in text).
+    """
+    try:
+        return source.get(keyword, default)
+    except Exception as exc:
+        tag = tag_for_keyword(keyword)
+        where = f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword}" if tag is not None else keyword
+        raise InputError(f"{where} cannot be read ({type(exc).__name__}); the header is damaged") from None
+
+
 def _attribute_values(ds: Dataset, keyword: str) -> list[str]:
     """Return the values of ``keyword`` as strings (file meta for group 0002), [] when absent/empty."""
     source: Any = ds.get("file_meta") if keyword == "ImplementationVersionName" else ds
     if source is None:
         return []
-    value = source.get(keyword)
+    value = _read_attribute(source, keyword)
     if value is None or value == "":
         return []
     if isinstance(value, str | bytes | int | float):
@@ -317,7 +335,7 @@ def us_regions_from_dataset(ds: Dataset) -> tuple[Box, ...]:
         Boxes ``(x0, y0, x1, y1)`` clipped to Rows x Columns; empty when there is
         no sequence, no image region or no usable item.
     """
-    items = ds.get("SequenceOfUltrasoundRegions")
+    items = _read_attribute(ds, "SequenceOfUltrasoundRegions")
     try:
         rows, columns = int(ds.Rows), int(ds.Columns)
     except (AttributeError, TypeError, ValueError):
@@ -381,19 +399,19 @@ def may_carry_burned_in(ds: Dataset) -> str | None:
         A PHI-free reason naming tags and keywords (and the standard modality
         code), or None.
     """
-    burned_in = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    burned_in = str(_read_attribute(ds, "BurnedInAnnotation", "") or "").strip().upper()
     if burned_in == "YES":
         return "(0028,0301) BurnedInAnnotation is YES"
     if burned_in == "NO":
         return None
-    modality = str(ds.get("Modality", "") or "").strip().upper()
+    modality = str(_read_attribute(ds, "Modality", "") or "").strip().upper()
     if modality in TEXT_PRONE_MODALITIES:
         # Safe to print: the value is one of our fixed modality codes, not free text.
         return (
             f"(0008,0060) Modality is {modality}, which often carries burned-in text, "
             "and (0028,0301) BurnedInAnnotation is not NO"
         )
-    sop_class = str(ds.get("SOPClassUID", "") or "").strip()
+    sop_class = str(_read_attribute(ds, "SOPClassUID", "") or "").strip()
     if sop_class == SECONDARY_CAPTURE_ROOT or sop_class.startswith(SECONDARY_CAPTURE_ROOT + "."):
         return (
             "(0008,0016) SOPClassUID is a Secondary Capture storage class "
@@ -405,7 +423,7 @@ def may_carry_burned_in(ds: Dataset) -> str | None:
 def _use_us_regions(ds: Dataset, options: MaskOptions) -> bool:
     if options.us_regions is not None:
         return options.us_regions
-    return str(ds.get("Modality", "") or "").strip().upper() == "US"
+    return str(_read_attribute(ds, "Modality", "") or "").strip().upper() == "US"
 
 
 def plan_masks(ds: Dataset, options: MaskOptions, *, label: str | None = None) -> MaskPlan:

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from dcmexport.errors import UsageError
+
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.api import ExportResult
     from dcmexport.deid import Key
@@ -44,7 +46,13 @@ class Manifest:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by __exit__/close
+        try:  # O_NOFOLLOW: a symlink planted at manifest.jsonl must not redirect the audit trail
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise UsageError(
+                f"{path.name} in --out cannot be opened ({exc.strerror}); if it is a symlink, remove it"
+            ) from None
+        self._fh = os.fdopen(fd, "a", encoding="utf-8")
 
     @classmethod
     def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key, command: str = "export") -> Manifest:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 import pydicom
@@ -145,10 +147,30 @@ def iter_inputs(inputs: Iterable[Path], workdir: Path) -> Iterator[InputItem]:
             yield InputItem(path, path)
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` read-only, refusing FIFOs, devices and sockets before reading a byte.
+
+    O_NONBLOCK: opening a FIFO with no writer would otherwise block forever.
+
+    Raises:
+        InputError: not a regular file, or it cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except PermissionError:
+        raise InputError("permission denied; check the file's read permission") from None
+    except OSError as exc:
+        raise InputError(f"cannot be opened ({type(exc).__name__}: {exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError("not a regular file (a FIFO, device or socket); nothing was read")
+    return os.fdopen(fd, "rb")
+
+
 def sha256_file(path: Path) -> str:
     """Return the hex SHA-256 of a file's bytes (read in chunks, file opened read-only)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -180,6 +202,7 @@ def read_dataset(path: Path) -> Dataset:
     """
     if path.is_dir():
         raise InputError("is a directory, not a DICOM file")
+    open_regular(path).close()  # FIFOs and devices are refused before pydicom reads them
     try:
         try:
             ds = pydicom.dcmread(path, defer_size="256 KB")
@@ -256,6 +279,16 @@ def check_pixel_geometry(ds: Dataset) -> int:
             f"(0028,0010)/(0028,0011)/(0028,0008) claim {frame_bytes * frames / 2**30:.1f} GiB of pixels; "
             "refused before allocation"
         )
+    try:  # Number of Frames must fit in the Pixel Data actually present (before planning per-frame work)
+        elem = ds.get_item(0x7FE00010)
+        length = getattr(elem, "length", None)
+        if length is None and elem is not None and elem.value is not None:
+            length = len(elem.value)
+    except Exception as exc:
+        raise InputError(f"(7FE0,0010) PixelData cannot be read ({type(exc).__name__}); the header is damaged") from None
+    bits_scale = 8 if dims["BitsAllocated"] == 1 else 1
+    if length is not None and length != 0xFFFFFFFF and frame_bytes * frames > length * bits_scale:
+        raise InputError(f"(0028,0008) NumberOfFrames is {frames} but (7FE0,0010) PixelData holds fewer frames")
     return frames
 
 
@@ -359,5 +392,7 @@ def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -
             f"pixel data could not be decoded ({type(exc).__name__}; transfer syntax {name}); "
             "is the pylibjpeg plugin for it installed?"
         ) from None
-    except (ValueError, AttributeError, EOFError, OSError, KeyError, IndexError, TypeError) as exc:
+    except BaseException as exc:  # decoders fail in many ways on damaged bytes (struct.error, pyo3 panics)
+        if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
+            raise  # KeyboardInterrupt, GeneratorExit, the --timeout alarm
         raise InputError(f"pixel data could not be decoded ({type(exc).__name__}; truncated or inconsistent Image Pixel module?)") from None

@@ -48,6 +48,7 @@ def configure_logging(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not debug:
         logging.getLogger("pydicom").disabled = True
+        logging.getLogger("pydicom").propagate = False  # child loggers (decoders) log tracebacks otherwise
 
 
 def describe_result_line(result: ExportResult) -> str:

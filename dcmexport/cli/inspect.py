@@ -11,7 +11,6 @@ from rich.table import Table
 from dcmexport.cli import app
 from dcmexport.cli.common import deid_options_from_flags, out_console, usage_errors
 
-
 INSPECT_EPILOG = """\
 Examples:
 

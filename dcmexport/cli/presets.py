@@ -10,7 +10,6 @@ from rich.table import Table
 from dcmexport.cli import app
 from dcmexport.cli.common import out_console, usage_errors
 
-
 PRESETS_EPILOG = """\
 Examples:
 
