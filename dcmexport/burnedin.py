@@ -72,14 +72,19 @@ class MaskMatch:
     burned_in_annotation: tuple[str, ...] = ()
     implementation_version_name: tuple[str, ...] = ()
 
-    def matches(self, ds: Dataset) -> bool:
-        """Return True when ``ds`` satisfies every condition of this match."""
+    def matches(self, ds: Dataset, values_of: Callable[[str], list[str]] | None = None) -> bool:
+        """Return True when ``ds`` satisfies every condition of this match.
+
+        ``values_of`` (keyword -> values) lets a caller matching many presets read
+        each attribute once per object instead of once per preset.
+        """
+        read = values_of or (lambda keyword: _attribute_values(ds, keyword))
         for spec in fields(self):
             wanted = getattr(self, spec.name)
             if not wanted:
                 continue
             keyword, how = _MATCH_KEYS[spec.name]
-            values = _attribute_values(ds, keyword)
+            values = read(keyword)
             if not values or not _COMPARE[how](values, wanted):
                 return False
         return True
@@ -312,7 +317,14 @@ def match_mask_presets(ds: Dataset, presets: Sequence[MaskPreset] | None = None)
         PresetError: the shipped library is invalid.
     """
     candidates = _default_presets() if presets is None else presets
-    return [preset for preset in candidates if preset.match.matches(ds)]
+    cache: dict[str, list[str]] = {}
+
+    def values_of(keyword: str) -> list[str]:
+        if keyword not in cache:
+            cache[keyword] = _attribute_values(ds, keyword)
+        return cache[keyword]
+
+    return [preset for preset in candidates if preset.match.matches(ds, values_of)]
 
 
 # --------------------------------------------------------------------------- regions and user masks

@@ -42,7 +42,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class Manifest:
-    """Append-only JSON Lines writer; each line is flushed and fsynced as it is written."""
+    """Append-only JSON Lines writer; each line is flushed as it is written, fsynced at close."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -104,12 +104,16 @@ class Manifest:
         )
 
     def _write(self, record: dict[str, Any]) -> None:
+        # Flushed per line (a crash keeps what the OS has); fsynced once at close. Outputs
+        # themselves are fsynced before their rename, and resuming trusts outputs, not this file.
         self._fh.write(json.dumps(record, sort_keys=True) + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        self._fh.close()
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
 
     def __enter__(self) -> Manifest:
         return self
