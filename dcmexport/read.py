@@ -287,7 +287,12 @@ def check_pixel_geometry(ds: Dataset) -> int:
     except Exception as exc:
         raise InputError(f"(7FE0,0010) PixelData cannot be read ({type(exc).__name__}); the header is damaged") from None
     bits_scale = 8 if dims["BitsAllocated"] == 1 else 1
-    if length is not None and length != 0xFFFFFFFF and frame_bytes * frames > length * bits_scale:
+    try:
+        compressed = UID(ds.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian)).is_compressed
+    except ValueError:  # an unknown transfer syntax: decoding reports it
+        compressed = True
+    # Encapsulated frames vary in size: only native pixel data can be checked this way.
+    if not compressed and length is not None and length != 0xFFFFFFFF and frame_bytes * frames > length * bits_scale:
         raise InputError(f"(0028,0008) NumberOfFrames is {frames} but (7FE0,0010) PixelData holds fewer frames")
     return frames
 
