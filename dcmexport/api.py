@@ -25,7 +25,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from dcmexport import __version__
-from dcmexport.atomic import atomic_output, remove_stale_temporaries
+from dcmexport.atomic import atomic_output, fsync_directory, remove_stale_temporaries
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
@@ -410,7 +410,7 @@ def _encode_clip(
     on_frame: Callable[[], None] | None,
 ) -> None:
     """Stream already-transformed frames into one clip, atomically; check the frame count."""
-    with atomic_output(final, overwrite=options.overwrite) as tmp:
+    with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
         writer = VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
         try:
             for image in frames:
@@ -513,7 +513,7 @@ def _write_still_atomic(
     final: Path, image: np.ndarray, fmt: OutputFormat, options: ExportOptions, pipeline: _Pipeline
 ) -> None:
     dpi = _dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF else None
-    with atomic_output(final, overwrite=options.overwrite) as tmp:
+    with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
         write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
 
 
@@ -600,7 +600,7 @@ def _write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -
     """Write the de-identified dataset, its pixels masked like the media."""
     if not plan.is_empty:
         apply_plan_to_dataset(ds, plan)
-    with atomic_output(final, overwrite=overwrite) as tmp:
+    with atomic_output(final, overwrite=overwrite, sync_dir=False) as tmp:
         try:
             ds.save_as(tmp, enforce_file_format=True)
         except Exception as exc:  # pydicom's text can quote values: type only
@@ -793,14 +793,14 @@ _Task = tuple[str, tuple[Path, ...]]
 def _run_task(task: _Task, options: ExportOptions, deidentifier: Deidentifier,
               on_frame: Callable[[], None] | None = None) -> ExportResult:
     kind, paths = task
-    seen = len(deidentifier.linkage())
+    seen = deidentifier.linkage_count()
     if kind == "export":
         result = export_file(paths[0], options, deidentifier, on_frame=on_frame)
     elif kind == "series":
         result = export_series(paths, options, deidentifier, on_frame=on_frame)
     else:
         result = deid_file(paths[0], options, deidentifier)
-    result.links = deidentifier.linkage()[seen:]
+    result.links = deidentifier.linkage(seen)
     return result
 
 
@@ -860,6 +860,7 @@ def _run_batch(
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
+    fsync_directory(options.out_dir)  # one directory sync for all the renames of the batch
     return batch
 
 

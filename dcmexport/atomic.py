@@ -18,7 +18,8 @@ from dcmexport.errors import EncodeError
 TEMP_PREFIX = ".tmp-dcmexport-"
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable (best effort: not every filesystem allows it)."""
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
         fd = os.open(directory, os.O_RDONLY)
         try:
@@ -28,7 +29,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_output(final: Path, *, overwrite: bool = False, sync_dir: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``final``; on success fsync it and rename it to ``final``.
 
     The temporary name keeps ``final``'s suffix (encoders that look at it still
@@ -38,6 +39,8 @@ def atomic_output(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
     Args:
         final: the path the complete file should have.
         overwrite: replace an existing regular file at ``final``.
+        sync_dir: fsync the directory after the rename; a batch passes False and syncs
+            the directory once at its end (the file itself is always fsynced first).
 
     Raises:
         EncodeError: ``final`` exists (and not ``overwrite``) or is a symlink.
@@ -54,7 +57,8 @@ def atomic_output(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        if sync_dir:
+            fsync_directory(final.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

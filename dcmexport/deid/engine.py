@@ -116,6 +116,7 @@ class Deidentifier:
         self._safe_private = load_safe_private() if options.retain_safe_private else frozenset()
         self._uids: dict[str, str] = {}
         self._links: dict[tuple[str, str], str] = {}
+        self._link_order: list[LinkageRecord] = []  # first-seen order, so callers can take the new ones
 
     # --- pseudonyms ---------------------------------------------------------------------------
 
@@ -141,9 +142,21 @@ class Deidentifier:
         token = patient_token(self.key, original_id)
         return f"ANON-{token}", f"ANON^{token}"
 
-    def linkage(self) -> list[LinkageRecord]:
-        """Return the original -> pseudonym pairs seen so far, in first-seen order (PHI!)."""
-        return [LinkageRecord(kind, orig, new) for (kind, orig), new in self._links.items()]
+    def linkage(self, start: int = 0) -> list[LinkageRecord]:
+        """Return the original -> pseudonym pairs seen so far, in first-seen order (PHI!).
+
+        ``start`` skips the first pairs (a batch takes only those its last object added).
+        """
+        return self._link_order[start:]
+
+    def linkage_count(self) -> int:
+        """How many distinct pairs have been seen so far."""
+        return len(self._link_order)
+
+    def _link(self, kind: str, original: str, pseudonym: str) -> None:
+        if (kind, original) not in self._links:
+            self._links[(kind, original)] = pseudonym
+            self._link_order.append(LinkageRecord(kind, original, pseudonym))
 
     def method_description(self) -> str:
         """Return the DeidentificationMethod text for this profile and options."""
@@ -189,17 +202,17 @@ class Deidentifier:
 
     def _record_links(self, ds: Dataset, orig_pid: str, new_pid: str, new_name: str) -> None:
         if orig_pid:
-            self._links.setdefault(("PatientID", orig_pid), new_pid)
+            self._link("PatientID", orig_pid, new_pid)
         name = _text(ds.get(PATIENT_NAME))
         if name:
-            self._links.setdefault(("PatientName", name), new_name)
+            self._link("PatientName", name, new_name)
         if not self.options.retain_uids:
             for kind, tag in (("StudyInstanceUID", _STUDY_UID), ("SeriesInstanceUID", _SERIES_UID),
                               ("SOPInstanceUID", _SOP_INSTANCE)):
                 uid = _text(ds.get(tag))
                 if uid and (kind, uid) not in self._links:
                     try:
-                        self._links[(kind, uid)] = self.remap_uid(uid)
+                        self._link(kind, uid, self.remap_uid(uid))
                     except Exception as exc:  # noqa: BLE001 - fail closed, naming only the tag
                         raise DeidentificationError(f"{_tag_label(tag)}: could not be processed "
                                                     f"({type(exc).__name__}); the object is not written") from None
