@@ -15,7 +15,6 @@ import signal
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -59,6 +58,7 @@ from dcmexport.read import (
     has_pixels,
     iter_frames,
     iter_inputs,
+    quiet_pydicom,
     read_dataset,
     sha256_file,
 )
@@ -247,26 +247,6 @@ def _dpi(pipeline: _Pipeline, out_shape: tuple[int, ...]) -> tuple[float, float]
     return (out_shape[1] * 25.4 / width_mm, out_shape[0] * 25.4 / height_mm)
 
 
-@contextlib.contextmanager
-def _quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom's warnings and log records while an object is processed.
-
-    pydicom's messages can quote element values (PHI); dcmexport reports its own
-    keyword-only reasons instead.
-    """
-    logger = logging.getLogger("pydicom")
-    previous, previous_propagate = logger.disabled, logger.propagate
-    logger.disabled = True
-    logger.propagate = False  # `disabled` does not cover pydicom.pixels.decoders.* (child loggers)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.disabled = previous
-        logger.propagate = previous_propagate
-
-
 def export_file(
     path: Path,
     options: ExportOptions,
@@ -324,7 +304,7 @@ def _guarded(path: Path, body: Callable[[ExportResult], None], timeout: float | 
     result = ExportResult(source=path, status=FAILED)
     try:
         try:
-            with _quiet_pydicom(), _time_limit(timeout):
+            with quiet_pydicom(), _time_limit(timeout):
                 body(result)
         except _Alarm:
             if result.status != WRITTEN:  # the alarm may also fire just after the object completed

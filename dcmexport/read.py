@@ -6,11 +6,14 @@ dataset is changed only in memory by later stages.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import stat
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +45,26 @@ MAX_FRAME_BYTES = 1 << 30
 MAX_OBJECT_BYTES = 64 << 30
 
 _HASH_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Silence pydicom's warnings and log records while an object is processed.
+
+    pydicom's messages can quote element values (PHI); dcmexport reports its own
+    keyword-only reasons instead.
+    """
+    logger = logging.getLogger("pydicom")
+    previous, previous_propagate = logger.disabled, logger.propagate
+    logger.disabled = True
+    logger.propagate = False  # `disabled` does not cover pydicom.pixels.decoders.* (child loggers)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.disabled = previous
+        logger.propagate = previous_propagate
 
 
 def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:

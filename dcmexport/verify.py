@@ -50,7 +50,6 @@ import os
 import re
 import struct
 import subprocess
-import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +70,7 @@ from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_de
 from dcmexport.deid.engine import WELL_KNOWN_UIDS
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.errors import InputError, NotDicomError, UsageError
+from dcmexport.read import quiet_pydicom
 
 __all__ = [
     "Finding",
@@ -160,20 +160,6 @@ class MetadataItem(NamedTuple):
 
     detail: str
     text: str = ""
-
-
-@contextlib.contextmanager
-def _quiet_pydicom() -> Iterator[None]:
-    # pydicom's warnings and log records can quote element values (PHI).
-    logger = logging.getLogger("pydicom")
-    previous = logger.disabled
-    logger.disabled = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.disabled = previous
 
 
 # --- DICOM outputs ------------------------------------------------------------------------------
@@ -839,7 +825,7 @@ def collect_phi_values(
         InputError: an input path does not exist.
         UsageError: no DICOM object was found in the inputs (nothing to compare with).
     """
-    from dcmexport.read import iter_input_files, read_dataset
+    from dcmexport.read import iter_input_files, quiet_pydicom, read_dataset
 
     skip = [p.resolve() for p in exclude]
     phi: dict[str, str] = {}
@@ -852,7 +838,7 @@ def collect_phi_values(
         if any(resolved == s or s in resolved.parents for s in skip):
             continue
         try:
-            with _quiet_pydicom():
+            with quiet_pydicom():
                 ds = read_dataset(path)
                 changed = {row.path: row.action for row in inspect_dataset(ds, options)}
                 local: dict[str, str] = {}
@@ -1055,7 +1041,7 @@ def _media_problems(path: Path, kind: str, show_values: bool) -> Iterator[Proble
 
 def _dicom_problems(path: Path, options: DeidOptions, pseudonyms: frozenset[str],
                     show_values: bool) -> Iterator[Problem]:
-    with _quiet_pydicom():
+    with quiet_pydicom():
         try:
             ds = pydicom.dcmread(path)
         except InvalidDicomError:
