@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dcmexport.errors import MissingDependencyError
+from dcmexport.textdetect import apply_channel_max
 
 #: Words below this Tesseract confidence (0-100) are treated as noise.
 DEFAULT_MIN_CONFIDENCE = 60.0
@@ -66,14 +67,7 @@ def _require() -> ModuleType:
 
 def _to_gray_u8(image: np.ndarray) -> np.ndarray:
     """Scale any (rows, columns[, samples]) array to 8-bit grey for Tesseract."""
-    arr = np.asarray(image)
-    if arr.ndim == 3:
-        # Max over channels keeps coloured text (yellow, cyan annotations) bright.
-        arr = arr.max(axis=2)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"expected a (rows, columns) or (rows, columns, samples) image, got shape {arr.shape}"
-        )
+    arr = apply_channel_max(image)
     if arr.dtype == np.uint8:
         return arr
     lo, hi = float(arr.min()), float(arr.max())

@@ -23,16 +23,27 @@ import numpy as np
 from dcmexport.mask import Box, clip_box, keep_mask
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def apply_channel_max(image: np.ndarray) -> np.ndarray:
+    """Return a ``(rows, columns)`` array: the image itself, or the maximum over its samples.
+
+    Max over channels keeps coloured text (yellow, cyan annotations) bright where
+    a luma conversion would dim it; used by this detector and by the OCR check.
+
+    Raises:
+        ValueError: the image is not 2-D or 3-D.
+    """
     arr = np.asarray(image)
     if arr.ndim == 3:
-        # Max over channels: coloured glyphs on black stand out in at least one channel.
         arr = arr.max(axis=2)
     if arr.ndim != 2:
         raise ValueError(
             f"expected a (rows, columns) or (rows, columns, samples) image, got shape {arr.shape}"
         )
-    return arr.astype(np.float64)
+    return arr
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return apply_channel_max(image).astype(np.float64)
 
 
 def _runs(flags: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
