@@ -111,8 +111,9 @@ class TestGrayscaleSynthetic:
 
     def test_unknown_voi_function(self) -> None:
         ds = _gray(12, WindowCenter=40, WindowWidth=400, VOILUTFunction="LOG")
-        with pytest.raises(RenderError, match=r"Unsupported \(0028,1056\) VOI LUT Function value 'LOG'"):
+        with pytest.raises(RenderError, match=r"Unsupported \(0028,1056\) VOI LUT Function value") as info:
             renderer_from_dataset(ds, RenderOptions())
+        assert "LOG" not in str(info.value)
 
     def test_garbage_above_bits_stored_is_clipped(self) -> None:
         ds = _gray(12, WindowCenter=2048, WindowWidth=4096)
@@ -155,10 +156,9 @@ class TestGrayscaleSynthetic:
             renderer_from_dataset(_gray(8), RenderOptions(bit_depth=12))
 
     def test_unsupported_photometric(self) -> None:
-        with pytest.raises(
-            RenderError, match=r"Unsupported \(0028,0004\) PhotometricInterpretation value 'CMYK'"
-        ):
+        with pytest.raises(RenderError, match=r"Unsupported \(0028,0004\) PhotometricInterpretation value") as info:
             renderer_from_dataset(_gray(8, photometric="CMYK"), RenderOptions())
+        assert "CMYK" not in str(info.value)
 
     def test_describe_has_no_phi(self) -> None:
         ds = _gray(12, WindowCenter=40, WindowWidth=400, PatientName="SECRET^NAME", PatientID="ID12345")

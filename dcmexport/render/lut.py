@@ -143,7 +143,7 @@ def apply_voi_window(
         with np.errstate(over="ignore"):
             out = dt(span) / (dt(1) + np.exp(dt(-4) * (x - dt(center)) / dt(width))) + dt(y_min)
     else:  # pragma: no cover - VoiFunction is a closed enum
-        raise RenderError(f"Unsupported (0028,1056) VOI LUT Function value '{function}'")
+        raise RenderError("Unsupported (0028,1056) VOI LUT Function value")
     return np.asarray(out, dtype=x.dtype)
 
 
@@ -316,9 +316,9 @@ def voi_function_from_dataset(ds: Dataset) -> VoiFunction | None:
     try:
         return VoiFunction(text)
     except ValueError:
-        # A coded string (CS) from a closed list, not PHI: safe to quote.
+        # Not quoted: a damaged or hostile file can put any text in a CS element.
         raise RenderError(
-            f"Unsupported (0028,1056) VOI LUT Function value '{text[:16]}'; "
+            "Unsupported (0028,1056) VOI LUT Function value; "
             "expected LINEAR, LINEAR_EXACT or SIGMOID, or pass --window CENTER,WIDTH"
         ) from None
 

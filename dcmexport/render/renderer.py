@@ -465,9 +465,10 @@ def renderer_from_dataset(ds: Dataset, options: RenderOptions) -> FrameRenderer:
         raise UsageError(f"--bit-depth must be 8 or 16, got {options.bit_depth}")
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     if photometric not in _MONOCHROME | RGB_LIKE | {"PALETTE COLOR"}:
-        shown = photometric[:16] if photometric else "(missing)"
+        # The value is not quoted: a damaged or hostile file can put any text in a CS element.
+        state = "value" if photometric else "missing"
         raise RenderError(
-            f"Unsupported (0028,0004) PhotometricInterpretation value '{shown}'; "
+            f"Unsupported (0028,0004) PhotometricInterpretation {state}; "
             "supported: MONOCHROME1/2, RGB, YBR_*, PALETTE COLOR"
         )
     is_float = "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
