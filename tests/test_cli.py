@@ -158,3 +158,22 @@ def test_timeout_stops_an_object_and_leaves_nothing(tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--timeout", "0.01", "--jobs", "1"])
     assert res.exit_code == 1 and "--timeout" in res.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["manifest.jsonl"]
+
+
+def test_progress_bar_on_a_terminal_shows_objects_frames_and_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    import dcmexport.cli.common as common
+    from dcmexport.samples import make_us_gray_cine
+
+    buf = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=buf, force_terminal=True, width=120))
+    write_dataset(make_ct(), tmp_path / "in" / "ct.dcm")
+    write_dataset(make_us_gray_cine(frames=4), tmp_path / "in" / "us.dcm")
+    res = runner.invoke(app, ["export", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    shown = buf.getvalue()
+    assert "2/2" in shown and "obj/s" in shown and "frames" in shown
+    assert "dcmexport summary" in shown

@@ -182,7 +182,21 @@ def _run_with_progress(
     jobs: int,
     runlog: Any,
 ) -> BatchResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Objects per second, once rich has measured a speed."""
+
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:.1f} obj/s" if task.speed else "- obj/s")
 
     from dcmexport.read import iter_input_files
 
@@ -192,6 +206,7 @@ def _run_with_progress(
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[frames]} frames"),
+        RateColumn(),
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
