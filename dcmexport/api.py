@@ -24,11 +24,18 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from dcmexport import __version__
-from dcmexport.atomic import atomic_output, fsync_directory, remove_stale_temporaries
+from dcmexport.atomic import (
+    atomic_output,
+    deferred_commits,
+    fsync_directory,
+    output_exists,
+    remove_stale_temporaries,
+)
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
 from dcmexport.encode import VideoWriter, write_still
+from dcmexport.encode.dicom import write_part10
 from dcmexport.errors import (
     BurnedInError,
     DcmexportError,
@@ -60,6 +67,7 @@ from dcmexport.read import (
     iter_inputs,
     quiet_pydicom,
     read_dataset,
+    read_small_file,
     sha256_file,
 )
 from dcmexport.render import (
@@ -455,7 +463,7 @@ def _export_file(
         ]
     if options.also_dicom:
         planned.append(out_dir / f"{stem}.dcm")
-    if not options.overwrite and planned and all(p.exists() for p in planned):
+    if not options.overwrite and planned and all(output_exists(p) for p in planned):
         result.status = SKIPPED
         result.reason = "already exported (use --overwrite to redo)"
         result.outputs = planned
@@ -548,7 +556,7 @@ def _export_series(
     result.action_counts = counts
     series_uid = str(datasets[0].get("SeriesInstanceUID", "") or "")  # already remapped
     final = options.out_dir / f"{output_stem(series_uid, result.input_sha256)}{fmt.extension}"
-    if final.exists() and not options.overwrite:
+    if output_exists(final) and not options.overwrite:
         result.status, result.reason, result.outputs = SKIPPED, "already exported (use --overwrite to redo)", [final]
         return
 
@@ -582,7 +590,7 @@ def _write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -
         apply_plan_to_dataset(ds, plan)
     with atomic_output(final, overwrite=overwrite, sync_dir=False) as tmp:
         try:
-            ds.save_as(tmp, enforce_file_format=True)
+            write_part10(ds, tmp)
         except Exception as exc:  # pydicom's text can quote values: type only
             raise EncodeError(
                 f"the de-identified DICOM cannot be written ({type(exc).__name__}); "
@@ -747,18 +755,19 @@ def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier) ->
 
 
 def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, result: ExportResult) -> None:
-    ds = read_dataset(path)
+    data = read_small_file(path)  # one read serves the hash and the parse (None: too large, stream)
+    ds = read_dataset(path, data)
     plan = MaskPlan()
     if has_pixels(ds):
         result.frames = check_pixel_geometry(ds)
         plan = plan_masks(ds, options.mask)
         if not plan.is_empty:
             result.notes.append(f"masked: {plan.describe()}")
-    result.input_sha256 = sha256_file(path)
+    result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
     report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)
     result.action_counts = dict(report.action_counts)
     final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
-    if final.exists() and not options.overwrite:
+    if output_exists(final) and not options.overwrite:
         result.status, result.reason, result.outputs = SKIPPED, "already exported (use --overwrite to redo)", [final]
         return
     _write_dicom(ds, plan, final, overwrite=options.overwrite)
@@ -824,19 +833,21 @@ def _run_batch(
         items = [i for i in iter_inputs(paths, Path(workdir)) if not _inside(i.path, out_resolved)]
         tasks, labels = _plan_tasks(kind, items, options)
         if jobs <= 1 or len(tasks) <= 1:
-            results: Iterable[ExportResult] = (_run_task(t, options, deidentifier, on_frame) for t in tasks)
+            results: Iterable[ExportResult] = _run_sequential(tasks, options, deidentifier, on_frame)
             _collect(zip(labels, results, strict=True), batch, manifest, options, on_result)
         else:
             with ProcessPoolExecutor(
                 max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
             ) as pool:
-                # Small chunks: a file takes ~20 ms, so the pipe round trip per chunk is
-                # negligible, while big chunks can leave one worker idle at the end of a
-                # batch (a 16-file chunk of 512x512 CT slices is ~0.35 s of work).
-                chunk = max(1, min(4, len(tasks) // (jobs * 8)))
+                # Small groups: a file takes ~10 ms, so the pipe round trip per group is
+                # negligible, while big groups can leave one worker idle at the end of a
+                # batch. Each group's files are fsynced in the background and renamed
+                # when the group ends (see _run_group).
+                size = max(1, min(_GROUP_MAX, len(tasks) // (jobs * 8)))
+                groups = [tasks[i : i + size] for i in range(0, len(tasks), size)]
                 try:
-                    _collect(zip(labels, pool.map(_run_in_worker, tasks, chunksize=chunk), strict=True),
-                             batch, manifest, options, on_result)
+                    done = (r for group in pool.map(_run_group_in_worker, groups) for r in group)
+                    _collect(zip(labels, done, strict=True), batch, manifest, options, on_result)
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
@@ -868,7 +879,53 @@ def _init_worker(options: ExportOptions, key: Key, patient_map: dict[str, tuple[
     _WORKER = (options, Deidentifier(options.deid, key, patient_map=patient_map))
 
 
-def _run_in_worker(task: _Task) -> ExportResult:
+def _run_group_in_worker(tasks: list[_Task]) -> list[ExportResult]:
     assert _WORKER is not None, "worker not initialised"
     options, deidentifier = _WORKER
-    return _run_task(task, options, deidentifier)
+    return _run_group(iter(tasks), options, deidentifier, None)
+
+
+#: Objects per group, and the time after which a sequential run closes its group early
+#: (so results of slow objects, e.g. clips, are reported without waiting for others).
+_GROUP_MAX = 8
+_GROUP_SECONDS = 0.5
+
+
+def _run_sequential(tasks: list[_Task], options: ExportOptions, deidentifier: Deidentifier,
+                    on_frame: Callable[[], None] | None) -> Iterator[ExportResult]:
+    pending = iter(tasks)
+    while results := _run_group(pending, options, deidentifier, on_frame, seconds=_GROUP_SECONDS):
+        yield from results
+
+
+def _run_group(tasks: Iterator[_Task], options: ExportOptions, deidentifier: Deidentifier,
+               on_frame: Callable[[], None] | None, *, seconds: float | None = None) -> list[ExportResult]:
+    """Run up to _GROUP_MAX tasks whose outputs are fsynced in the background and renamed at the end.
+
+    Each object's outputs get their final names only after all of them are
+    fsynced, and only if the object succeeded; an fsync or rename error fails
+    that object (fail closed: none of its files survives).
+    """
+    started = time.perf_counter()
+    results: list[ExportResult] = []
+    spans: list[tuple[ExportResult, int, int]] = []
+    with deferred_commits() as commits:
+        for task in tasks:
+            since = commits.mark()
+            result = _run_task(task, options, deidentifier, on_frame)
+            if result.status != WRITTEN:
+                commits.discard(since)
+            spans.append((result, since, commits.mark()))
+            results.append(result)
+            if len(results) >= _GROUP_MAX or (seconds is not None and time.perf_counter() - started > seconds):
+                break
+        for result, since, until in spans:
+            if since == until:
+                continue
+            error = commits.commit(since, until)
+            if error is not None:
+                _remove_outputs([p for p in result.outputs if p.exists()] if result.status == WRITTEN else [])
+                result.status, result.outputs, result.error_kind = FAILED, [], EncodeError.reason
+                result.reason = (f"the output could not be written to disk ({type(error).__name__}: "
+                                 f"{error.strerror or 'I/O error'}); check free space and permissions")
+    return results

@@ -76,10 +76,11 @@ class MaskMatch:
     def matches(self, ds: Dataset, values_of: Callable[[str], list[str]] | None = None) -> bool:
         """Return True when ``ds`` satisfies every condition of this match.
 
-        ``values_of`` (keyword -> values) lets a caller matching many presets read
-        each attribute once per object instead of once per preset.
+        ``values_of`` (keyword -> values normalised by :func:`_norm`) lets a caller
+        matching many presets read and normalise each attribute once per object
+        instead of once per preset.
         """
-        read = values_of or (lambda keyword: _attribute_values(ds, keyword))
+        read = values_of or (lambda keyword: _normalised_values(ds, keyword))
         for keyword, compare, wanted in self.conditions:
             values = read(keyword)
             if not values or not compare(values, wanted):
@@ -87,17 +88,19 @@ class MaskMatch:
         return True
 
     @functools.cached_property
-    def conditions(self) -> tuple[tuple[str, Callable[[list[str], Sequence[object]], bool], tuple[object, ...]], ...]:
-        """The non-empty conditions as (keyword, comparison, wanted), computed once per rule.
+    def conditions(self) -> tuple[tuple[str, Callable[[list[str], tuple[Any, ...]], bool], tuple[Any, ...]], ...]:
+        """The non-empty conditions as (keyword, comparison, normalised wanted values), built once per rule.
 
-        (``dataclasses.fields`` on every match of 127 rules per object dominated the profile.)
+        (``dataclasses.fields`` on every match, and normalising the wanted values of
+        127 rules per object, dominated the profile of ``deid``.)
         """
         found = []
         for spec in fields(self):
             wanted = getattr(self, spec.name)
             if wanted:
                 keyword, how = _MATCH_KEYS[spec.name]
-                found.append((keyword, _COMPARE[how], tuple(wanted)))
+                normalised: tuple[Any, ...] = tuple(_as_int(w) if how == "int" else _norm(w) for w in wanted)
+                found.append((keyword, _COMPARE[how], normalised))
         return tuple(found)
 
     @property
@@ -124,25 +127,31 @@ def _norm(text: object) -> str:
     return str(text).strip().casefold()
 
 
-def _equals(values: list[str], wanted: Sequence[object]) -> bool:
-    have = {_norm(v) for v in values}
-    return any(_norm(w) in have for w in wanted)
+def _as_int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
-def _contains(values: list[str], wanted: Sequence[object]) -> bool:
-    have = [_norm(v) for v in values]
-    return any(_norm(w) in v for w in wanted for v in have)
+# The comparisons take values already normalised by _norm (wanted ones by MaskMatch.conditions).
+def _equals(values: list[str], wanted: tuple[Any, ...]) -> bool:
+    return any(w in values for w in wanted)
 
 
-def _int_equals(values: list[str], wanted: Sequence[object]) -> bool:
+def _contains(values: list[str], wanted: tuple[Any, ...]) -> bool:
+    return any(w in v for w in wanted for v in values)
+
+
+def _int_equals(values: list[str], wanted: tuple[Any, ...]) -> bool:
     try:
         have = {int(v) for v in values}
     except ValueError:
         return False
-    return any(int(str(w)) in have for w in wanted)
+    return any(w in have for w in wanted if w is not None)
 
 
-_COMPARE: dict[str, Callable[[list[str], Sequence[object]], bool]] = {
+_COMPARE: dict[str, Callable[[list[str], tuple[Any, ...]], bool]] = {
     "equals": _equals,
     "contains": _contains,
     "int": _int_equals,
@@ -164,6 +173,11 @@ def _read_attribute(source: Any, keyword: str, default: Any = None) -> Any:
         tag = tag_for_keyword(keyword)
         where = f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword}" if tag is not None else keyword
         raise InputError(f"{where} cannot be read ({type(exc).__name__}); the header is damaged") from None
+
+
+def _normalised_values(ds: Dataset, keyword: str) -> list[str]:
+    """The values of ``keyword`` normalised for comparison (stripped, case-folded)."""
+    return [_norm(v) for v in _attribute_values(ds, keyword)]
 
 
 def _attribute_values(ds: Dataset, keyword: str) -> list[str]:
@@ -327,15 +341,39 @@ def match_mask_presets(ds: Dataset, presets: Sequence[MaskPreset] | None = None)
     Raises:
         PresetError: the shipped library is invalid.
     """
-    candidates = _default_presets() if presets is None else presets
     cache: dict[str, list[str]] = {}
 
     def values_of(keyword: str) -> list[str]:
         if keyword not in cache:
-            cache[keyword] = _attribute_values(ds, keyword)
+            cache[keyword] = _normalised_values(ds, keyword)
         return cache[keyword]
 
-    return [preset for preset in candidates if preset.match.matches(ds, values_of)]
+    if presets is None:
+        by_modality, any_modality = _default_index()
+        indices = sorted({*any_modality, *(i for m in values_of("Modality") for i in by_modality.get(m, ()))})
+        library = _default_presets()
+        return [library[i] for i in indices if library[i].match.matches(ds, values_of)]
+    return [preset for preset in presets if preset.match.matches(ds, values_of)]
+
+
+@cache
+def _default_index() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """The shipped library's rules by normalised Modality (rules without that condition apply to all).
+
+    Most rules name a modality; checking only the object's own (one dict lookup)
+    instead of all 127 rules cut preset matching from ~0.65 ms to ~0.1 ms per CT
+    slice, which ``deid`` pays on every file.
+    """
+    by_modality: dict[str, list[int]] = {}
+    any_modality: list[int] = []
+    for index, preset in enumerate(_default_presets()):
+        wanted = next((w for keyword, _, w in preset.match.conditions if keyword == "Modality"), None)
+        if wanted is None:
+            any_modality.append(index)
+        else:
+            for modality in wanted:
+                by_modality.setdefault(modality, []).append(index)
+    return {m: tuple(i) for m, i in by_modality.items()}, tuple(any_modality)
 
 
 # --------------------------------------------------------------------------- regions and user masks

@@ -17,6 +17,7 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -199,6 +200,29 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Files up to this size may be read into memory once (see :func:`read_small_file`).
+PRELOAD_MAX_BYTES = 64 * 1024 * 1024
+
+
+def read_small_file(path: Path) -> bytes | None:
+    """Return the bytes of a regular file of at most :data:`PRELOAD_MAX_BYTES`, None for a larger one.
+
+    ``deid`` hashes and parses a typical object from one read (a 512x512 CT slice:
+    one ``read`` instead of a hashing pass, a header parse and a deferred Pixel Data
+    read from the file); large multi-frame objects keep the streaming path.
+
+    Raises:
+        InputError: not a regular file, or unreadable.
+    """
+    try:
+        with open_regular(path) as fh:
+            if os.fstat(fh.fileno()).st_size > PRELOAD_MAX_BYTES:
+                return None
+            return fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot be read ({type(exc).__name__}: {exc.strerror})") from None
+
+
 def _transfer_syntax_of_bare(ds: Dataset) -> UID:
     """The transfer syntax pydicom inferred for a file without File Meta Information."""
     implicit, little = ds.original_encoding
@@ -207,7 +231,7 @@ def _transfer_syntax_of_bare(ds: Dataset) -> UID:
     return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def read_dataset(path: Path) -> Dataset:
+def read_dataset(path: Path, data: bytes | None = None) -> Dataset:
     """Read one DICOM object, pixel data deferred (loaded from the file only when needed).
 
     Files without the Part 10 preamble (legacy, PS3.10 7.1) are accepted when a
@@ -216,22 +240,30 @@ def read_dataset(path: Path) -> Dataset:
 
     Args:
         path: the file to read.
+        data: the file's bytes, already read (:func:`read_small_file`); parsed from
+            memory, nothing deferred.
 
     Returns:
-        The dataset (``PixelData`` deferred for large objects).
+        The dataset (``PixelData`` deferred for large objects read from ``path``).
 
     Raises:
         InputError: not a file, unreadable, not DICOM, or truncated header.
     """
-    if path.is_dir():
-        raise InputError("is a directory, not a DICOM file")
-    open_regular(path).close()  # FIFOs and devices are refused before pydicom reads them
+    if data is None:
+        if path.is_dir():
+            raise InputError("is a directory, not a DICOM file")
+        open_regular(path).close()  # FIFOs and devices are refused before pydicom reads them
+
+    def source() -> Path | BytesIO:
+        return path if data is None else BytesIO(data)
+
+    defer = "256 KB" if data is None else None
     try:
         try:
-            ds = pydicom.dcmread(path, defer_size="256 KB")
+            ds = pydicom.dcmread(source(), defer_size=defer)
         except InvalidDicomError:
             try:
-                ds = pydicom.dcmread(path, defer_size="256 KB", force=True)
+                ds = pydicom.dcmread(source(), defer_size=defer, force=True)
             except Exception:  # a forced parse of non-DICOM bytes fails in many ways
                 raise NotDicomError("not a DICOM file (no DICM prefix and no parsable DICOM attributes)") from None
             if "SOPClassUID" not in ds and not any(t in ds for t in PIXEL_TAGS):

@@ -193,3 +193,48 @@ def test_top_level_notebook_api(tmp_path: Path, key: Key) -> None:
     assert batch.exit_code == 0 and batch.results[0].outputs[0].suffix == ".jpg"
     dicom = dcmexport.deidentify([src], tmp_path / "deid", key=key)
     assert dicom.results[0].outputs[0].suffix == ".dcm"
+
+
+def test_deid_batch_fsync_failure_fails_that_object_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs are fsynced in the background and renamed per group; a disk error fails its object, closed."""
+    import errno
+    import shutil
+
+    from dcmexport import atomic
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(Path(pydicom.data.__file__).parent / "test_files" / name, src / name)
+    real_fsync = atomic._fsync_file
+    calls: list[str] = []
+
+    def flaky(path: Path) -> None:
+        calls.append(path.name)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(path)
+
+    monkeypatch.setattr(atomic, "_fsync_file", flaky)
+    batch = api.deidentify(src, tmp_path / "out", jobs=1)
+    statuses = sorted(r.status for r in batch.results)
+    assert statuses == ["failed", "written"]
+    failed = next(r for r in batch.results if r.status == "failed")
+    assert "could not be written to disk" in failed.reason and failed.outputs == []
+    written = next(r for r in batch.results if r.status == "written")
+    assert [p.exists() for p in written.outputs] == [True]
+    assert len(list((tmp_path / "out").glob("*.dcm"))) == 1
+    assert not list((tmp_path / "out").glob(".tmp-*"))
+
+
+def test_same_content_twice_in_one_group_is_written_once(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    ct = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
+    shutil.copy(ct, src / "a.dcm")
+    shutil.copy(ct, src / "b.dcm")
+    batch = api.deidentify(src, tmp_path / "out", jobs=1, key=Key(b"k" * 32))
+    assert sorted(r.status for r in batch.results) == ["skipped", "written"]
+    assert len(list((tmp_path / "out").glob("*.dcm"))) == 1

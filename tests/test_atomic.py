@@ -60,3 +60,68 @@ def test_stale_temporaries_removed(tmp_path: Path) -> None:
     (tmp_path / "real.mp4").write_bytes(b"ok")
     assert remove_stale_temporaries(tmp_path) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["real.mp4"]
+
+
+# --- deferred commits: fsync in the background, rename at the end of a group -----------------
+
+
+def test_deferred_files_appear_only_when_committed(tmp_path: Path) -> None:
+    from dcmexport.atomic import deferred_commits, output_exists
+
+    final = tmp_path / "a.dcm"
+    with deferred_commits() as group:
+        since = group.mark()
+        with atomic_output(final) as tmp:
+            tmp.write_bytes(b"data")
+        assert not final.exists()  # fsync pending: no final name yet
+        assert output_exists(final)  # but a second writer of the same name sees it as taken
+        with pytest.raises(EncodeError, match="already exists"), atomic_output(final):
+            pass
+        assert group.commit(since, group.mark()) is None
+        assert final.read_bytes() == b"data"
+    assert list(tmp_path.iterdir()) == [final]
+
+
+def test_uncommitted_and_discarded_files_leave_nothing(tmp_path: Path) -> None:
+    from dcmexport.atomic import deferred_commits
+
+    with deferred_commits() as group:
+        with atomic_output(tmp_path / "kept.png") as tmp:
+            tmp.write_bytes(b"1")
+        since = group.mark()
+        with atomic_output(tmp_path / "failed.png") as tmp:
+            tmp.write_bytes(b"2")
+        group.discard(since)
+        assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.iterdir()).name]  # only kept's temporary
+    assert list(tmp_path.iterdir()) == []  # never committed: the block's end deleted it
+
+
+def test_interrupt_inside_a_group_leaves_nothing(tmp_path: Path) -> None:
+    from dcmexport.atomic import deferred_commits
+
+    with pytest.raises(KeyboardInterrupt), deferred_commits():
+        with atomic_output(tmp_path / "done.png") as tmp:
+            tmp.write_bytes(b"1")
+        with atomic_output(tmp_path / "half.png") as tmp:
+            tmp.write_bytes(b"2")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fsync_failure_renames_none_of_the_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from dcmexport import atomic
+
+    def full_disk(path: Path) -> None:
+        if path.name.endswith("b.png"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_fsync_file", full_disk)
+    with atomic.deferred_commits() as group:
+        for name in ("a.png", "b.png"):
+            with atomic_output(tmp_path / name) as tmp:
+                tmp.write_bytes(b"x")
+        error = group.commit(0, group.mark())
+    assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

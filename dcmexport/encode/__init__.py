@@ -9,6 +9,7 @@ PNG/JPG   Pillow              :mod:`dcmexport.encode.still`
 TIFF      tifffile            :mod:`dcmexport.encode.still`
 MP4/WebM  ffmpeg (imageio)    :mod:`dcmexport.encode.video`
 GIF       ffmpeg (imageio)    :mod:`dcmexport.encode.video`
+DICOM     pydicom (+ copy)    :mod:`dcmexport.encode.dicom`
 ========  ==================  =====================================
 
 :mod:`dcmexport.encode.probe` reads videos back (tests, ``verify``).
