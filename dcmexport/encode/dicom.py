@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import struct
 from copy import copy
+from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,6 +46,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, PersonName
 _DICM = b"DICM"
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_DATA = 0x7FE00010
+_META_GROUP_LENGTH = 0x00020000
 _SEQUENCE_DELIMITER = struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
 _LONG_VRS = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
 #: String VRs whose pydicom encoding of an ASCII value is the value itself, padded to even
@@ -77,7 +79,7 @@ def write_part10(ds: Dataset, path: Path) -> None:
         fp.is_implicit_VR, fp.is_little_endian = implicit, True
         fp.write(preamble)
         fp.write(_DICM)
-        write_file_meta_info(fp, meta, enforce_standard=True)
+        _write_meta(raw, fp, meta)
         fp.is_implicit_VR, fp.is_little_endian = implicit, True
         _write_body(raw, fp, ds, implicit)
 
@@ -119,6 +121,28 @@ def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
         meta.MediaStorageSOPInstanceUID = ds_instance
     validate_file_meta(meta, enforce_standard=True)
     return meta, implicit
+
+
+def _write_meta(raw: BinaryIO, fp: DicomFileLike, meta: FileMetaDataset) -> None:
+    """File Meta Information as pydicom's ``write_file_meta_info(enforce_standard=True)`` writes it.
+
+    ``meta`` was validated (and completed) by ``validate_file_meta`` in :func:`_fast_plan`.
+    The group is always explicit VR little endian (PS3.10 7.1); its elements are
+    written like the body, then prefixed with the group length.
+    """
+    elements = {tag: elem for tag, elem in meta._dict.items() if tag != _META_GROUP_LENGTH}
+    if meta.original_encoding != (False, True) and any(isinstance(e, RawDataElement) for e in elements.values()):
+        write_file_meta_info(fp, meta, enforce_standard=True)  # pydicom re-encodes raw elements: its way
+        return
+    body = copy(meta)
+    object.__setattr__(body, "_dict", elements)
+    buffer = BytesIO()
+    buffer_fp = DicomFileLike(buffer)
+    buffer_fp.is_implicit_VR, buffer_fp.is_little_endian = False, True
+    _write_body(buffer, buffer_fp, body, implicit=False)
+    encoded = buffer.getvalue()
+    raw.write(struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(encoded)))
+    raw.write(encoded)
 
 
 def _write_body(raw: BinaryIO, fp: DicomFileLike, ds: Dataset, implicit: bool) -> None:
