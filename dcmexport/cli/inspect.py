@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dcmexport.cli import app
 from dcmexport.cli.common import deid_options_from_flags, out_console, usage_errors
@@ -28,6 +27,8 @@ def inspect_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """List the attributes that carry PHI and the action for each (keywords only), plus frames, rate, spacing and masks."""
+    from rich.table import Table
+
     from dcmexport.inspection import inspect_file
     from dcmexport.options import MaskOptions
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dcmexport.cli import app
 from dcmexport.cli.common import out_console, usage_errors
@@ -24,6 +23,8 @@ def presets_command(
     masks: Annotated[bool, typer.Option("--masks/--no-masks", help="List the mask presets too.")] = True,
 ) -> None:
     """List de-identification profiles and burned-in mask presets."""
+    from rich.table import Table
+
     from dcmexport.burnedin import load_mask_presets
     from dcmexport.deid import list_profiles, load_profile
     from dcmexport.presets import presets_dir

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dcmexport.cli import app
 from dcmexport.cli.common import (
@@ -53,6 +52,8 @@ def verify_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
 ) -> None:
     """Check outputs for PHI: DICOM attributes the profile removes, media metadata, and input values."""
+    from rich.table import Table
+
     from dcmexport.verify import verify_paths
 
     configure_logging(debug)
