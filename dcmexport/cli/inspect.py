@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dcmexport.cli import app
-from dcmexport.cli.common import deid_options_from_flags, out_console, usage_errors
+from dcmexport.cli.common import collector_paused, deid_options_from_flags, out_console, usage_errors
 
 INSPECT_EPILOG = """\
 Examples:
@@ -29,8 +29,9 @@ def inspect_command(
     """List the attributes that carry PHI and the action for each (keywords only), plus frames, rate, spacing and masks."""
     from rich.table import Table
 
-    from dcmexport.inspection import inspect_file
-    from dcmexport.options import MaskOptions
+    with collector_paused():
+        from dcmexport.inspection import inspect_file
+        from dcmexport.options import MaskOptions
 
     with usage_errors(debug):
         info = inspect_file(file, deid_options_from_flags(profile, None, None, False), MaskOptions(),

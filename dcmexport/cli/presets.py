@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dcmexport.cli import app
-from dcmexport.cli.common import out_console, usage_errors
+from dcmexport.cli.common import collector_paused, out_console, usage_errors
 
 PRESETS_EPILOG = """\
 Examples:
@@ -25,9 +25,10 @@ def presets_command(
     """List de-identification profiles and burned-in mask presets."""
     from rich.table import Table
 
-    from dcmexport.burnedin import load_mask_presets
-    from dcmexport.deid import list_profiles, load_profile
-    from dcmexport.presets import presets_dir
+    with collector_paused():
+        from dcmexport.burnedin import load_mask_presets
+        from dcmexport.deid import list_profiles, load_profile
+        from dcmexport.presets import presets_dir
 
     with usage_errors():
         out_console.print(f"presets directory: {presets_dir()}", markup=False)

@@ -13,6 +13,7 @@ from dcmexport.cli import app
 from dcmexport.cli.common import (
     CLEAN_HELP,
     RETAIN_HELP,
+    collector_paused,
     configure_logging,
     deid_options_from_flags,
     existing_paths,
@@ -54,7 +55,8 @@ def verify_command(
     """Check outputs for PHI: DICOM attributes the profile removes, media metadata, and input values."""
     from rich.table import Table
 
-    from dcmexport.verify import verify_paths
+    with collector_paused():
+        from dcmexport.verify import verify_paths
 
     configure_logging(debug)
     existing_paths([*paths, *(against or [])])
