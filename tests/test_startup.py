@@ -122,3 +122,40 @@ print(gc.isenabled(), gc.get_freeze_count() > 0)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["True", "True"]
+
+
+class TestInvokedCommand:
+    """cli.main builds only the command named on the command line (typer builds every registered one)."""
+
+    def test_a_command_name_selects_it(self) -> None:
+        from dcmexport.cli import _invoked_command
+
+        assert _invoked_command(["export", "a.dcm", "--out", "o"]) == "export"
+        assert _invoked_command(["deid", "--help"]) == "deid"
+
+    @pytest.mark.parametrize("args", [[], ["--help"], ["exprot"], ["--install-completion"]])
+    def test_anything_else_keeps_every_command(self, args: list[str]) -> None:
+        from dcmexport.cli import _invoked_command
+
+        assert _invoked_command(args) is None
+
+    def test_shell_completion_keeps_every_command(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from dcmexport.cli import _invoked_command
+
+        monkeypatch.setenv("_DCMEXPORT_COMPLETE", "complete_bash")
+        assert _invoked_command(["export"]) is None
+
+    def test_main_restores_the_command_list(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from dcmexport.cli import app, main
+
+        before = list(app.registered_commands)
+        monkeypatch.setattr(sys, "argv", ["dcmexport", "presets", "--no-masks"])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        assert exc.value.code in (0, None)
+        assert app.registered_commands == before
+
+    def test_a_typo_still_gets_click_s_message(self, tmp_path: Path) -> None:
+        proc = subprocess.run([sys.executable, "-m", "dcmexport", "exprot"], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=60, check=False)
+        assert proc.returncode == 2 and "No such command" in proc.stderr
