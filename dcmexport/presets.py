@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     cached = _cached_document(path, data)
     if cached is not None:
         return cached
+    import tomllib  # here: only a file the cache does not hold is parsed (start-up time, issue #7)
+
     try:
         return tomllib.loads(data.decode())
     except tomllib.TOMLDecodeError as exc:

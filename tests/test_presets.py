@@ -55,7 +55,7 @@ class TestPresetsCache:
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError("tomllib was called for a cached file")
 
-        monkeypatch.setattr(presets.tomllib, "loads", refuse)
+        monkeypatch.setattr(tomllib, "loads", refuse)
         assert len(load_mask_presets()) == 127
         assert read_toml(presets_dir() / "deid" / "keep.toml")["free_text"]["keywords"]
 
