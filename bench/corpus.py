@@ -10,7 +10,9 @@ identically on any machine:
 * ``clip1000.gray`` / ``us_multiframe.rgb`` -- the same frames as raw bytes, the input of
   the "ffmpeg alone" baselines;
 * ``color3d.mjpeg`` -- the JPEG fragments of pydicom-data's ``color3d_jpeg_baseline.dcm``
-  concatenated into an MJPEG stream (no decoding: the very same compressed bytes).
+  concatenated into an MJPEG stream (no decoding: the very same compressed bytes);
+* ``tiny/`` -- one 64x64 CT slice and one 10-frame 64x64 ultrasound cine, for the start-up
+  benchmark (:func:`build_tiny`, made on its own: the rest of the corpus is not needed for it).
 
 Usage: ``python bench/corpus.py [--cache DIR] [--slices N]``; ``run.py`` calls :func:`build`.
 """
@@ -150,6 +152,28 @@ def build(cache: Path | None = None, slices: int = 500) -> Corpus:
         color3d_frames=color_frames,
         color3d_fps=_fps(COLOR3D),
     )
+
+
+@dataclass(frozen=True)
+class Tiny:
+    """The start-up benchmark's inputs: as small as an object gets, so nearly all time is fixed cost."""
+
+    ct: Path  # 64x64 int16 CT slice, two VOI windows
+    cine: Path  # 10-frame 64x64 8-bit ultrasound cine (Cine Rate 15)
+    cine_frames: int
+
+
+def build_tiny(cache: Path | None = None) -> Tiny:
+    """Create (or reuse) ``corpus/tiny/`` under ``cache``; return its paths. Idempotent."""
+    from dcmexport.samples import make_ct, make_us_gray_cine, write_dataset
+
+    folder = (cache or default_cache()).resolve() / "corpus" / "tiny"
+    tiny = Tiny(ct=folder / "ct64.dcm", cine=folder / "us64x10.dcm", cine_frames=10)
+    if not tiny.ct.exists():
+        write_dataset(make_ct(rows=64, columns=64), tiny.ct)
+    if not tiny.cine.exists():
+        write_dataset(make_us_gray_cine(rows=64, columns=64, frames=tiny.cine_frames), tiny.cine)
+    return tiny
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ Usage::
     python bench/run.py                 # every benchmark, 3 interleaved runs each
     python bench/run.py --only stills   # one (or several: --only cine-jpeg --only naive)
     python bench/run.py --quick         # 100 CT slices instead of 500: a smoke test, not for quoting
+    python bench/run.py --only startup  # the fixed cost of a process (no corpus needed)
 
 Every figure is a whole process (start-up included) timed with ``time.perf_counter``
 under GNU ``/usr/bin/time`` (peak RSS); runs of the candidates are interleaved
@@ -74,13 +75,22 @@ class Row:
 
 @dataclass
 class Context:
-    corpus: corpus_mod.Corpus
+    cache_dir: Path
+    slices: int
     work: Path
     runs: int
     jobs: int
     env: dict[str, str]
     cache: dict[str, Series] = field(default_factory=dict)
     rows: list[Row] = field(default_factory=list)
+    _corpus: corpus_mod.Corpus | None = None
+
+    @property
+    def corpus(self) -> corpus_mod.Corpus:
+        """The corpus, built on first use (``--only startup`` needs none of it)."""
+        if self._corpus is None:
+            self._corpus = corpus_mod.build(self.cache_dir, self.slices)
+        return self._corpus
 
 
 # --------------------------------------------------------------------------- helpers
@@ -647,7 +657,86 @@ def bench_deid(ctx: Context) -> list[Row]:
     return [row]
 
 
+# --------------------------------------------------------------------------- start-up
+
+#: The start-up commands are short: more runs than the others (--runs, if larger, wins).
+STARTUP_RUNS = 9
+#: At most this many times the cost of importing pydicom alone (interpreter, numpy and pydicom),
+#: for one tiny object through a command; --help must stay below the pydicom import itself.
+STARTUP_LIMIT = 1.5
+
+
+def bench_startup(ctx: Context) -> list[Row]:
+    """The fixed cost of one process: a 64x64 object through export (PNG, MP4) and deid, and --help.
+
+    The baseline is the floor every dcmexport process pays before its own code runs:
+    ``python -c "import pydicom"`` (the interpreter, numpy and pydicom), timed in the
+    same interleaved run. ``python -c pass`` is shown too.
+    """
+    tiny = corpus_mod.build_tiny(ctx.cache_dir)
+    runs = max(ctx.runs, STARTUP_RUNS)
+    outs = {name: ctx.work / f"startup-{name}" for name in ("png", "mp4", "deid")}
+    commands = {
+        "python": runner([PY, "-c", "pass"], ctx),
+        "pydicom": runner([PY, "-c", "import pydicom"], ctx),
+        "png": runner(
+            dcmexport_cmd(ctx, "export", tiny.ct, "--out", outs["png"], "--format", "png", "-q"), ctx
+        ),
+        "mp4": runner(
+            dcmexport_cmd(ctx, "export", tiny.cine, "--out", outs["mp4"], "--format", "mp4", "-q"), ctx
+        ),
+        "deid": runner(dcmexport_cmd(ctx, "deid", tiny.ct, "--out", outs["deid"], "-q"), ctx),
+        "help": runner(dcmexport_cmd(ctx, "--help"), ctx),
+    }
+    series = measure_interleaved(commands, runs, lambda w: fresh_dir(outs[w]) if w in outs else None)
+    base = series["pydicom"]
+    labels = {
+        "png": f"dcmexport export {tiny.ct.name} --format png -q",
+        "mp4": f"dcmexport export {tiny.cine.name} --format mp4 -q",
+        "deid": f"dcmexport deid {tiny.ct.name} -q",
+        "help": "dcmexport --help",
+    }
+    checks = {
+        "png": len(list(outs["png"].glob("*.png"))) == 1,
+        "mp4": [probe(p)[0] for p in outs["mp4"].glob("*.mp4")] == [tiny.cine_frames],
+        "deid": len(list(outs["deid"].glob("*.dcm"))) == 1,
+        "help": True,  # run_once raises when a command fails
+    }
+    rows = []
+    for name, label in labels.items():
+        cand = series[name]
+        limit = 1.0 if name == "help" else STARTUP_LIMIT
+        r = cand.median / base.median
+        row = Row(
+            f"startup-{name}",
+            label,
+            'python -c "import pydicom"',
+            cand,
+            base,
+            r,
+            f"{r:.2f}x import pydicom",
+            f"<= {limit}x",
+            r <= limit,
+        )
+        row.checks_ok = checks[name]
+        row.notes.append(
+            f"{cand.median - base.median:+.2f} s over importing pydicom ({base.spread()} s); "
+            f"python -c pass {series['python'].spread()} s; CPU s (median) {cand.cpu:.2f} vs {base.cpu:.2f}; "
+            f"{runs} interleaved runs"
+        )
+        what = {
+            "png": "one PNG written",
+            "mp4": f"one MP4 of {tiny.cine_frames} frames",
+            "deid": "one DICOM written",
+            "help": "exit status 0",
+        }[name]
+        row.notes.append(f"check: {what} -> {'OK' if row.checks_ok else 'MISMATCH'}")
+        rows.append(row)
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
+    "startup": bench_startup,
     "cine-jpeg": bench_cine_jpeg,
     "cine-raw": bench_cine_raw,
     "naive": bench_naive,
@@ -682,6 +771,25 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def precompile_dcmexport() -> str:
+    """Write the bytecode of the dcmexport package being measured, as installing a wheel does.
+
+    An editable install (a checkout) compiles dcmexport's modules on first import and
+    caches them, except where ``PYTHONDONTWRITEBYTECODE`` is set (as on the development
+    VM): then every process compiles ~10,000 lines again, ~0.1-0.2 s that no installed
+    copy pays. Compiling up front measures what users run; the figure says which it was.
+    """
+    import compileall
+
+    import dcmexport
+
+    package = Path(dcmexport.__file__).resolve().parent
+    ok = compileall.compile_dir(package, quiet=1)
+    return (
+        f"compiled up front in {package}" if ok else f"compiling {package} FAILED (timings include compiling)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     global FFMPEG
     parser = argparse.ArgumentParser(description="dcmexport benchmarks against named baselines")
@@ -709,12 +817,20 @@ def main(argv: list[str] | None = None) -> int:
     import imageio_ffmpeg
 
     FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-    corpus = corpus_mod.build(args.cache, 100 if args.quick else 500)
-    work = corpus.root.parent / "work"
+    cache_dir = (args.cache or corpus_mod.default_cache()).resolve()
+    work = cache_dir / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = dict(os.environ, DCMEXPORT_KEY=KEY)
-    ctx = Context(corpus=corpus, work=work, runs=args.runs, jobs=args.jobs, env=env)
+    ctx = Context(
+        cache_dir=cache_dir,
+        slices=100 if args.quick else 500,
+        work=work,
+        runs=args.runs,
+        jobs=args.jobs,
+        env=env,
+    )
+    compiled = precompile_dcmexport()
     print(
         f"# dcmexport benchmarks on {platform.node() or 'this machine'}: {cores()} cores, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
@@ -722,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         + ("; QUICK (not for quoting)" if args.quick else ""),
         flush=True,
     )
+    print(f"# dcmexport bytecode: {compiled}", flush=True)
     for name in args.only or list(BENCHMARKS):
         for row in BENCHMARKS[name](ctx):
             ctx.rows.append(row)

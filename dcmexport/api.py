@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,8 +33,8 @@ from dcmexport.atomic import (
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
-from dcmexport.encode import VideoWriter, write_still
 from dcmexport.encode.dicom import write_part10
+from dcmexport.encode.still import write_still
 from dcmexport.errors import (
     BurnedInError,
     DcmexportError,
@@ -398,6 +397,8 @@ def _encode_clip(
     on_frame: Callable[[], None] | None,
 ) -> None:
     """Stream already-transformed frames into one clip, atomically; check the frame count."""
+    from dcmexport.encode.video import VideoWriter  # only clips need imageio-ffmpeg (start-up time, issue #7)
+
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
         writer = VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
         try:
@@ -836,6 +837,9 @@ def _run_batch(
             results: Iterable[ExportResult] = _run_sequential(tasks, options, deidentifier, on_frame)
             _collect(zip(labels, results, strict=True), batch, manifest, options, on_result)
         else:
+            # Imported here: a one-object or --jobs 1 run never starts workers (start-up time, issue #7).
+            from concurrent.futures import ProcessPoolExecutor
+
             with ProcessPoolExecutor(
                 max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
             ) as pool:

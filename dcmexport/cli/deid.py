@@ -11,6 +11,7 @@ from dcmexport.cli import app
 from dcmexport.cli.common import (
     CLEAN_HELP,
     RETAIN_HELP,
+    collector_paused,
     configure_logging,
     default_jobs,
     deid_options_from_flags,
@@ -56,7 +57,8 @@ def deid_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
 ) -> None:
     """Write de-identified DICOM files (PS3.15 Annex E), burned-in text masked in the pixel data."""
-    from dcmexport import api
+    with collector_paused():
+        from dcmexport import api
 
     configure_logging(debug)
     existing_paths(inputs)

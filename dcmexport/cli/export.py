@@ -11,6 +11,7 @@ from dcmexport.cli import app
 from dcmexport.cli.common import (
     CLEAN_HELP,
     RETAIN_HELP,
+    collector_paused,
     configure_logging,
     default_jobs,
     deid_options_from_flags,
@@ -84,7 +85,8 @@ def export_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
 ) -> None:
     """De-identify DICOM objects and export them as stills or clips."""
-    from dcmexport import api
+    with collector_paused():
+        from dcmexport import api
 
     configure_logging(debug)
     existing_paths(inputs)

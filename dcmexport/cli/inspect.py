@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dcmexport.cli import app
-from dcmexport.cli.common import deid_options_from_flags, out_console, usage_errors
+from dcmexport.cli.common import collector_paused, deid_options_from_flags, out_console, usage_errors
 
 INSPECT_EPILOG = """\
 Examples:
@@ -28,8 +27,11 @@ def inspect_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """List the attributes that carry PHI and the action for each (keywords only), plus frames, rate, spacing and masks."""
-    from dcmexport.inspection import inspect_file
-    from dcmexport.options import MaskOptions
+    from rich.table import Table
+
+    with collector_paused():
+        from dcmexport.inspection import inspect_file
+        from dcmexport.options import MaskOptions
 
     with usage_errors(debug):
         info = inspect_file(file, deid_options_from_flags(profile, None, None, False), MaskOptions(),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dcmexport.cli import app
-from dcmexport.cli.common import out_console, usage_errors
+from dcmexport.cli.common import collector_paused, out_console, usage_errors
 
 PRESETS_EPILOG = """\
 Examples:
@@ -24,9 +23,12 @@ def presets_command(
     masks: Annotated[bool, typer.Option("--masks/--no-masks", help="List the mask presets too.")] = True,
 ) -> None:
     """List de-identification profiles and burned-in mask presets."""
-    from dcmexport.burnedin import load_mask_presets
-    from dcmexport.deid import list_profiles, load_profile
-    from dcmexport.presets import presets_dir
+    from rich.table import Table
+
+    with collector_paused():
+        from dcmexport.burnedin import load_mask_presets
+        from dcmexport.deid import list_profiles, load_profile
+        from dcmexport.presets import presets_dir
 
     with usage_errors():
         out_console.print(f"presets directory: {presets_dir()}", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dcmexport.cli import app
-from dcmexport.cli.common import configure_logging, out_console, usage_errors
+from dcmexport.cli.common import collector_paused, configure_logging, out_console, usage_errors
 
 REVIEW_EPILOG = """\
 Examples:
@@ -39,7 +39,8 @@ def review_command(
     open it in a browser, tick each file once nothing identifying is visible,
     and download the review state as JSON for the record.
     """
-    from dcmexport.review import write_review
+    with collector_paused():
+        from dcmexport.review import write_review
 
     configure_logging(debug)
     with usage_errors(debug):

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dcmexport.cli import app
 from dcmexport.cli.common import (
     CLEAN_HELP,
     RETAIN_HELP,
+    collector_paused,
     configure_logging,
     deid_options_from_flags,
     existing_paths,
@@ -53,7 +53,10 @@ def verify_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
 ) -> None:
     """Check outputs for PHI: DICOM attributes the profile removes, media metadata, and input values."""
-    from dcmexport.verify import verify_paths
+    from rich.table import Table
+
+    with collector_paused():
+        from dcmexport.verify import verify_paths
 
     configure_logging(debug)
     existing_paths([*paths, *(against or [])])

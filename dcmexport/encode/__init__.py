@@ -13,12 +13,40 @@ DICOM     pydicom (+ copy)    :mod:`dcmexport.encode.dicom`
 ========  ==================  =====================================
 
 :mod:`dcmexport.encode.probe` reads videos back (tests, ``verify``).
+
+The names below are resolved on first use: a PNG export never imports the video
+backend (imageio-ffmpeg) and a clip never imports tifffile (start-up time, issue #7).
 """
 
 from __future__ import annotations
 
-from dcmexport.encode.probe import VideoInfo, probe_video, read_video_frames
-from dcmexport.encode.still import write_still
-from dcmexport.encode.video import VideoWriter, open_video
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.encode.probe import VideoInfo, probe_video, read_video_frames
+    from dcmexport.encode.still import write_still
+    from dcmexport.encode.video import VideoWriter, open_video
 
 __all__ = ["VideoInfo", "VideoWriter", "open_video", "probe_video", "read_video_frames", "write_still"]
+
+#: public name -> the backend module that defines it
+_BACKEND = {
+    "VideoInfo": "probe",
+    "probe_video": "probe",
+    "read_video_frames": "probe",
+    "write_still": "still",
+    "VideoWriter": "video",
+    "open_video": "video",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _BACKEND.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dcmexport.encode' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"dcmexport.encode.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

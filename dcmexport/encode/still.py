@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tifffile
 from PIL import Image
 
 from dcmexport.errors import EncodeError, UnsupportedError, UsageError
@@ -131,6 +130,8 @@ def _write_jpg(path: Path, image: np.ndarray, quality: int, dpi: tuple[float, fl
 
 
 def _write_tiff(path: Path, image: np.ndarray, quality: int, dpi: tuple[float, float] | None) -> None:
+    import tifffile  # here, not at the top: only TIFF needs it (~20 ms of start-up otherwise, issue #7)
+
     # tifffile writes a JSON "shaped" ImageDescription by default: metadata=None
     # and description=None suppress it, software=False drops the Software tag,
     # and datetime stays unset (no DateTime tag).
