@@ -152,7 +152,7 @@ def _write_body(raw: BinaryIO, fp: DicomFileLike, ds: Dataset, implicit: bool) -
     pack_implicit = struct.Struct("<HHL").pack
     pack_short = struct.Struct("<HH2sH").pack
     pack_long = struct.Struct("<HH2s2xL").pack
-    for tag in sorted(elems):
+    for tag in sorted(elems, key=int):  # int keys: C comparisons, not BaseTag.__lt__
         number = int(tag)
         group, element = number >> 16, number & 0xFFFF
         if element == 0 and group > 6:
