@@ -303,7 +303,9 @@ def check_pixel_geometry(ds: Dataset) -> int:
             "refused before allocation"
         )
     try:  # Number of Frames must fit in the Pixel Data actually present (before planning per-frame work)
-        elem = ds.get_item(0x7FE00010)
+        # keep_deferred: only the length is needed; a plain get_item would read a deferred
+        # Pixel Data value into memory (262 MB for a 1,000-frame 512x512 clip).
+        elem = ds.get_item(0x7FE00010, keep_deferred=True)
         length = getattr(elem, "length", None)
         if length is None and elem is not None and elem.value is not None:
             length = len(elem.value)

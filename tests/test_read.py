@@ -70,6 +70,25 @@ class TestReadDataset:
         with pytest.raises(InputError, match="refused before allocation"):
             check_pixel_geometry(ds)
 
+    def test_geometry_check_leaves_large_pixel_data_on_disk(self, tmp_path: Path) -> None:
+        from dcmexport.samples import make_us_gray_cine, write_dataset
+
+        path = write_dataset(make_us_gray_cine(rows=256, columns=256, frames=8), tmp_path / "clip.dcm")
+        ds = read_dataset(path)  # 512 KB of pixels: above the 256 KB defer size
+        assert check_pixel_geometry(ds) == 8
+        # Still deferred: streaming decoders read frames from the file, memory stays flat.
+        assert ds.get_item(0x7FE00010, keep_deferred=True).value is None
+        assert len(next(iter_frames(path, ds))) == 256
+
+    def test_geometry_check_still_counts_frames_of_deferred_native_data(self, tmp_path: Path) -> None:
+        from dcmexport.samples import make_us_gray_cine, write_dataset
+
+        ds = make_us_gray_cine(rows=256, columns=256, frames=8)
+        ds.NumberOfFrames = 9  # one frame more than the 512 KB of Pixel Data hold
+        path = write_dataset(ds, tmp_path / "clip.dcm")
+        with pytest.raises(InputError, match="holds fewer frames"):
+            check_pixel_geometry(read_dataset(path))
+
     def test_messages_never_quote_values(self, tmp_path: Path) -> None:
         p = tmp_path / "x.dcm"
         p.write_bytes(b"\0" * 128 + b"DICM" + b"SECRETNAME" * 5)
