@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from math import lcm
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -28,17 +30,19 @@ from dcmexport.atomic import atomic_output, fsync_directory, remove_stale_tempor
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
-from dcmexport.encode import VideoWriter, write_still
+from dcmexport.encode import JpegStreamWriter, VideoWriter, write_still
 from dcmexport.errors import (
     BurnedInError,
     DcmexportError,
     EncodeError,
     InputError,
     TimeLimitError,
+    UnsupportedError,
     UsageError,
 )
+from dcmexport.jpeg import JpegHeader
 from dcmexport.manifest import Manifest
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import Box, MaskPlan, align_box_outward
 from dcmexport.options import (
     EncodeOptions,
     ExportOptions,
@@ -58,8 +62,10 @@ from dcmexport.read import (
     has_pixels,
     iter_frames,
     iter_inputs,
+    iter_jpeg_frames,
     quiet_pydicom,
     read_dataset,
+    read_jpeg_header_from_dataset,
     sha256_file,
 )
 from dcmexport.render import (
@@ -192,6 +198,13 @@ class _Pipeline:
         self.suspicious_frames: list[int] = []
 
     def __call__(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
+        image = self.render_masked(frame, index)
+        if self.out_size is not None:
+            image = apply_aspect(image, *self.out_size)
+        return image
+
+    def render_masked(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
+        """Render and mask one stored frame, run the checks planned for ``index``; stored geometry."""
         image = self.renderer.render(frame)
         if not self.plan.is_empty:
             image = self.plan.apply(image, fill=0)
@@ -199,8 +212,6 @@ class _Pipeline:
             self._ocr(image, index)
         elif index in self.detect_frames and find_text_like_rows(image, self.plan.keep):
             self.suspicious_frames.append(index)
-        if self.out_size is not None:
-            image = apply_aspect(image, *self.out_size)
         return image
 
     def _ocr(self, image: np.ndarray, index: int) -> None:
@@ -380,6 +391,22 @@ def _plan_pixels(
     )
 
 
+_Frame = TypeVar("_Frame", contravariant=True)
+_T = TypeVar("_T")
+
+
+class _ClipWriter(Protocol[_Frame]):
+    """What :func:`_encode_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
+
+    frames_written: int
+
+    def write(self, frame: _Frame) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 def _encode_clip(
     final: Path,
     fmt: OutputFormat,
@@ -390,8 +417,21 @@ def _encode_clip(
     on_frame: Callable[[], None] | None,
 ) -> None:
     """Stream already-transformed frames into one clip, atomically; check the frame count."""
+    _write_clip(final, lambda tmp: VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf),
+                frames, expected, options, on_frame)
+
+
+def _write_clip(
+    final: Path,
+    open_writer: Callable[[Path], _ClipWriter[_T]],
+    frames: Iterable[_T],
+    expected: int,
+    options: ExportOptions,
+    on_frame: Callable[[], None] | None,
+) -> None:
+    """Feed ``frames`` to the writer ``open_writer`` makes for a temporary file; rename it when complete."""
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
-        writer = VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
+        writer = open_writer(tmp)
         try:
             for image in frames:
                 writer.write(image)
@@ -403,6 +443,105 @@ def _encode_clip(
             raise
         if writer.frames_written != expected:
             raise EncodeError(f"decoded {writer.frames_written} frames but (0028,0008) NumberOfFrames is {expected}")
+
+
+@dataclass(frozen=True)
+class _Passthrough:
+    """A clip whose JPEG frames go to ffmpeg undecoded: frame 0's header and the boxes ffmpeg paints black."""
+
+    header: JpegHeader
+    boxes: tuple[Box, ...]
+
+
+#: Photometric Interpretations whose JPEG frames ffmpeg decodes to what the Python path renders.
+_PASSTHROUGH_YBR = frozenset({"YBR_FULL", "YBR_FULL_422"})
+
+
+def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pipeline) -> _Passthrough | None:
+    """Decide whether a clip's JPEG frames can skip decoding in Python (the JPEG passthrough).
+
+    Why: for a JPEG cine, Python otherwise decodes every frame (Pillow), converts
+    YCbCr to RGB, and pipes raw RGB to ffmpeg, which converts it back to YUV;
+    on two cores that CPU competes with x264. Handing ffmpeg the JPEG frames
+    lets it decode, mask and scale in C with no RGB round trip.
+
+    Eligible, all of: MP4 or WebM; no ``--ocr-check`` (OCR reads rendered
+    frames); 8-bit JPEG baseline or extended sequential (.50, .51) whose frame 0
+    is 8-bit precision, Rows x Columns, carries its own DQT/DHT tables, and is
+    either YBR_FULL / YBR_FULL_422 with three YCbCr components (no Adobe RGB
+    transform, no 'R','G','B' ids) in a 4:4:4/4:2:2/4:2:0/4:1:1/4:4:0 layout,
+    or MONOCHROME2 with one component; unsigned 8-bit samples; and a renderer
+    that returns stored 8-bit frames unchanged (no window, VOI LUT, rescale,
+    palette or inversion to apply). Masks (blank boxes, keep regions as their
+    complement) become ffmpeg boxes grown to the chroma grid and to 2 x 2 (the
+    4:2:0 output), so no chroma sample is shared across a box edge. Aspect
+    correction and ``--max-side`` become ffmpeg Lanczos scaling to the same
+    size. The frame-0 text check still decodes frame 0 in Python.
+
+    Returns:
+        The plan, or None: the frames are decoded in Python as before.
+    """
+    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames:
+        return None
+    if not pipeline.renderer.passes_uint8_through():
+        return None
+    try:
+        photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+        samples = int(ds.get("SamplesPerPixel", 1))
+        eight_bit = (int(ds.BitsAllocated), int(ds.get("BitsStored", 0)), int(ds.get("PixelRepresentation", 0)))
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if eight_bit != (8, 8, 0):
+        return None
+    header = read_jpeg_header_from_dataset(path, ds)
+    if header is None or header.precision != 8 or (header.rows, header.columns) != (rows, cols) or not header.tables:
+        return None
+    if photometric in _PASSTHROUGH_YBR and samples == 3 and len(header.component_ids) == 3:
+        chroma = header.chroma_subsampling
+        if chroma is None or header.signals_rgb or header.adobe_transform not in (None, 1):
+            return None
+        grid = (lcm(chroma[0], 2), lcm(chroma[1], 2))
+    elif photometric == "MONOCHROME2" and samples == 1 and len(header.component_ids) == 1:
+        grid = (1, 1)  # no chroma to share across an edge
+    else:
+        return None
+    boxes = (align_box_outward(b, grid, rows, cols) for b in pipeline.plan.blank_boxes(rows, cols))
+    return _Passthrough(header, tuple(b for b in boxes if b is not None))
+
+
+def _encode_jpeg_clip(
+    final: Path,
+    fmt: OutputFormat,
+    fps: float,
+    path: Path,
+    ds: Dataset,
+    plan: _Passthrough,
+    pipeline: _Pipeline,
+    expected: int,
+    options: ExportOptions,
+    on_frame: Callable[[], None] | None,
+) -> None:
+    """Encode a clip from its undecoded JPEG frames (see :func:`_passthrough_plan`), atomically.
+
+    Raises:
+        UnsupportedError: a later frame is unlike frame 0; nothing was written,
+            the caller decodes the clip in Python instead.
+        InputError: damaged JPEG data (ffmpeg's decoder stops at the first error).
+    """
+    if 0 in pipeline.detect_frames:  # the frame-0 text check needs rendered pixels: one frame is cheap
+        for frame in iter_frames(path, ds, indices=[0]):
+            pipeline.render_masked(frame, 0)
+    header = plan.header
+
+    def open_writer(tmp: Path) -> JpegStreamWriter:
+        return JpegStreamWriter(
+            tmp, fmt, fps=fps, crf=options.encode.crf, width=header.columns, height=header.rows,
+            chroma_subsampling=header.chroma_subsampling if len(header.component_ids) == 3 else None,
+            boxes=plan.boxes, out_size=pipeline.out_size,
+        )  # fmt: skip
+
+    _write_clip(final, open_writer, iter_jpeg_frames(path, ds, header), expected, options, on_frame)
 
 
 def _note_verification(result: ExportResult, pipelines: Sequence[_Pipeline]) -> None:
@@ -437,6 +576,7 @@ def _export_file(
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
     pipeline = _plan_pixels(ds, options, fmt, frames, result)
+    passthrough = _passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
@@ -468,8 +608,16 @@ def _export_file(
             result.fps, result.fps_source = rate.fps, rate.source
             if rate.source == "default":
                 result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
-            images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-            _encode_clip(planned[0], fmt, rate.fps, images, frames, options, on_frame)
+            if passthrough is not None:
+                try:
+                    _encode_jpeg_clip(planned[0], fmt, rate.fps, path, ds, passthrough, pipeline, frames,
+                                      options, on_frame)
+                except UnsupportedError:
+                    log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
+                    passthrough = None
+            if passthrough is None:
+                images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
+                _encode_clip(planned[0], fmt, rate.fps, images, frames, options, on_frame)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]
