@@ -31,6 +31,7 @@ from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
 from dcmexport.encode import JpegStreamWriter, VideoWriter, write_still
+from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS
 from dcmexport.errors import (
     BurnedInError,
     DcmexportError,
@@ -396,7 +397,7 @@ _T = TypeVar("_T")
 
 
 class _ClipWriter(Protocol[_Frame]):
-    """What :func:`_encode_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
+    """What :func:`_write_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
 
     frames_written: int
 
@@ -499,7 +500,9 @@ def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pip
         return None
     if photometric in _PASSTHROUGH_YBR and samples == 3 and len(header.component_ids) == 3:
         chroma = header.chroma_subsampling
-        if chroma is None or header.signals_rgb or header.adobe_transform not in (None, 1):
+        if chroma is None or chroma not in JPEG_CHROMA_SUBSAMPLINGS:
+            return None
+        if header.signals_rgb or header.adobe_transform not in (None, 1):
             return None
         grid = (lcm(chroma[0], 2), lcm(chroma[1], 2))
     elif photometric == "MONOCHROME2" and samples == 1 and len(header.component_ids) == 1:

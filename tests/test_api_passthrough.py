@@ -144,6 +144,17 @@ class TestEquivalence:
         _assert_black(fast, _outside((480, 640), (84, 32, 596, 414)))
         assert fast[:, 40:400, 100:580].mean() > 10  # the kept region is not blanked (mean 14: dark US)
 
+    def test_examples_ybr_color_declared_422_coded_420(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pydicom.data import get_testdata_file
+
+        fast, slow, result = _both_paths(Path(get_testdata_file("examples_ybr_color.dcm")), tmp_path, monkeypatch)
+        assert fast.shape == (30, 240, 320, 3) and result.frames == 30
+        assert np.abs(fast - slow).mean() <= 2
+        assert result.keep_boxes is not None and len(result.keep_boxes) == 1
+        x0, y0, x1, y1 = result.keep_boxes[0]
+        grown = (x0 + x0 % 2, y0 + y0 % 2, x1 - x1 % 2, y1 - y1 % 2)
+        _assert_black(fast, _outside((240, 320), grown))
+
     def test_synthetic_clip_with_mask_and_non_square_pixels(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -211,6 +222,65 @@ class TestEquivalence:
         fast, slow, result = _both_paths(src, tmp_path, monkeypatch, format="webm")
         assert result.outputs[0].suffix == ".webm" and probe_video(result.outputs[0]).codec == "vp9"
         assert np.abs(fast - slow).mean() <= 2
+
+
+def _plan(path: Path, fmt: str = "mp4", **kwargs: object) -> api._Passthrough | None:
+    from dcmexport.options import OutputFormat
+    from dcmexport.read import check_pixel_geometry, read_dataset
+
+    ds = read_dataset(path)
+    options = api.build_options(path.parent / "unused", format=fmt, **kwargs)  # type: ignore[arg-type]
+    pipeline = api._plan_pixels(ds, options, OutputFormat(fmt), check_pixel_geometry(ds), api.ExportResult(path, ""))
+    return api._passthrough_plan(path, ds, OutputFormat(fmt), pipeline)
+
+
+class TestPassthroughPlan:
+    """The eligibility rule, on real files; boxes hand-computed from the ultrasound region."""
+
+    def test_color3d_keep_region_becomes_four_boxes_on_the_2x2_grid(self) -> None:
+        plan = _plan(data_store_file("color3d_jpeg_baseline.dcm"))
+        assert plan is not None and plan.header.chroma_subsampling == (2, 1)
+        # Region (84, 31)-(596, 415): its complement, each blank box grown to even coordinates.
+        assert plan.boxes == ((0, 0, 640, 32), (0, 30, 84, 416), (596, 30, 640, 416), (0, 414, 640, 480))
+
+    def test_webm_and_user_masks(self) -> None:
+        plan = _plan(data_store_file("color3d_jpeg_baseline.dcm"), "webm", masks=["101,7,10,10"])
+        assert plan is not None and (100, 6, 112, 18) in plan.boxes
+
+    def test_gif_needs_python(self) -> None:
+        assert _plan(data_store_file("color3d_jpeg_baseline.dcm"), "gif") is None
+
+    def test_colour_ignores_a_window_on_both_paths(self) -> None:
+        assert _plan(data_store_file("color3d_jpeg_baseline.dcm"), window="100,50") is not None
+
+    def test_grey_needs_python_only_when_rendering_changes_values(self, tmp_path: Path) -> None:
+        ds = make_us_gray_cine(frames=2, with_region=True)
+        compress_jpeg_baseline(ds)
+        src = write_dataset(ds, tmp_path / "grey.dcm")
+        plan = _plan(src)
+        assert plan is not None and plan.header.chroma_subsampling is None
+        assert _plan(src, window="100,50") is None
+
+    @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract (Debian tesseract-ocr) not installed")
+    def test_ocr_check_needs_python(self) -> None:
+        pytest.importorskip("pytesseract")
+        assert _plan(data_store_file("color3d_jpeg_baseline.dcm"), ocr_check="report") is None
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "SC_rgb_jpeg_app14_dcmd.dcm",  # RGB photometric, Adobe transform 0
+            "SC_jpeg_no_color_transform.dcm",  # RGB photometric, YCbCr-looking ids
+            "JPEG-lossy.dcm",  # 12-bit extended
+            "SC_rgb_jpeg_gdcm.dcm",  # lossless
+            "SC_rgb_dcmtk_+eb+cy+n1.dcm",  # eligible layout: proves the case can pass
+        ],
+    )
+    def test_real_files(self, name: str) -> None:
+        from pydicom.data import get_testdata_file
+
+        plan = _plan(Path(get_testdata_file(name)), "mp4", accept_burned_in=True)
+        assert (plan is not None) == (name == "SC_rgb_dcmtk_+eb+cy+n1.dcm")
 
 
 def _rewrite_frames(src: Path, dst: Path, change: dict[int, bytes]) -> Path:

@@ -540,6 +540,8 @@ class JpegStreamWriter(_FfmpegWriter):
 _PLANAR_BY_SUBSAMPLING: dict[tuple[int, int], str] = {
     (1, 1): "yuv444p", (2, 1): "yuv422p", (2, 2): "yuv420p", (4, 1): "yuv411p", (1, 2): "yuv440p",
 }  # fmt: skip
+#: Chroma subsamplings (luma samples per chroma sample) :class:`JpegStreamWriter` can take.
+JPEG_CHROMA_SUBSAMPLINGS = frozenset(_PLANAR_BY_SUBSAMPLING)
 
 
 def jpeg_filter_chain(
