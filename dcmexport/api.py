@@ -547,6 +547,27 @@ def _encode_jpeg_clip(
     _write_clip(final, open_writer, iter_jpeg_frames(path, ds, header), expected, options, on_frame)
 
 
+class _Progress:
+    """The per-frame progress callback of one clip, which a second attempt does not advance twice."""
+
+    def __init__(self, on_frame: Callable[[], None] | None) -> None:
+        self._on_frame = on_frame
+        self._reported = 0
+        self._skip = 0
+
+    def __call__(self) -> None:
+        if self._skip:
+            self._skip -= 1
+            return
+        self._reported += 1
+        if self._on_frame is not None:
+            self._on_frame()
+
+    def replay(self) -> None:
+        """The clip starts again from frame 0: stay silent until it passes the frames already reported."""
+        self._skip = self._reported
+
+
 def _note_verification(result: ExportResult, pipelines: Sequence[_Pipeline]) -> None:
     hits = sorted({i for p in pipelines for i in p.ocr_hits})
     if hits:
@@ -611,16 +632,18 @@ def _export_file(
             result.fps, result.fps_source = rate.fps, rate.source
             if rate.source == "default":
                 result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+            progress = _Progress(on_frame)
             if passthrough is not None:
                 try:
                     _encode_jpeg_clip(planned[0], fmt, rate.fps, path, ds, passthrough, pipeline, frames,
-                                      options, on_frame)
+                                      options, progress)
                 except UnsupportedError:
                     log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
                     passthrough = None
+                    progress.replay()  # frames already reported are not reported twice
             if passthrough is None:
                 images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-                _encode_clip(planned[0], fmt, rate.fps, images, frames, options, on_frame)
+                _encode_clip(planned[0], fmt, rate.fps, images, frames, options, progress)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]

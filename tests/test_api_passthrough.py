@@ -376,7 +376,9 @@ class TestIneligible:
         odd = list(generate_frames(other.PixelData, number_of_frames=8))[4]
         src = _rewrite_frames(jpeg_clip, tmp_path / "mixed.dcm", {4: odd})
         paths = _Paths(monkeypatch)
-        result = _export(src, tmp_path / "out")
+        ticks: list[None] = []
+        result = _export(src, tmp_path / "out", on_frame=lambda: ticks.append(None))
         assert paths.jpeg_clips == 1 and paths.all_frames_decoded  # tried, then decoded in Python
         assert probe_video(result.outputs[0]).frames == 8
+        assert len(ticks) == 8  # progress counts each frame once, not the 4 of the first attempt again
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(["manifest.jsonl", result.outputs[0].name])
