@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from math import lcm
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -30,8 +30,7 @@ from dcmexport.atomic import atomic_output, fsync_directory, remove_stale_tempor
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
-from dcmexport.encode import JpegStreamWriter, VideoWriter, write_still
-from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS
+from dcmexport.encode import VideoWriter, write_still
 from dcmexport.errors import (
     BurnedInError,
     DcmexportError,
@@ -64,9 +63,9 @@ from dcmexport.read import (
     iter_frames,
     iter_inputs,
     iter_jpeg_frames,
+    jpeg_header_from_dataset,
     quiet_pydicom,
     read_dataset,
-    read_jpeg_header_from_dataset,
     sha256_file,
 )
 from dcmexport.render import (
@@ -392,16 +391,12 @@ def _plan_pixels(
     )
 
 
-_Frame = TypeVar("_Frame", contravariant=True)
-_T = TypeVar("_T")
-
-
-class _ClipWriter(Protocol[_Frame]):
-    """What :func:`_write_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
+class _ClipWriter(Protocol):
+    """What :func:`_encode_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
 
     frames_written: int
 
-    def write(self, frame: _Frame) -> None: ...
+    def write(self, frame: Any) -> None: ...
 
     def close(self) -> None: ...
 
@@ -412,27 +407,16 @@ def _encode_clip(
     final: Path,
     fmt: OutputFormat,
     fps: float,
-    frames: Iterable[np.ndarray],
+    frames: Iterable[np.ndarray] | Iterable[bytes],
     expected: int,
     options: ExportOptions,
     on_frame: Callable[[], None] | None,
+    open_writer: Callable[[Path], _ClipWriter] | None = None,
 ) -> None:
     """Stream already-transformed frames into one clip, atomically; check the frame count."""
-    _write_clip(final, lambda tmp: VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf),
-                frames, expected, options, on_frame)
-
-
-def _write_clip(
-    final: Path,
-    open_writer: Callable[[Path], _ClipWriter[_T]],
-    frames: Iterable[_T],
-    expected: int,
-    options: ExportOptions,
-    on_frame: Callable[[], None] | None,
-) -> None:
-    """Feed ``frames`` to the writer ``open_writer`` makes for a temporary file; rename it when complete."""
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
-        writer = open_writer(tmp)
+        # The JPEG passthrough brings its own writer, which takes JPEG codestreams.
+        writer: _ClipWriter = open_writer(tmp) if open_writer else VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
         try:
             for image in frames:
                 writer.write(image)
@@ -484,6 +468,8 @@ def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pip
     """
     if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames:
         return None
+    from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
+
     if not pipeline.renderer.passes_uint8_through():
         return None
     try:
@@ -495,7 +481,7 @@ def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pip
         return None
     if eight_bit != (8, 8, 0):
         return None
-    header = read_jpeg_header_from_dataset(path, ds)
+    header = jpeg_header_from_dataset(path, ds)
     if header is None or header.precision != 8 or (header.rows, header.columns) != (rows, cols) or not header.tables:
         return None
     if photometric in _PASSTHROUGH_YBR and samples == 3 and len(header.component_ids) == 3:
@@ -532,6 +518,8 @@ def _encode_jpeg_clip(
             the caller decodes the clip in Python instead.
         InputError: damaged JPEG data (ffmpeg's decoder stops at the first error).
     """
+    from dcmexport.encode.video import JpegStreamWriter
+
     if 0 in pipeline.detect_frames:  # the frame-0 text check needs rendered pixels: one frame is cheap
         for frame in iter_frames(path, ds, indices=[0]):
             pipeline.render_masked(frame, 0)
@@ -544,7 +532,7 @@ def _encode_jpeg_clip(
             boxes=plan.boxes, out_size=pipeline.out_size,
         )  # fmt: skip
 
-    _write_clip(final, open_writer, iter_jpeg_frames(path, ds, header), expected, options, on_frame)
+    _encode_clip(final, fmt, fps, iter_jpeg_frames(path, ds, header), expected, options, on_frame, open_writer)
 
 
 class _Progress:

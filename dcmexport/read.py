@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -17,7 +18,6 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -459,17 +459,17 @@ def _iter_encoded_frames(path: Path, ds: Dataset) -> Iterator[bytes]:
         if elem.value is None:  # deferred: stream it from the file
             with open_regular(path) as fh:
                 fh.seek(elem.value_tell)
-                yield from islice(generate_frames(fh, number_of_frames=frames, extended_offsets=offsets), frames)
+                yield from itertools.islice(generate_frames(fh, number_of_frames=frames, extended_offsets=offsets), frames)
             return
         value = elem.value
     elif elem is not None and elem.is_undefined_length and isinstance(elem.value, bytes):
         value = elem.value
     else:
         raise not_encapsulated
-    yield from islice(generate_frames(value, number_of_frames=frames, extended_offsets=offsets), frames)
+    yield from itertools.islice(generate_frames(value, number_of_frames=frames, extended_offsets=offsets), frames)
 
 
-def read_jpeg_header_from_dataset(path: Path, ds: Dataset) -> JpegHeader | None:
+def jpeg_header_from_dataset(path: Path, ds: Dataset) -> JpegHeader | None:
     """The JPEG header of frame 0 when the object's frames are JPEG bitstreams ffmpeg may decode, else None.
 
     Only the transfer syntaxes in :data:`JPEG_BITSTREAM_SYNTAXES` qualify, and
@@ -505,7 +505,7 @@ def iter_jpeg_frames(path: Path, ds: Dataset, header: JpegHeader) -> Iterator[by
     Args:
         path: the file the dataset was read from.
         ds: its dataset.
-        header: frame 0's header (:func:`read_jpeg_header_from_dataset`).
+        header: frame 0's header (:func:`jpeg_header_from_dataset`).
 
     Yields:
         (0028,0008) NumberOfFrames codestreams, SOI .. EOI.

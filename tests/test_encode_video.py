@@ -392,7 +392,7 @@ def jpeg_frame(index: int, *, grey: bool = False, subsampling: int = 1, height: 
 
 
 def _jpeg_clip(path: Path, frames: list[bytes], **kwargs: object) -> VideoInfo:
-    from dcmexport.encode import JpegStreamWriter
+    from dcmexport.encode.video import JpegStreamWriter
 
     options: dict[str, object] = {"width": 64, "height": 48, "chroma_subsampling": (2, 1), **kwargs}
     with JpegStreamWriter(path, MP4, fps=25, **options) as writer:  # type: ignore[arg-type]
@@ -473,7 +473,7 @@ class TestJpegStreamWriter:
         np.testing.assert_allclose(decoded[:, 2:10, 2:10], 128, atol=3)
 
     def test_gif_is_unsupported(self, tmp_path: Path) -> None:
-        from dcmexport.encode import JpegStreamWriter
+        from dcmexport.encode.video import JpegStreamWriter
 
         with pytest.raises(UnsupportedError, match="MP4 and WebM"):
             JpegStreamWriter(tmp_path / "x.gif", GIF, fps=10, width=64, height=48, chroma_subsampling=(2, 1))

@@ -180,18 +180,18 @@ class TestArchivesAndDicomdir:
 
 
 class TestJpegFrames:
-    """read_jpeg_header_from_dataset / iter_jpeg_frames: the clip passthrough's source."""
+    """jpeg_header_from_dataset / iter_jpeg_frames: the clip passthrough's source."""
 
     def test_color3d_frames_are_the_fragments_streamed_from_the_file(self) -> None:
         import pydicom
         from pydicom.encaps import generate_frames
 
-        from dcmexport.read import iter_jpeg_frames, read_jpeg_header_from_dataset
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
         from tests.conftest import data_store_file
 
         path = data_store_file("color3d_jpeg_baseline.dcm")
         ds = read_dataset(path)
-        header = read_jpeg_header_from_dataset(path, ds)
+        header = jpeg_header_from_dataset(path, ds)
         assert header is not None and (header.rows, header.columns, header.sof) == (480, 640, 0xC0)
         frames = list(iter_jpeg_frames(path, ds, header))
         reference = list(generate_frames(pydicom.dcmread(path).PixelData, number_of_frames=120))
@@ -204,10 +204,10 @@ class TestJpegFrames:
 
     @pytest.mark.parametrize("name", ["CT_small.dcm", "SC_rgb_jpeg_gdcm.dcm", "SC_rgb_rle.dcm"])
     def test_no_header_for_other_transfer_syntaxes(self, name: str) -> None:
-        from dcmexport.read import read_jpeg_header_from_dataset
+        from dcmexport.read import jpeg_header_from_dataset
 
         path = Path(get_testdata_file(name))
-        assert read_jpeg_header_from_dataset(path, read_dataset(path)) is None  # native, lossless, RLE
+        assert jpeg_header_from_dataset(path, read_dataset(path)) is None  # native, lossless, RLE
 
     def _clip(self, tmp_path: Path, frames: int = 4) -> Path:
         from dcmexport.samples import compress_jpeg_baseline, make_us_rgb_cine, write_dataset
@@ -236,14 +236,14 @@ class TestJpegFrames:
 
     def test_a_frame_unlike_frame_0_is_unsupported(self, tmp_path: Path) -> None:
         from dcmexport.errors import UnsupportedError
-        from dcmexport.read import iter_jpeg_frames, read_jpeg_header_from_dataset
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
 
         src = self._clip(tmp_path)
         frames = self._frames(src)
         frames[2] = frames[2].replace(b"\xff\xc0", b"\xff\xc1", 1)  # same data, extended-process marker
         path = self._rewrite(src, tmp_path / "mixed.dcm", frames)
         ds = read_dataset(path)
-        header = read_jpeg_header_from_dataset(path, ds)
+        header = jpeg_header_from_dataset(path, ds)
         assert header is not None
         it = iter_jpeg_frames(path, ds, header)
         assert len([next(it), next(it)]) == 2
@@ -252,38 +252,38 @@ class TestJpegFrames:
 
     def test_a_frame_without_eoi_is_unsupported(self, tmp_path: Path) -> None:
         from dcmexport.errors import UnsupportedError
-        from dcmexport.read import iter_jpeg_frames, read_jpeg_header_from_dataset
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
 
         src = self._clip(tmp_path)
         frames = self._frames(src)
         frames[1] = frames[1].rstrip(b"\x00")[:-200]
         path = self._rewrite(src, tmp_path / "cut.dcm", [f + b"\x00" * (len(f) % 2) for f in frames])
         ds = read_dataset(path)
-        header = read_jpeg_header_from_dataset(path, ds)
+        header = jpeg_header_from_dataset(path, ds)
         assert header is not None
         with pytest.raises(UnsupportedError, match="frame 1 does not end with an EOI"):
             list(iter_jpeg_frames(path, ds, header))
 
     def test_damaged_header_is_input_error(self, tmp_path: Path) -> None:
-        from dcmexport.read import iter_jpeg_frames, read_jpeg_header_from_dataset
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
 
         src = self._clip(tmp_path)
         frames = self._frames(src)
         frames[3] = b"\xff\xd8\xff\xdb\x00\x90" + frames[3][-40:]  # a DQT running into the entropy data
         path = self._rewrite(src, tmp_path / "bad.dcm", [f + b"\x00" * (len(f) % 2) for f in frames])
         ds = read_dataset(path)
-        header = read_jpeg_header_from_dataset(path, ds)
+        header = jpeg_header_from_dataset(path, ds)
         assert header is not None
         with pytest.raises(InputError, match="JPEG frame 3 of \\(7FE0,0010\\) PixelData is damaged"):
             list(iter_jpeg_frames(path, ds, header))
 
     def test_fewer_frames_than_number_of_frames_is_input_error(self, tmp_path: Path) -> None:
-        from dcmexport.read import iter_jpeg_frames, read_jpeg_header_from_dataset
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
 
         src = self._clip(tmp_path)
         path = self._rewrite(src, tmp_path / "short.dcm", self._frames(src), number_of_frames=5)
         ds = read_dataset(path)
-        header = read_jpeg_header_from_dataset(path, ds)
+        header = jpeg_header_from_dataset(path, ds)
         assert header is not None
         with pytest.raises(InputError, match="NumberOfFrames is 5 but \\(7FE0,0010\\) PixelData holds 4 frames"):
             list(iter_jpeg_frames(path, ds, header))

@@ -22,14 +22,6 @@ from __future__ import annotations
 
 from dcmexport.encode.probe import VideoInfo, probe_video, read_video_frames
 from dcmexport.encode.still import write_still
-from dcmexport.encode.video import JpegStreamWriter, VideoWriter, open_video
+from dcmexport.encode.video import VideoWriter, open_video
 
-__all__ = [
-    "JpegStreamWriter",
-    "VideoInfo",
-    "VideoWriter",
-    "open_video",
-    "probe_video",
-    "read_video_frames",
-    "write_still",
-]
+__all__ = ["VideoInfo", "VideoWriter", "open_video", "probe_video", "read_video_frames", "write_still"]
