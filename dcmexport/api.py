@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from math import lcm
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -41,10 +43,12 @@ from dcmexport.errors import (
     EncodeError,
     InputError,
     TimeLimitError,
+    UnsupportedError,
     UsageError,
 )
+from dcmexport.jpeg import JpegHeader
 from dcmexport.manifest import Manifest
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import Box, MaskPlan, align_box_outward
 from dcmexport.options import (
     EncodeOptions,
     ExportOptions,
@@ -64,6 +68,8 @@ from dcmexport.read import (
     has_pixels,
     iter_frames,
     iter_inputs,
+    iter_jpeg_frames,
+    jpeg_header_from_dataset,
     quiet_pydicom,
     read_dataset,
     read_small_file,
@@ -199,6 +205,13 @@ class _Pipeline:
         self.suspicious_frames: list[int] = []
 
     def __call__(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
+        image = self.render_masked(frame, index)
+        if self.out_size is not None:
+            image = apply_aspect(image, *self.out_size)
+        return image
+
+    def render_masked(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
+        """Render and mask one stored frame, run the checks planned for ``index``; stored geometry."""
         image = self.renderer.render(frame)
         if not self.plan.is_empty:
             image = self.plan.apply(image, fill=0)
@@ -206,8 +219,6 @@ class _Pipeline:
             self._ocr(image, index)
         elif index in self.detect_frames and find_text_like_rows(image, self.plan.keep):
             self.suspicious_frames.append(index)
-        if self.out_size is not None:
-            image = apply_aspect(image, *self.out_size)
         return image
 
     def _ocr(self, image: np.ndarray, index: int) -> None:
@@ -387,20 +398,34 @@ def _plan_pixels(
     )
 
 
+class _ClipWriter(Protocol):
+    """What :func:`_encode_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
+
+    frames_written: int
+
+    def write(self, frame: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 def _encode_clip(
     final: Path,
     fmt: OutputFormat,
     fps: float,
-    frames: Iterable[np.ndarray],
+    frames: Iterable[np.ndarray] | Iterable[bytes],
     expected: int,
     options: ExportOptions,
     on_frame: Callable[[], None] | None,
+    open_writer: Callable[[Path], _ClipWriter] | None = None,
 ) -> None:
     """Stream already-transformed frames into one clip, atomically; check the frame count."""
     from dcmexport.encode.video import VideoWriter  # only clips need imageio-ffmpeg (start-up time, issue #7)
 
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
-        writer = VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
+        # The JPEG passthrough brings its own writer, which takes JPEG codestreams.
+        writer: _ClipWriter = open_writer(tmp) if open_writer else VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
         try:
             for image in frames:
                 writer.write(image)
@@ -412,6 +437,132 @@ def _encode_clip(
             raise
         if writer.frames_written != expected:
             raise EncodeError(f"decoded {writer.frames_written} frames but (0028,0008) NumberOfFrames is {expected}")
+
+
+@dataclass(frozen=True)
+class _Passthrough:
+    """A clip whose JPEG frames go to ffmpeg undecoded: frame 0's header and the boxes ffmpeg paints black."""
+
+    header: JpegHeader
+    boxes: tuple[Box, ...]
+
+
+#: Photometric Interpretations whose JPEG frames ffmpeg decodes to what the Python path renders.
+_PASSTHROUGH_YBR = frozenset({"YBR_FULL", "YBR_FULL_422"})
+
+
+def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pipeline) -> _Passthrough | None:
+    """Decide whether a clip's JPEG frames can skip decoding in Python (the JPEG passthrough).
+
+    Why: for a JPEG cine, Python otherwise decodes every frame (Pillow), converts
+    YCbCr to RGB, and pipes raw RGB to ffmpeg, which converts it back to YUV;
+    on two cores that CPU competes with x264. Handing ffmpeg the JPEG frames
+    lets it decode, mask and scale in C with no RGB round trip.
+
+    Eligible, all of: MP4 or WebM; no ``--ocr-check`` (OCR reads rendered
+    frames); 8-bit JPEG baseline or extended sequential (.50, .51) whose frame 0
+    is 8-bit precision, Rows x Columns, carries its own DQT/DHT tables, and is
+    either YBR_FULL / YBR_FULL_422 with three YCbCr components (no Adobe RGB
+    transform, no 'R','G','B' ids) in a 4:4:4/4:2:2/4:2:0/4:1:1/4:4:0 layout,
+    or MONOCHROME2 with one component; unsigned 8-bit samples; and a renderer
+    that returns stored 8-bit frames unchanged (no window, VOI LUT, rescale,
+    palette or inversion to apply). Masks (blank boxes, keep regions as their
+    complement) become ffmpeg boxes grown to the chroma grid and to 2 x 2 (the
+    4:2:0 output), so no chroma sample is shared across a box edge. Aspect
+    correction and ``--max-side`` become ffmpeg Lanczos scaling to the same
+    size. The frame-0 text check still decodes frame 0 in Python.
+
+    Returns:
+        The plan, or None: the frames are decoded in Python as before.
+    """
+    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames:
+        return None
+    from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
+
+    if not pipeline.renderer.passes_uint8_through():
+        return None
+    try:
+        photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+        samples = int(ds.get("SamplesPerPixel", 1))
+        eight_bit = (int(ds.BitsAllocated), int(ds.get("BitsStored", 0)), int(ds.get("PixelRepresentation", 0)))
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if eight_bit != (8, 8, 0):
+        return None
+    header = jpeg_header_from_dataset(path, ds)
+    if header is None or header.precision != 8 or (header.rows, header.columns) != (rows, cols) or not header.tables:
+        return None
+    if photometric in _PASSTHROUGH_YBR and samples == 3 and len(header.component_ids) == 3:
+        chroma = header.chroma_subsampling
+        if chroma is None or chroma not in JPEG_CHROMA_SUBSAMPLINGS:
+            return None
+        if header.signals_rgb or header.adobe_transform not in (None, 1):
+            return None
+        grid = (lcm(chroma[0], 2), lcm(chroma[1], 2))
+    elif photometric == "MONOCHROME2" and samples == 1 and len(header.component_ids) == 1:
+        grid = (1, 1)  # no chroma to share across an edge
+    else:
+        return None
+    boxes = (align_box_outward(b, grid, rows, cols) for b in pipeline.plan.blank_boxes(rows, cols))
+    return _Passthrough(header, tuple(b for b in boxes if b is not None))
+
+
+def _encode_jpeg_clip(
+    final: Path,
+    fmt: OutputFormat,
+    fps: float,
+    path: Path,
+    ds: Dataset,
+    plan: _Passthrough,
+    pipeline: _Pipeline,
+    expected: int,
+    options: ExportOptions,
+    on_frame: Callable[[], None] | None,
+) -> None:
+    """Encode a clip from its undecoded JPEG frames (see :func:`_passthrough_plan`), atomically.
+
+    Raises:
+        UnsupportedError: a later frame is unlike frame 0; nothing was written,
+            the caller decodes the clip in Python instead.
+        InputError: damaged JPEG data (ffmpeg's decoder stops at the first error).
+    """
+    from dcmexport.encode.video import JpegStreamWriter
+
+    if 0 in pipeline.detect_frames:  # the frame-0 text check needs rendered pixels: one frame is cheap
+        for frame in iter_frames(path, ds, indices=[0]):
+            pipeline.render_masked(frame, 0)
+    header = plan.header
+
+    def open_writer(tmp: Path) -> JpegStreamWriter:
+        return JpegStreamWriter(
+            tmp, fmt, fps=fps, crf=options.encode.crf, width=header.columns, height=header.rows,
+            chroma_subsampling=header.chroma_subsampling if len(header.component_ids) == 3 else None,
+            boxes=plan.boxes, out_size=pipeline.out_size,
+        )  # fmt: skip
+
+    _encode_clip(final, fmt, fps, iter_jpeg_frames(path, ds, header), expected, options, on_frame, open_writer)
+
+
+class _Progress:
+    """The per-frame progress callback of one clip, which a second attempt does not advance twice."""
+
+    def __init__(self, on_frame: Callable[[], None] | None) -> None:
+        self._on_frame = on_frame
+        self._reported = 0
+        self._skip = 0
+
+    def __call__(self) -> None:
+        if self._skip:
+            self._skip -= 1
+            return
+        self._reported += 1
+        if self._on_frame is not None:
+            self._on_frame()
+
+    def replay(self) -> None:
+        """The clip starts again from frame 0: stay silent until it passes the frames already reported."""
+        self._skip = self._reported
 
 
 def _note_verification(result: ExportResult, pipelines: Sequence[_Pipeline]) -> None:
@@ -446,6 +597,7 @@ def _export_file(
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
     pipeline = _plan_pixels(ds, options, fmt, frames, result)
+    passthrough = _passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
@@ -477,8 +629,18 @@ def _export_file(
             result.fps, result.fps_source = rate.fps, rate.source
             if rate.source == "default":
                 result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
-            images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-            _encode_clip(planned[0], fmt, rate.fps, images, frames, options, on_frame)
+            progress = _Progress(on_frame)
+            if passthrough is not None:
+                try:
+                    _encode_jpeg_clip(planned[0], fmt, rate.fps, path, ds, passthrough, pipeline, frames,
+                                      options, progress)
+                except UnsupportedError:
+                    log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
+                    passthrough = None
+                    progress.replay()  # frames already reported are not reported twice
+            if passthrough is None:
+                images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
+                _encode_clip(planned[0], fmt, rate.fps, images, frames, options, progress)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]

@@ -118,6 +118,68 @@ def apply_keep_boxes(frame: np.ndarray, keep: Sequence[Box], fill: int = 0) -> n
     return out
 
 
+def complement_boxes(keep: Sequence[Box], rows: int, columns: int) -> tuple[Box, ...]:
+    """Return boxes that together cover exactly the pixels outside the union of ``keep``.
+
+    Blanking these is the same as :func:`apply_keep_boxes` with ``keep``; a
+    filter that can only fill rectangles (ffmpeg ``drawbox``) can then express
+    a keep region. The frame is cut into horizontal bands at every box edge;
+    vertically adjacent bands with the same uncovered spans are merged, so one
+    keep box gives at most four boxes.
+
+    Args:
+        keep: ``(x0, y0, x1, y1)`` boxes (x1/y1 exclusive); clipped to the frame.
+        rows: frame height.
+        columns: frame width.
+
+    Returns:
+        Non-overlapping boxes inside the frame; the whole frame when ``keep`` is empty.
+    """
+    clipped = [b for b in (clip_box(box, rows, columns) for box in keep) if b is not None]
+    ys = sorted({0, rows, *(b[1] for b in clipped), *(b[3] for b in clipped)})
+    out: list[Box] = []
+    open_spans: dict[tuple[int, int], int] = {}  # uncovered (x0, x1) -> y where its box started
+    for y0, y1 in zip(ys, ys[1:], strict=False):
+        covered = sorted((b[0], b[2]) for b in clipped if b[1] <= y0 and b[3] >= y1)
+        spans: list[tuple[int, int]] = []
+        x = 0
+        for cx0, cx1 in covered:
+            if cx0 > x:
+                spans.append((x, cx0))
+            x = max(x, cx1)
+        if x < columns:
+            spans.append((x, columns))
+        for span in [s for s in open_spans if s not in spans]:
+            out.append((span[0], open_spans.pop(span), span[1], y0))
+        for span in spans:
+            open_spans.setdefault(span, y0)
+    out.extend((x0, top, x1, rows) for (x0, x1), top in open_spans.items())
+    return tuple(sorted(out, key=lambda b: (b[1], b[0])))
+
+
+def align_box_outward(box: Box, grid: tuple[int, int], rows: int, columns: int) -> Box | None:
+    """Grow ``box`` to the ``(horizontal, vertical)`` sample grid, then clip it to the frame.
+
+    With chroma subsampling one chroma sample covers a ``grid`` cell of luma
+    samples; a box on that grid blanks every chroma sample of the pixels it
+    covers and shares none with unmasked pixels. Growing (never shrinking) keeps
+    a mask fail-safe.
+
+    Args:
+        box: ``(x0, y0, x1, y1)``, x1/y1 exclusive.
+        grid: cell width and height in pixels (>= 1).
+        rows: frame height.
+        columns: frame width.
+
+    Returns:
+        The aligned box, or None when nothing of it lies inside the frame.
+    """
+    gx, gy = grid
+    x0, y0, x1, y1 = box
+    grown = (x0 - x0 % gx, y0 - y0 % gy, x1 + (-x1) % gx, y1 + (-y1) % gy)
+    return clip_box(grown, rows, columns)
+
+
 @dataclass(frozen=True)
 class MaskPlan:
     """What to blank in every frame of one object.
@@ -162,6 +224,22 @@ class MaskPlan:
         if self.blank:
             out = apply_blank_boxes(out, self.blank, fill)
         return out
+
+    def blank_boxes(self, rows: int, columns: int) -> tuple[Box, ...]:
+        """Every box to blank in a ``rows`` x ``columns`` frame, the keep restriction as its complement.
+
+        Blanking exactly these boxes equals :meth:`apply` (tests/test_mask.py
+        checks this with hypothesis); used where only rectangles can be drawn.
+
+        Returns:
+            Boxes clipped to the frame; empty when the plan is empty.
+        """
+        boxes = list(complement_boxes(self.keep, rows, columns)) if self.keep is not None else []
+        for box in self.blank:
+            clipped = clip_box(box, rows, columns)
+            if clipped is not None and clipped not in boxes:
+                boxes.append(clipped)
+        return tuple(boxes)
 
     def describe(self) -> str:
         """Describe the plan in plain English (no dataset values), for summaries and logs."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -23,7 +24,9 @@ from typing import BinaryIO
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import iter_pixels
 from pydicom.uid import (
@@ -35,7 +38,8 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
-from dcmexport.errors import InputError, NoPixelDataError, NotDicomError
+from dcmexport.errors import InputError, NoPixelDataError, NotDicomError, UnsupportedError
+from dcmexport.jpeg import SEQUENTIAL_SOF, JpegHeader, read_jpeg_header, trim_jpeg_frame
 
 #: Pixel Data, Float Pixel Data, Double Float Pixel Data
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -335,7 +339,9 @@ def check_pixel_geometry(ds: Dataset) -> int:
             "refused before allocation"
         )
     try:  # Number of Frames must fit in the Pixel Data actually present (before planning per-frame work)
-        elem = ds.get_item(0x7FE00010)
+        # keep_deferred: only the length is needed; a plain get_item would read a deferred
+        # Pixel Data value into memory (262 MB for a 1,000-frame 512x512 clip).
+        elem = ds.get_item(0x7FE00010, keep_deferred=True)
         length = getattr(elem, "length", None)
         if length is None and elem is not None and elem.value is not None:
             length = len(elem.value)
@@ -456,3 +462,111 @@ def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -
         if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
             raise  # KeyboardInterrupt, GeneratorExit, the --timeout alarm
         raise InputError(f"pixel data could not be decoded ({type(exc).__name__}; truncated or inconsistent Image Pixel module?)") from None
+
+
+#: Transfer syntaxes whose frames may be handed to ffmpeg undecoded: the DCT sequential
+#: Huffman processes (PS3.5 A.4.1), whose 8-bit frames ffmpeg decodes like libjpeg.
+JPEG_BITSTREAM_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})
+
+
+def _iter_encoded_frames(path: Path, ds: Dataset) -> Iterator[bytes]:
+    """Yield the (0028,0008) NumberOfFrames encoded frames of encapsulated Pixel Data, one at a time.
+
+    A deferred Pixel Data value (the usual case: above the read's defer size)
+    is streamed from ``path`` at its file offset, so memory does not grow with
+    the clip; a value already in memory is used as it is. Frames are found as
+    pydicom's decoders find them (:func:`pydicom.encaps.generate_frames`, with
+    the Extended Offset Table when present).
+    """
+    frames = number_of_frames(ds)
+    offsets = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    not_encapsulated = InputError("(7FE0,0010) PixelData is not encapsulated; a JPEG transfer syntax requires it")
+    elem: DataElement | RawDataElement | None = ds.get_item(0x7FE00010, keep_deferred=True)
+    value: bytes
+    if isinstance(elem, RawDataElement):
+        if elem.length != 0xFFFFFFFF:
+            raise not_encapsulated
+        if elem.value is None:  # deferred: stream it from the file
+            with open_regular(path) as fh:
+                fh.seek(elem.value_tell)
+                yield from itertools.islice(generate_frames(fh, number_of_frames=frames, extended_offsets=offsets), frames)
+            return
+        value = elem.value
+    elif elem is not None and elem.is_undefined_length and isinstance(elem.value, bytes):
+        value = elem.value
+    else:
+        raise not_encapsulated
+    yield from itertools.islice(generate_frames(value, number_of_frames=frames, extended_offsets=offsets), frames)
+
+
+def jpeg_header_from_dataset(path: Path, ds: Dataset) -> JpegHeader | None:
+    """The JPEG header of frame 0 when the object's frames are JPEG bitstreams ffmpeg may decode, else None.
+
+    Only the transfer syntaxes in :data:`JPEG_BITSTREAM_SYNTAXES` qualify, and
+    only frames coded with a sequential Huffman SOF (baseline or extended).
+    Reads frame 0 only. Whether the rest of the pipeline can take the frames
+    undecoded is the orchestrator's decision.
+
+    Args:
+        path: the file the dataset was read from.
+        ds: its dataset (Pixel Data may be deferred).
+
+    Returns:
+        The header, or None (other transfer syntax, not encapsulated, frame 0
+        not parsable); None never means the file is bad: the decode path decides.
+    """
+    if ds.file_meta.get("TransferSyntaxUID") not in JPEG_BITSTREAM_SYNTAXES:
+        return None
+    try:
+        first = next(_iter_encoded_frames(path, ds), None)
+        header = read_jpeg_header(first) if first is not None else None
+    except Exception:  # any doubt about frame 0: leave it to the decode path, which reports damage
+        return None
+    return header if header is not None and header.sof in SEQUENTIAL_SOF else None
+
+
+def iter_jpeg_frames(path: Path, ds: Dataset, header: JpegHeader) -> Iterator[bytes]:
+    """Yield every frame's JPEG codestream, undecoded, checked against frame 0's ``header``.
+
+    Each frame must start with SOI, end with EOI (after DICOM's NUL padding,
+    which is removed) and declare exactly ``header``; that is all that is read
+    of it. The entropy-coded data is left to the decoder.
+
+    Args:
+        path: the file the dataset was read from.
+        ds: its dataset.
+        header: frame 0's header (:func:`jpeg_header_from_dataset`).
+
+    Yields:
+        (0028,0008) NumberOfFrames codestreams, SOI .. EOI.
+
+    Raises:
+        UnsupportedError: a frame is valid JPEG but unlike frame 0, or carries
+            data after EOI: the decode path must handle the object (it also
+            decides whether such a frame is damaged).
+        InputError: fewer frames than NumberOfFrames, or a frame's header is damaged.
+    """
+    expected = number_of_frames(ds)
+    count = 0
+    try:
+        for count, data in enumerate(_iter_encoded_frames(path, ds), start=1):
+            frame = trim_jpeg_frame(data)
+            if frame is None:
+                raise UnsupportedError(f"JPEG frame {count - 1} does not end with an EOI marker")
+            try:
+                same = read_jpeg_header(frame) == header
+            except ValueError as exc:
+                raise InputError(f"JPEG frame {count - 1} of (7FE0,0010) PixelData is damaged: {exc}") from None
+            if not same:
+                raise UnsupportedError(f"JPEG frame {count - 1} is coded unlike frame 0")
+            yield frame
+    except (InputError, UnsupportedError):
+        raise
+    except Exception as exc:  # pydicom's encapsulation parser fails in several ways on damaged items
+        raise InputError(
+            f"(7FE0,0010) PixelData fragments cannot be read ({type(exc).__name__}; truncated or damaged file?)"
+        ) from None
+    if count < expected:
+        raise InputError(f"(0028,0008) NumberOfFrames is {expected} but (7FE0,0010) PixelData holds {count} frames")

@@ -34,6 +34,7 @@ from pydicom.uid import (
     ComputedRadiographyImageStorage,
     CTImageStorage,
     ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
     MRImageStorage,
     RLELossless,
     UltrasoundMultiFrameImageStorage,
@@ -47,6 +48,7 @@ __all__ = [
     "PRIVATE_GROUP",
     "SAMPLE_DESCRIPTIONS",
     "UltrasoundLayout",
+    "compress_jpeg_baseline",
     "iter_samples",
     "make_cr_mono1",
     "make_ct",
@@ -842,6 +844,57 @@ def _maybe_compress(ds: Dataset, compress: bool) -> None:
         # pydicom's native RLE encoder: always available and gives the same bytes
         # on every install (an optional plugin might segment runs differently).
         ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
+
+
+#: Pillow's ``subsampling`` argument for each JPEG chroma layout.
+_PILLOW_SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def compress_jpeg_baseline(ds: Dataset, *, subsampling: str = "4:2:2", quality: int = 90) -> None:
+    """Re-encode a native 8-bit RGB or MONOCHROME2 object as JPEG Baseline (PS3.5 A.4.1), in place.
+
+    pydicom has no JPEG baseline encoder, so every frame is written by Pillow
+    (libjpeg: JFIF, YCbCr components 1, 2, 3, with their own DQT and DHT) and
+    encapsulated one fragment per frame with an empty Basic Offset Table.
+    RGB becomes YBR_FULL_422 when chroma is subsampled and YBR_FULL for 4:4:4
+    (PS3.3 C.7.6.3.1.2, PS3.5 8.2.1). Output bytes depend on the Pillow/libjpeg
+    build, so these objects serve tests and benchmarks, never ``samples/``.
+
+    Args:
+        ds: a dataset from one of the factories (8-bit, Planar Configuration 0).
+        subsampling: ``"4:4:4"``, ``"4:2:2"`` or ``"4:2:0"`` (ignored for grey).
+        quality: JPEG quality, 1..95.
+
+    Raises:
+        UsageError: not 8-bit RGB or MONOCHROME2, or an unknown subsampling.
+    """
+    from io import BytesIO
+
+    from pydicom.encaps import encapsulate
+
+    photometric = str(ds.PhotometricInterpretation)
+    if int(ds.BitsAllocated) != 8 or photometric not in ("RGB", "MONOCHROME2"):
+        raise UsageError("samples: JPEG baseline needs 8-bit RGB or MONOCHROME2 pixels")
+    if subsampling not in _PILLOW_SUBSAMPLING:
+        raise UsageError(f"samples: subsampling must be one of {', '.join(_PILLOW_SUBSAMPLING)}")
+    frames = ds.pixel_array
+    if "NumberOfFrames" not in ds or int(ds.NumberOfFrames) == 1:
+        frames = frames[np.newaxis]
+    fragments = []
+    for frame in frames:
+        out = BytesIO()
+        Image.fromarray(np.ascontiguousarray(frame)).save(
+            out, "JPEG", quality=quality, subsampling=_PILLOW_SUBSAMPLING[subsampling]
+        )
+        fragments.append(out.getvalue())
+    ds.PixelData = encapsulate(fragments)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    if photometric == "RGB":
+        ds.PhotometricInterpretation = "YBR_FULL" if subsampling == "4:4:4" else "YBR_FULL_422"
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionMethod = "ISO_10918_1"
 
 
 def make_us_rgb_cine(

@@ -378,3 +378,120 @@ class TestRealClip:
         assert info.fps == pytest.approx(1000 / 33.333, rel=1e-5)
         back = decode(path)
         assert np.abs(back - frames.astype(int)).mean() < 2.0
+
+
+def jpeg_frame(index: int, *, grey: bool = False, subsampling: int = 1, height: int = 48, width: int = 64) -> bytes:
+    """A JPEG codestream (Pillow, JFIF): the moving square in red on grey, or in white on grey."""
+    import io
+
+    frame = moving_square(index, height, width)
+    image = Image.fromarray(frame) if grey else Image.fromarray(np.stack([frame, 128 + 0 * frame, 128 + 0 * frame], -1))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95, subsampling=subsampling)
+    return out.getvalue()
+
+
+def _jpeg_clip(path: Path, frames: list[bytes], **kwargs: object) -> VideoInfo:
+    from dcmexport.encode.video import JpegStreamWriter
+
+    options: dict[str, object] = {"width": 64, "height": 48, "chroma_subsampling": (2, 1), **kwargs}
+    with JpegStreamWriter(path, MP4, fps=25, **options) as writer:  # type: ignore[arg-type]
+        for frame in frames:
+            writer.write(frame)
+    return probe_video(path)
+
+
+class TestJpegFilterChain:
+    TAG = "setparams=range=tv:colorspace=smpte170m:color_primaries=bt709:color_trc=bt709"
+
+    def test_no_masks_no_resize_is_one_range_conversion(self) -> None:
+        from dcmexport.encode.video import jpeg_filter_chain
+
+        chain = jpeg_filter_chain(640, 480, (2, 1), [], None)
+        assert chain == f"scale=in_range=pc:out_range=tv:flags=accurate_rnd,format=yuv420p,{self.TAG}"
+
+    def test_masks_come_first_on_limited_range_planes_of_the_native_layout(self) -> None:
+        from dcmexport.encode.video import jpeg_filter_chain
+
+        chain = jpeg_filter_chain(640, 480, (2, 2), [(0, 0, 640, 32), (10, 40, 20, 50)], (480, 700))
+        assert chain.split(",") == [
+            "scale=in_range=pc:out_range=tv:flags=accurate_rnd",
+            "format=yuv420p",
+            "drawbox=x=0:y=0:w=640:h=32:color=black:t=fill",
+            "drawbox=x=10:y=40:w=10:h=10:color=black:t=fill",
+            "scale=w=700:h=480:flags=lanczos+accurate_rnd",
+            "format=yuv420p",
+            *self.TAG.split(","),
+        ]
+
+    def test_grey_masks_in_full_range_and_odd_sizes_are_padded(self) -> None:
+        from dcmexport.encode.video import jpeg_filter_chain
+
+        chain = jpeg_filter_chain(101, 75, None, [(0, 0, 10, 10)], None)
+        assert chain.split(",") == [
+            "drawbox=x=0:y=0:w=10:h=10:color=black:t=fill",
+            "scale=in_range=pc:out_range=tv:flags=accurate_rnd",
+            "format=yuv444p",
+            "pad=102:76:0:0:color=black",
+            "format=yuv420p",
+            *self.TAG.split(","),
+        ]
+
+    def test_layout_without_planar_format(self) -> None:
+        from dcmexport.encode.video import jpeg_filter_chain
+
+        with pytest.raises(UnsupportedError):
+            jpeg_filter_chain(64, 48, (3, 1), [], None)
+
+
+class TestJpegStreamWriter:
+    def test_frames_rate_tags_and_no_metadata(self, tmp_path: Path) -> None:
+        path = tmp_path / "clip.mp4"
+        info = _jpeg_clip(path, [jpeg_frame(i) for i in range(6)])
+        assert (info.frames, info.fps, info.width, info.height, info.codec) == (6, 25.0, 64, 48, "h264")
+        data = path.read_bytes()
+        for needle in (b"Lavf", b"Lavc", b"x264", b"encoder", b"creation_time", b"JFIF"):
+            assert needle not in data, needle
+        # colr/nclx: primaries 1 (BT.709), transfer 1, matrix 6 (SMPTE 170M = BT.601), full_range 0
+        colr = data.index(b"colrnclx")
+        assert data[colr + 8 : colr + 15] == b"\x00\x01\x00\x01\x00\x06\x00"
+
+    def test_colours_survive(self, tmp_path: Path) -> None:
+        path = tmp_path / "clip.mp4"
+        _jpeg_clip(path, [jpeg_frame(i, subsampling=0) for i in range(3)], chroma_subsampling=(1, 1))
+        frames = decode(path)
+        # Background: RGB (128, 128, 128); square: (255, 128, 128), inside its chroma cells.
+        np.testing.assert_allclose(frames[:, 5, 5], [[128, 128, 128]] * 3, atol=3)
+        np.testing.assert_allclose(frames[1, 22:30, 9:13].reshape(-1, 3).mean(0), [255, 128, 128], atol=4)
+
+    def test_boxes_are_black_and_grey_stays_grey(self, tmp_path: Path) -> None:
+        path = tmp_path / "grey.mp4"
+        frames = [jpeg_frame(i, grey=True) for i in range(3)]
+        _jpeg_clip(path, frames, chroma_subsampling=None, boxes=[(0, 16, 64, 40)])
+        decoded = decode(path)
+        assert decoded[:, 20:36].max() <= 2  # the square's rows are in the box
+        np.testing.assert_allclose(decoded[:, 2:10, 2:10], 128, atol=3)
+
+    def test_gif_is_unsupported(self, tmp_path: Path) -> None:
+        from dcmexport.encode.video import JpegStreamWriter
+
+        with pytest.raises(UnsupportedError, match="MP4 and WebM"):
+            JpegStreamWriter(tmp_path / "x.gif", GIF, fps=10, width=64, height=48, chroma_subsampling=(2, 1))
+
+    def test_damaged_frame_is_input_error_not_concealed(self, tmp_path: Path) -> None:
+        from dcmexport.errors import InputError
+
+        frames = [jpeg_frame(i) for i in range(4)]
+        bad = bytearray(frames[2])
+        sos = bad.index(b"\xff\xda")
+        start = sos + 2 + int.from_bytes(bad[sos + 2 : sos + 4], "big")
+        bad[start + 10 : -2] = bytes(len(bad) - 2 - start - 10)  # zeros: still SOI .. EOI
+        frames[2] = bytes(bad)
+        with pytest.raises(InputError, match=r"PixelData is damaged \(ffmpeg's decoder"):
+            _jpeg_clip(tmp_path / "clip.mp4", frames)
+
+    def test_frame_count_is_checked(self, tmp_path: Path) -> None:
+        # Two codestreams in one write: ffmpeg's parser finds 2 frames where 1 was sent.
+        frames = [jpeg_frame(0), jpeg_frame(1) + jpeg_frame(2)]
+        with pytest.raises(EncodeError, match="ffmpeg wrote 3 frames for the 2 JPEG frames sent"):
+            _jpeg_clip(tmp_path / "clip.mp4", frames)

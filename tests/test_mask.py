@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcmexport.mask import MaskPlan, apply_blank_boxes, apply_keep_boxes, clip_box, keep_mask
+from dcmexport.mask import (
+    MaskPlan,
+    align_box_outward,
+    apply_blank_boxes,
+    apply_keep_boxes,
+    clip_box,
+    complement_boxes,
+    keep_mask,
+)
 from dcmexport.options import MaskRect
 
 ROWS, COLS = 12, 16
@@ -110,6 +118,38 @@ class TestMaskPlan:
         assert int((out == 0).sum()) == 12
 
 
+class TestComplementBoxes:
+    def test_one_keep_box_gives_four_bands(self) -> None:
+        # The ultrasound region of color3d_jpeg_baseline.dcm in its 480 x 640 frame.
+        assert complement_boxes([(84, 31, 596, 415)], 480, 640) == (
+            (0, 0, 640, 31),
+            (0, 31, 84, 415),
+            (596, 31, 640, 415),
+            (0, 415, 640, 480),
+        )
+
+    def test_empty_keep_is_the_whole_frame_and_full_keep_is_nothing(self) -> None:
+        assert complement_boxes([], ROWS, COLS) == ((0, 0, COLS, ROWS),)
+        assert complement_boxes([(-1, -1, COLS + 1, ROWS + 1)], ROWS, COLS) == ()
+
+    def test_overlapping_keep_boxes(self) -> None:
+        # Two overlapping keep boxes in a 5 x 6 frame ('.' kept, '#' blanked), rows 0..4:
+        # ######  #..###  #....#  ##...#  ######
+        got = complement_boxes([(1, 1, 3, 3), (2, 2, 5, 4)], 5, 6)
+        assert got == ((0, 0, 6, 1), (0, 1, 1, 3), (3, 1, 6, 2), (5, 2, 6, 4), (0, 3, 2, 4), (0, 4, 6, 5))
+
+
+class TestAlignBoxOutward:
+    def test_grows_to_the_grid(self) -> None:
+        assert align_box_outward((33, 17, 63, 47), (2, 2), 480, 640) == (32, 16, 64, 48)
+        assert align_box_outward((33, 17, 63, 47), (4, 1), 480, 640) == (32, 17, 64, 47)
+
+    def test_aligned_box_is_unchanged_and_edges_clip(self) -> None:
+        assert align_box_outward((32, 16, 64, 48), (2, 2), 480, 640) == (32, 16, 64, 48)
+        assert align_box_outward((1, 1, 639, 479), (4, 2), 479, 639) == (0, 0, 639, 479)
+        assert align_box_outward((700, 0, 800, 10), (2, 2), 480, 640) is None
+
+
 boxes = st.tuples(
     st.integers(-5, COLS + 5), st.integers(-5, ROWS + 5), st.integers(-5, COLS + 5), st.integers(-5, ROWS + 5)
 )
@@ -148,3 +188,29 @@ def test_a_mask_never_unmasks(first: MaskPlan, second: MaskPlan, samples: int) -
     union = masked1 | masked2
     assert (twice[union] == 0).all()
     np.testing.assert_array_equal(twice[~union], frame[~union])
+
+
+@settings(max_examples=150, deadline=None)
+@given(plan=plans, samples=st.sampled_from([0, 3]))
+def test_blank_boxes_equal_apply(plan: MaskPlan, samples: int) -> None:
+    """Rectangles alone (keep as its complement) blank exactly what MaskPlan.apply blanks."""
+    frame = _frame(samples)
+    by_boxes = apply_blank_boxes(frame, plan.blank_boxes(ROWS, COLS), fill=0) if not plan.is_empty else frame
+    np.testing.assert_array_equal(by_boxes, plan.apply(frame, fill=0))
+    np.testing.assert_array_equal(by_boxes == 0 if samples == 0 else (by_boxes == 0).all(-1), _masked_region(plan))
+
+
+@settings(max_examples=150, deadline=None)
+@given(box=boxes, grid=st.tuples(st.integers(1, 4), st.integers(1, 4)))
+def test_aligned_box_covers_the_box_and_lies_on_the_grid(box: tuple[int, int, int, int], grid: tuple[int, int]) -> None:
+    clipped = clip_box(box, ROWS, COLS)
+    aligned = align_box_outward(box, grid, ROWS, COLS)
+    if clipped is None:
+        return  # nothing to cover (an aligned box may still exist: growing is fail-safe)
+    assert aligned is not None
+    x0, y0, x1, y1 = aligned
+    assert x0 <= clipped[0] and y0 <= clipped[1] and x1 >= clipped[2] and y1 >= clipped[3]
+    assert x0 % grid[0] == 0 and y0 % grid[1] == 0
+    assert x1 % grid[0] == 0 or x1 == COLS
+    assert y1 % grid[1] == 0 or y1 == ROWS
+    assert x1 - clipped[2] < grid[0] and clipped[0] - x0 < grid[0]  # grown by less than one cell

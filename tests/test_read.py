@@ -70,6 +70,25 @@ class TestReadDataset:
         with pytest.raises(InputError, match="refused before allocation"):
             check_pixel_geometry(ds)
 
+    def test_geometry_check_leaves_large_pixel_data_on_disk(self, tmp_path: Path) -> None:
+        from dcmexport.samples import make_us_gray_cine, write_dataset
+
+        path = write_dataset(make_us_gray_cine(rows=256, columns=256, frames=8), tmp_path / "clip.dcm")
+        ds = read_dataset(path)  # 512 KB of pixels: above the 256 KB defer size
+        assert check_pixel_geometry(ds) == 8
+        # Still deferred: streaming decoders read frames from the file, memory stays flat.
+        assert ds.get_item(0x7FE00010, keep_deferred=True).value is None
+        assert len(next(iter_frames(path, ds))) == 256
+
+    def test_geometry_check_still_counts_frames_of_deferred_native_data(self, tmp_path: Path) -> None:
+        from dcmexport.samples import make_us_gray_cine, write_dataset
+
+        ds = make_us_gray_cine(rows=256, columns=256, frames=8)
+        ds.NumberOfFrames = 9  # one frame more than the 512 KB of Pixel Data hold
+        path = write_dataset(ds, tmp_path / "clip.dcm")
+        with pytest.raises(InputError, match="holds fewer frames"):
+            check_pixel_geometry(read_dataset(path))
+
     def test_messages_never_quote_values(self, tmp_path: Path) -> None:
         p = tmp_path / "x.dcm"
         p.write_bytes(b"\0" * 128 + b"DICM" + b"SECRETNAME" * 5)
@@ -158,3 +177,113 @@ class TestArchivesAndDicomdir:
         via_walk = api.export([tree], tmp_path / "o2", key=key, accept_burned_in=True)
         outs = lambda b: sorted(p.name for r in b.results for p in r.outputs)  # noqa: E731
         assert outs(via_index) == outs(via_walk) and outs(via_index)
+
+
+class TestJpegFrames:
+    """jpeg_header_from_dataset / iter_jpeg_frames: the clip passthrough's source."""
+
+    def test_color3d_frames_are_the_fragments_streamed_from_the_file(self) -> None:
+        import pydicom
+        from pydicom.encaps import generate_frames
+
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
+        from tests.conftest import data_store_file
+
+        path = data_store_file("color3d_jpeg_baseline.dcm")
+        ds = read_dataset(path)
+        header = jpeg_header_from_dataset(path, ds)
+        assert header is not None and (header.rows, header.columns, header.sof) == (480, 640, 0xC0)
+        frames = list(iter_jpeg_frames(path, ds, header))
+        reference = list(generate_frames(pydicom.dcmread(path).PixelData, number_of_frames=120))
+        assert len(frames) == 120
+        for got, fragment in zip(frames, reference, strict=True):
+            assert got.startswith(b"\xff\xd8") and got.endswith(b"\xff\xd9")
+            assert got == fragment.rstrip(b"\x00")  # the same bytes, padding removed
+        # Streamed from the file: Pixel Data was never loaded into the dataset.
+        assert ds.get_item(0x7FE00010, keep_deferred=True).value is None
+
+    @pytest.mark.parametrize("name", ["CT_small.dcm", "SC_rgb_jpeg_gdcm.dcm", "SC_rgb_rle.dcm"])
+    def test_no_header_for_other_transfer_syntaxes(self, name: str) -> None:
+        from dcmexport.read import jpeg_header_from_dataset
+
+        path = Path(get_testdata_file(name))
+        assert jpeg_header_from_dataset(path, read_dataset(path)) is None  # native, lossless, RLE
+
+    def _clip(self, tmp_path: Path, frames: int = 4) -> Path:
+        from dcmexport.samples import compress_jpeg_baseline, make_us_rgb_cine, write_dataset
+
+        ds = make_us_rgb_cine(frames=frames)
+        compress_jpeg_baseline(ds)
+        return write_dataset(ds, tmp_path / "clip.dcm")
+
+    def _rewrite(self, src: Path, dst: Path, frames: list[bytes], number_of_frames: int | None = None) -> Path:
+        import pydicom
+        from pydicom.encaps import encapsulate
+
+        ds = pydicom.dcmread(src)
+        ds.PixelData = encapsulate(frames)
+        if number_of_frames is not None:
+            ds.NumberOfFrames = number_of_frames
+        ds.save_as(dst, enforce_file_format=True)
+        return dst
+
+    def _frames(self, path: Path) -> list[bytes]:
+        import pydicom
+        from pydicom.encaps import generate_frames
+
+        ds = pydicom.dcmread(path)
+        return list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))
+
+    def test_a_frame_unlike_frame_0_is_unsupported(self, tmp_path: Path) -> None:
+        from dcmexport.errors import UnsupportedError
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
+
+        src = self._clip(tmp_path)
+        frames = self._frames(src)
+        frames[2] = frames[2].replace(b"\xff\xc0", b"\xff\xc1", 1)  # same data, extended-process marker
+        path = self._rewrite(src, tmp_path / "mixed.dcm", frames)
+        ds = read_dataset(path)
+        header = jpeg_header_from_dataset(path, ds)
+        assert header is not None
+        it = iter_jpeg_frames(path, ds, header)
+        assert len([next(it), next(it)]) == 2
+        with pytest.raises(UnsupportedError, match="frame 2 is coded unlike frame 0"):
+            next(it)
+
+    def test_a_frame_without_eoi_is_unsupported(self, tmp_path: Path) -> None:
+        from dcmexport.errors import UnsupportedError
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
+
+        src = self._clip(tmp_path)
+        frames = self._frames(src)
+        frames[1] = frames[1].rstrip(b"\x00")[:-200]
+        path = self._rewrite(src, tmp_path / "cut.dcm", [f + b"\x00" * (len(f) % 2) for f in frames])
+        ds = read_dataset(path)
+        header = jpeg_header_from_dataset(path, ds)
+        assert header is not None
+        with pytest.raises(UnsupportedError, match="frame 1 does not end with an EOI"):
+            list(iter_jpeg_frames(path, ds, header))
+
+    def test_damaged_header_is_input_error(self, tmp_path: Path) -> None:
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
+
+        src = self._clip(tmp_path)
+        frames = self._frames(src)
+        frames[3] = b"\xff\xd8\xff\xdb\x00\x90" + frames[3][-40:]  # a DQT running into the entropy data
+        path = self._rewrite(src, tmp_path / "bad.dcm", [f + b"\x00" * (len(f) % 2) for f in frames])
+        ds = read_dataset(path)
+        header = jpeg_header_from_dataset(path, ds)
+        assert header is not None
+        with pytest.raises(InputError, match="JPEG frame 3 of \\(7FE0,0010\\) PixelData is damaged"):
+            list(iter_jpeg_frames(path, ds, header))
+
+    def test_fewer_frames_than_number_of_frames_is_input_error(self, tmp_path: Path) -> None:
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
+
+        src = self._clip(tmp_path)
+        path = self._rewrite(src, tmp_path / "short.dcm", self._frames(src), number_of_frames=5)
+        ds = read_dataset(path)
+        header = jpeg_header_from_dataset(path, ds)
+        assert header is not None
+        with pytest.raises(InputError, match="NumberOfFrames is 5 but \\(7FE0,0010\\) PixelData holds 4 frames"):
+            list(iter_jpeg_frames(path, ds, header))

@@ -183,6 +183,54 @@ class TestColourSynthetic:
         assert np.array_equal(_render(ds, frame), frame)
 
 
+class TestPassesUint8Through:
+    """FrameRenderer.passes_uint8_through: True exactly when render() returns uint8 frames unchanged."""
+
+    FRAME = np.arange(256, dtype=np.uint8).reshape(16, 16)
+
+    @pytest.mark.parametrize("photometric", ["RGB", "YBR_FULL", "YBR_FULL_422"])
+    def test_8_bit_colour(self, photometric: str) -> None:
+        ds = _gray(8, photometric=photometric)
+        ds.SamplesPerPixel = 3
+        r = renderer_from_dataset(ds, RenderOptions())
+        frame = np.stack([self.FRAME] * 3, -1)
+        assert r.passes_uint8_through() and np.array_equal(r.render(frame), frame)
+
+    def test_8_bit_grey_without_voi(self) -> None:
+        r = renderer_from_dataset(_gray(8), RenderOptions())
+        assert r.passes_uint8_through() and np.array_equal(r.render(self.FRAME), self.FRAME)
+
+    @pytest.mark.parametrize(
+        ("attrs", "options"),
+        [
+            ({"WindowCenter": 100, "WindowWidth": 80}, RenderOptions()),
+            ({}, RenderOptions(window=Window(128, 200))),
+            ({"RescaleSlope": 1, "RescaleIntercept": 10}, RenderOptions()),
+            ({"PhotometricInterpretation": "MONOCHROME1"}, RenderOptions()),
+            ({"PixelRepresentation": 1}, RenderOptions()),
+        ],
+    )
+    def test_grey_that_needs_rendering(self, attrs: dict[str, object], options: RenderOptions) -> None:
+        ds = _gray(8)
+        for keyword, value in attrs.items():
+            setattr(ds, keyword, value)
+        r = renderer_from_dataset(ds, options)
+        assert not r.passes_uint8_through()
+        stored = self.FRAME % 200  # not the full range: min-max VOI (the rescale case) would stretch it
+        frame = stored.view(np.int8) if attrs.get("PixelRepresentation") else stored
+        assert not np.array_equal(r.render(frame), stored)  # it really changes values
+
+    def test_window_that_is_the_identity_passes(self) -> None:
+        # PS3.3 C.11.2.1.2.1 LINEAR with c 128, w 256: ((x - 127.5) / 255 + 0.5) * 255 = x.
+        r = renderer_from_dataset(_gray(8), RenderOptions(window=Window(128, 256)))
+        assert r.passes_uint8_through() and np.array_equal(r.render(self.FRAME), self.FRAME)
+
+    def test_12_bit_and_palette(self) -> None:
+        assert not renderer_from_dataset(_gray(12), RenderOptions()).passes_uint8_through()
+        palette = pydicom.dcmread(get_testdata_file("OBXXXX1A.dcm"))
+        assert not renderer_from_dataset(palette, RenderOptions()).passes_uint8_through()
+
+
 # --------------------------------------------------------------------------- real files
 
 

@@ -24,6 +24,7 @@ from pydicom.uid import (
     ComputedRadiographyImageStorage,
     CTImageStorage,
     ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
     MRImageStorage,
     RLELossless,
     UltrasoundMultiFrameImageStorage,
@@ -435,6 +436,38 @@ class TestMakeUsGrayCine:
         assert not np.array_equal(arr[0], arr[5])
         assert ds.CineRate == 25
         assert ds.SequenceOfUltrasoundRegions[0].RegionLocationMinY0 == samples.us_layout(128, 128).region[1]
+
+
+class TestCompressJpegBaseline:
+    @pytest.mark.parametrize(
+        ("subsampling", "photometric", "sampling"),
+        [("4:4:4", "YBR_FULL", (1, 1)), ("4:2:2", "YBR_FULL_422", (2, 1)), ("4:2:0", "YBR_FULL_422", (2, 2))],
+    )
+    def test_rgb_frames_become_jpeg_fragments(
+        self, subsampling: str, photometric: str, sampling: tuple[int, int], tmp_path: Path
+    ) -> None:
+        from pydicom.encaps import generate_frames
+
+        from dcmexport.jpeg import read_jpeg_header
+
+        ds = samples.make_us_rgb_cine(frames=3)
+        original = ds.pixel_array.astype(int)
+        samples.compress_jpeg_baseline(ds, subsampling=subsampling, quality=95)
+        back = _roundtrip(ds, tmp_path)
+        assert back.file_meta.TransferSyntaxUID == JPEGBaseline8Bit
+        assert (back.PhotometricInterpretation, back.LossyImageCompression) == (photometric, "01")
+        frames = list(generate_frames(back.PixelData, number_of_frames=3))
+        assert len(frames) == 3 and read_jpeg_header(frames[0]).chroma_subsampling == sampling
+        assert np.abs(back.pixel_array.astype(int) - original).mean() < 3  # lossy, but the same image
+
+    def test_grey_and_refusals(self) -> None:
+        grey = samples.make_us_gray_cine(frames=2)
+        samples.compress_jpeg_baseline(grey)
+        assert grey.PhotometricInterpretation == "MONOCHROME2" and grey.file_meta.TransferSyntaxUID == JPEGBaseline8Bit
+        with pytest.raises(UsageError):
+            samples.compress_jpeg_baseline(samples.make_ct())  # 16-bit
+        with pytest.raises(UsageError):
+            samples.compress_jpeg_baseline(samples.make_us_gray_cine(frames=2), subsampling="4:1:1")
 
 
 class TestMakeCtSeries:

@@ -12,6 +12,10 @@ GIF       ffmpeg (imageio)    :mod:`dcmexport.encode.video`
 DICOM     pydicom (+ copy)    :mod:`dcmexport.encode.dicom`
 ========  ==================  =====================================
 
+MP4/WebM clips of 8-bit JPEG frames may skip the display arrays:
+:class:`~dcmexport.encode.video.JpegStreamWriter` takes the undecoded JPEG
+frames and lets ffmpeg decode, mask and scale them (the orchestrator decides).
+
 :mod:`dcmexport.encode.probe` reads videos back (tests, ``verify``).
 
 The names below are resolved on first use: a PNG export never imports the video

@@ -353,6 +353,24 @@ class FrameRenderer:
             return self._lookup(frame)
         return self._render_direct(frame)
 
+    def passes_uint8_through(self) -> bool:
+        """True when :meth:`render` returns every ``uint8`` frame unchanged.
+
+        That is 8-bit RGB/YBR colour (decoded to RGB upstream), and 8-bit
+        unsigned grey whose whole pipeline (Modality LUT, VOI, inversion) maps
+        each stored value to itself, e.g. ultrasound without a window. A caller
+        may then hand stored pixels to a consumer that never calls ``render``
+        (the JPEG clip passthrough) and get the same display values.
+        """
+        if self.is_color:
+            return self._photometric != "PALETTE COLOR" and self._bits_stored == 8
+        if not self._use_table or self._signed or self._bits_stored != 8 or self.bit_depth != 8:
+            return False
+        if self._core is None:  # min-max VOI: depends on the first frame, never the identity by rule
+            return False
+        table = _expand_table(self._core, self._low_stored, np.dtype(np.uint8))
+        return table.dtype == np.uint8 and bool(np.array_equal(table, np.arange(256)))
+
     def _stored_index(self, frame: np.ndarray) -> np.ndarray:
         assert self._modality_core is not None
         return np.clip(frame.astype(np.int64) - self._low_stored, 0, len(self._modality_core) - 1)
