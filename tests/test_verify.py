@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import shutil
 import struct
 import zlib
@@ -417,7 +418,10 @@ class TestMatcher:
     def test_many_values(self) -> None:
         values = {f"1.2.840.99999.{i}.{i * 7919}": "SOPInstanceUID" for i in range(3000)}
         matcher = PhiMatcher(values)
-        data = os.urandom(100_000) + b"1.2.840.99999.2999.23749081" + os.urandom(100)
+        # NUL on both sides: a random digit or '.' next to the UID would make it a longer UID
+        # (this test failed about 1 run in 6 before); seeded noise keeps it reproducible.
+        noise = random.Random(7050)
+        data = noise.randbytes(100_000) + b"\0" + b"1.2.840.99999.2999.23749081" + b"\0" + noise.randbytes(100)
         assert matcher.match_bytes(data) == {("SOPInstanceUID", ""): "1.2.840.99999.2999.23749081"}
 
 
