@@ -4,23 +4,25 @@ A crash, ``kill -9`` or Ctrl-C therefore never leaves a file at the final name
 that is only half written; the worst case is a hidden ``.tmp-*`` file, which
 :func:`remove_stale_temporaries` clears on the next run.
 
-Inside :func:`deferred_commits` (a batch's group of objects), the fsync and the
-rename move to a background thread and to the end of the group: the files are
-the same and each is still fsynced before it gets its final name, but the
-~2.8 ms a small file's fsync waits for the disk here overlaps the next object's
-work instead of idling a core (``dcmexport deid``: 500 CT slices spent 1.4 s of
-8.2 s waiting in fsync).
+Inside :func:`deferred_commits` (a batch's group of up to 8 objects), a
+background thread flushes finished temporaries while the next object is
+processed, several at a time (one ``syncfs`` instead of one fsync and journal
+commit, ~2.8 ms here, per file), and the renames move to the end of the group.
+Every file is still on disk before it gets its final name. (``dcmexport deid``
+of 500 CT slices spent 1.4 s of 8.2 s waiting in fsync.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
 import os
 import secrets
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from dcmexport.errors import EncodeError
@@ -91,56 +93,119 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux ``syncfs(2)`` through the C library, or None where it does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _make_durable(paths: list[Path]) -> None:
+    """Flush ``paths`` to disk: one ``syncfs`` per filesystem where Linux has it, else one fsync per file.
+
+    Why syncfs: each fsync of a small file forces its own journal commit; one
+    syncfs covers a whole group of files with one. Measured on 500 CT slices
+    with ``deid --jobs 2``: fsync per file cost ~0.35 s of a 2.8 s run.
+    """
+    if not paths:
+        return
+    if _SYNCFS is None:
+        for path in paths:
+            _fsync_file(path)
+        return
+    directories: dict[int, Path] = {}
+    for path in paths:
+        directories.setdefault(os.stat(path).st_dev, path.parent)
+    for directory in directories.values():
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, os.strerror(code))
+        finally:
+            os.close(fd)
+
+
 @dataclass
 class _Pending:
     tmp: Path
     final: Path
-    synced: Future[None]
 
 
-@dataclass
 class DeferredCommits:
-    """Temporaries written in one group, fsynced in a background thread, renamed at :meth:`commit`.
+    """Temporaries written in one group; flushed by a background thread, renamed at :meth:`commit`.
 
-    Callers group the files of one object with :meth:`mark` (before the object)
-    and :meth:`commit` / :meth:`discard` (the whole object's files, or none).
+    The flusher takes every file added since its last pass and makes them
+    durable together (one ``syncfs``), while the caller goes on with the next
+    object: a group commit, as databases do with their logs. :meth:`commit`
+    waits until its files are flushed, then renames them. Callers group the
+    files of one object with :meth:`mark` (before the object) and
+    :meth:`commit` / :meth:`discard` (the whole object's files, or none).
+    Every file is on disk before it gets its final name, as with :func:`atomic_output`.
     """
 
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "dcmexport-fsync"))
-    _pending: list[_Pending] = field(default_factory=list)
+    def __init__(self) -> None:
+        self._pending: list[_Pending] = []
+        self._flushed = 0  # _pending[:_flushed] were handed to a flush that finished
+        self._errors: list[tuple[int, int, OSError]] = []  # ranges whose flush failed
+        self._changed = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
 
     def add(self, tmp: Path, final: Path) -> None:
-        self._pending.append(_Pending(tmp, final, self._pool.submit(_fsync_file, tmp)))
+        with self._changed:
+            self._pending.append(_Pending(tmp, final))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._flush_loop, name="dcmexport-flush", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
 
     def is_pending(self, final: Path) -> bool:
-        return any(p.final == final for p in self._pending)
+        with self._changed:
+            return any(p.final == final for p in self._pending)
 
     def mark(self) -> int:
         """A position to :meth:`discard` or :meth:`commit` from: the files added after it."""
-        return len(self._pending)
+        with self._changed:
+            return len(self._pending)
 
     def discard(self, since: int = 0) -> None:
-        """Delete the temporaries added since ``since``; none of them gets its final name."""
-        for pending in self._pending[since:]:
-            with contextlib.suppress(Exception):
-                pending.synced.result()
+        """Delete the temporaries added since ``since``; none of them gets its final name.
+
+        Only the files of the object that just ran are discarded, so positions
+        given out earlier stay valid.
+        """
+        with self._changed:
+            while self._flushed < len(self._pending) and self._thread is not None:
+                self._changed.wait()  # never pull a file from under a running flush
+            dropped = self._pending[since:]
+            del self._pending[since:]
+            self._flushed = min(self._flushed, since)
+            self._errors = [(lo, min(hi, since), e) for lo, hi, e in self._errors if lo < since]
+        for pending in dropped:
             with contextlib.suppress(FileNotFoundError):
                 pending.tmp.unlink()
-        del self._pending[since:]
 
     def commit(self, since: int, until: int) -> OSError | None:
-        """Rename the files added in ``since..until`` once all are fsynced; on any failure rename none.
+        """Rename the files added in ``since..until`` once they are flushed; on any failure rename none.
 
         Returns:
             The first error (the caller fails that object), or None when all were renamed.
         """
-        group = self._pending[since:until]
-        error: OSError | None = None
-        for pending in group:
-            try:
-                pending.synced.result()
-            except OSError as exc:
-                error = error or exc
+        with self._changed:
+            while self._flushed < until:
+                self._changed.wait()
+            group = self._pending[since:until]
+            error = next((e for lo, hi, e in self._errors if lo < until and since < hi), None)
         for pending in group:
             if error is None:
                 try:
@@ -153,15 +218,35 @@ class DeferredCommits:
         return error
 
     def close(self) -> None:
-        """Delete whatever was not committed and stop the thread."""
+        """Stop the flusher and delete whatever was not committed."""
+        with self._changed:
+            self._stop = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
         for pending in self._pending:
-            with contextlib.suppress(Exception):
-                pending.synced.result()
             with contextlib.suppress(FileNotFoundError):
                 if pending.tmp.exists():
                     pending.tmp.unlink()
         self._pending.clear()
-        self._pool.shutdown(wait=True)
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._changed:
+                while self._flushed == len(self._pending) and not self._stop:
+                    self._changed.wait()
+                if self._flushed == len(self._pending):
+                    return
+                start, end = self._flushed, len(self._pending)
+                paths = [p.tmp for p in self._pending[start:end]]
+            try:
+                _make_durable(paths)
+            except OSError as exc:
+                with self._changed:
+                    self._errors.append((start, end, exc))
+            with self._changed:
+                self._flushed = max(self._flushed, end)
+                self._changed.notify_all()
 
 
 _DEFERRED: contextvars.ContextVar[DeferredCommits | None] = contextvars.ContextVar("dcmexport_deferred", default=None)

@@ -195,8 +195,8 @@ def test_top_level_notebook_api(tmp_path: Path, key: Key) -> None:
     assert dicom.results[0].outputs[0].suffix == ".dcm"
 
 
-def test_deid_batch_fsync_failure_fails_that_object_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outputs are fsynced in the background and renamed per group; a disk error fails its object, closed."""
+def test_deid_batch_flush_failure_fails_its_group_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs are flushed per group and renamed after; a disk error fails the group's objects, closed."""
     import errno
     import shutil
 
@@ -206,25 +206,18 @@ def test_deid_batch_fsync_failure_fails_that_object_only(tmp_path: Path, monkeyp
     src.mkdir()
     for name in ("CT_small.dcm", "MR_small.dcm"):
         shutil.copy(Path(pydicom.data.__file__).parent / "test_files" / name, src / name)
-    real_fsync = atomic._fsync_file
-    calls: list[str] = []
 
-    def flaky(path: Path) -> None:
-        calls.append(path.name)
-        if len(calls) == 1:
-            raise OSError(errno.EIO, "Input/output error")
-        real_fsync(path)
+    def broken_disk(paths: list[Path]) -> None:
+        raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(atomic, "_fsync_file", flaky)
+    monkeypatch.setattr(atomic, "_make_durable", broken_disk)
     batch = api.deidentify(src, tmp_path / "out", jobs=1)
-    statuses = sorted(r.status for r in batch.results)
-    assert statuses == ["failed", "written"]
-    failed = next(r for r in batch.results if r.status == "failed")
-    assert "could not be written to disk" in failed.reason and failed.outputs == []
-    written = next(r for r in batch.results if r.status == "written")
-    assert [p.exists() for p in written.outputs] == [True]
-    assert len(list((tmp_path / "out").glob("*.dcm"))) == 1
-    assert not list((tmp_path / "out").glob(".tmp-*"))
+    assert [r.status for r in batch.results] == ["failed", "failed"]
+    for result in batch.results:
+        assert "could not be written to disk (OSError: Input/output error)" in result.reason
+        assert result.outputs == []
+    assert not list((tmp_path / "out").glob("*.dcm")) and not list((tmp_path / "out").glob(".tmp-*"))
+    assert batch.exit_code != 0
 
 
 def test_same_content_twice_in_one_group_is_written_once(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from dcmexport import atomic as atomic_module
 from dcmexport.atomic import TEMP_PREFIX, atomic_output, remove_stale_temporaries
 from dcmexport.errors import EncodeError
 
@@ -108,16 +109,15 @@ def test_interrupt_inside_a_group_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fsync_failure_renames_none_of_the_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flush_failure_renames_none_of_the_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
     from dcmexport import atomic
 
-    def full_disk(path: Path) -> None:
-        if path.name.endswith("b.png"):
-            raise OSError(errno.ENOSPC, "No space left on device")
+    def full_disk(paths: list[Path]) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(atomic, "_fsync_file", full_disk)
+    monkeypatch.setattr(atomic, "_make_durable", full_disk)
     with atomic.deferred_commits() as group:
         for name in ("a.png", "b.png"):
             with atomic_output(tmp_path / name) as tmp:
@@ -125,3 +125,36 @@ def test_fsync_failure_renames_none_of_the_object(tmp_path: Path, monkeypatch: p
         error = group.commit(0, group.mark())
     assert isinstance(error, OSError) and error.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_file_is_flushed_before_its_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dcmexport import atomic
+
+    flushed: list[list[str]] = []
+    real = atomic._make_durable
+
+    def spy(paths: list[Path]) -> None:
+        assert not any((tmp_path / n).exists() for n in ("a.png", "b.png"))  # nothing renamed before the flush
+        flushed.append(sorted(p.name.rsplit("-", 1)[-1] for p in paths))
+        real(paths)
+
+    monkeypatch.setattr(atomic, "_make_durable", spy)
+    with atomic.deferred_commits() as group:
+        spans = []
+        for name in ("a.png", "b.png"):
+            since = group.mark()
+            with atomic_output(tmp_path / name) as tmp:
+                tmp.write_bytes(name.encode())
+            spans.append((since, group.mark()))
+        assert all(group.commit(since, until) is None for since, until in spans)
+    assert sorted(name for batch in flushed for name in batch) == ["a.png", "b.png"]  # each flushed exactly once
+    assert (tmp_path / "a.png").read_bytes() == b"a.png" and (tmp_path / "b.png").read_bytes() == b"b.png"
+
+
+@pytest.mark.skipif(atomic_module._SYNCFS is None, reason="syncfs(2) is Linux-only")
+def test_syncfs_is_used_on_linux(tmp_path: Path) -> None:
+    path = tmp_path / "x"
+    path.write_bytes(b"1")
+    atomic_module._make_durable([path])  # a real syncfs on the test filesystem: returns without error
+    with pytest.raises(FileNotFoundError):
+        atomic_module._make_durable([tmp_path / "missing"])
