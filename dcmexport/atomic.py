@@ -5,23 +5,21 @@ that is only half written; the worst case is a hidden ``.tmp-*`` file, which
 :func:`remove_stale_temporaries` clears on the next run.
 
 Inside :func:`deferred_commits` (a batch's group of up to 8 objects), a
-background thread flushes finished temporaries while the next object is
-processed, several at a time (one ``syncfs`` instead of one fsync and journal
-commit, ~2.8 ms here, per file), and the renames move to the end of the group.
-Every file is still on disk before it gets its final name. (``dcmexport deid``
-of 500 CT slices spent 1.4 s of 8.2 s waiting in fsync.)
+background thread fsyncs finished temporaries while the next object is
+processed (a small file's fsync waits ~2.8 ms for the disk here), and the
+renames move to the end of the group. Every file is still on disk before it
+gets its final name. (``dcmexport deid`` of 500 CT slices spent 1.4 s of 8.2 s
+waiting in fsync.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
 import os
 import secrets
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,46 +91,17 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _load_syncfs() -> Callable[[int], int] | None:
-    """Linux ``syncfs(2)`` through the C library, or None where it does not exist."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
-
-
-_SYNCFS = _load_syncfs()
-
-
 def _make_durable(paths: list[Path]) -> None:
-    """Flush ``paths`` to disk: one ``syncfs`` per filesystem where Linux has it, else one fsync per file.
+    """fsync each of ``paths`` (called by the flusher thread, off the caller's critical path).
 
-    Why syncfs: each fsync of a small file forces its own journal commit; one
-    syncfs covers a whole group of files with one. Measured on 500 CT slices
-    with ``deid --jobs 2``: fsync per file cost ~0.35 s of a 2.8 s run.
+    Not ``syncfs(2)``, which would cover a whole group with one call: it flushes
+    every dirty page of the filesystem, other programs' included. Measured in
+    ``bench/run.py --only deid``, right after the baselines had written 500
+    files, it made ``deid --jobs 2`` slower (3.9 s median against 2.8 s with
+    one fsync per file).
     """
-    if not paths:
-        return
-    if _SYNCFS is None:
-        for path in paths:
-            _fsync_file(path)
-        return
-    directories: dict[int, Path] = {}
     for path in paths:
-        directories.setdefault(os.stat(path).st_dev, path.parent)
-    for directory in directories.values():
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            if _SYNCFS(fd) != 0:
-                code = ctypes.get_errno()
-                raise OSError(code, os.strerror(code))
-        finally:
-            os.close(fd)
+        _fsync_file(path)
 
 
 @dataclass
@@ -144,9 +113,8 @@ class _Pending:
 class DeferredCommits:
     """Temporaries written in one group; flushed by a background thread, renamed at :meth:`commit`.
 
-    The flusher takes every file added since its last pass and makes them
-    durable together (one ``syncfs``), while the caller goes on with the next
-    object: a group commit, as databases do with their logs. :meth:`commit`
+    The flusher fsyncs every file added since its last pass while the caller
+    goes on with the next object. :meth:`commit`
     waits until its files are flushed, then renames them. Callers group the
     files of one object with :meth:`mark` (before the object) and
     :meth:`commit` / :meth:`discard` (the whole object's files, or none).

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from dcmexport import atomic as atomic_module
 from dcmexport.atomic import TEMP_PREFIX, atomic_output, remove_stale_temporaries
 from dcmexport.errors import EncodeError
 
@@ -149,12 +148,3 @@ def test_every_file_is_flushed_before_its_rename(tmp_path: Path, monkeypatch: py
         assert all(group.commit(since, until) is None for since, until in spans)
     assert sorted(name for batch in flushed for name in batch) == ["a.png", "b.png"]  # each flushed exactly once
     assert (tmp_path / "a.png").read_bytes() == b"a.png" and (tmp_path / "b.png").read_bytes() == b"b.png"
-
-
-@pytest.mark.skipif(atomic_module._SYNCFS is None, reason="syncfs(2) is Linux-only")
-def test_syncfs_is_used_on_linux(tmp_path: Path) -> None:
-    path = tmp_path / "x"
-    path.write_bytes(b"1")
-    atomic_module._make_durable([path])  # a real syncfs on the test filesystem: returns without error
-    with pytest.raises(FileNotFoundError):
-        atomic_module._make_durable([tmp_path / "missing"])
