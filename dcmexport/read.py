@@ -216,8 +216,10 @@ def read_small_file(path: Path) -> bytes | None:
     read from the file); large multi-frame objects keep the streaming path.
 
     Raises:
-        InputError: not a regular file, or unreadable.
+        InputError: a directory, not a regular file, or unreadable.
     """
+    if path.is_dir():
+        raise InputError("is a directory, not a DICOM file")
     try:
         with open_regular(path) as fh:
             if os.fstat(fh.fileno()).st_size > PRELOAD_MAX_BYTES:
