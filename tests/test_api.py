@@ -231,3 +231,19 @@ def test_same_content_twice_in_one_group_is_written_once(tmp_path: Path) -> None
     batch = api.deidentify(src, tmp_path / "out", jobs=1, key=Key(b"k" * 32))
     assert sorted(r.status for r in batch.results) == ["skipped", "written"]
     assert len(list((tmp_path / "out").glob("*.dcm"))) == 1
+
+
+def test_deid_same_bytes_whether_the_file_is_read_into_memory_or_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are read once into memory (hash + parse); large ones keep the deferred, streamed path."""
+    from dcmexport import read
+
+    src = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
+    key = Key(b"same-bytes-either-path-key-01234")
+    small = api.deidentify(src, tmp_path / "memory", key=key)
+    monkeypatch.setattr(read, "PRELOAD_MAX_BYTES", 0)  # every file now counts as large
+    large = api.deidentify(src, tmp_path / "streamed", key=key)
+    (a,), (b,) = small.results[0].outputs, large.results[0].outputs
+    assert a.name == b.name and a.read_bytes() == b.read_bytes()
+    assert small.results[0].input_sha256 == large.results[0].input_sha256 == sha256_file(src)
