@@ -61,8 +61,15 @@ def quiet_pydicom() -> Iterator[None]:
     """
     logger = logging.getLogger("pydicom")
     previous, previous_propagate = logger.disabled, logger.propagate
+    settings = pydicom.config.settings
+    modes = settings.reading_validation_mode, settings.writing_validation_mode
     logger.disabled = True
     logger.propagate = False  # `disabled` does not cover pydicom.pixels.decoders.* (child loggers)
+    # pydicom's value validation (a regex per converted or assigned element) can only
+    # warn in its default mode, and the warnings are discarded here: skip the work.
+    # ~0.6 ms of ~7 ms per CT slice in `deid` (issue #3's throughput target).
+    if modes == (pydicom.config.WARN, pydicom.config.WARN):
+        settings.reading_validation_mode = settings.writing_validation_mode = pydicom.config.IGNORE
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -70,6 +77,7 @@ def quiet_pydicom() -> Iterator[None]:
     finally:
         logger.disabled = previous
         logger.propagate = previous_propagate
+        settings.reading_validation_mode, settings.writing_validation_mode = modes
 
 
 def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:

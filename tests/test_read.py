@@ -287,3 +287,22 @@ class TestJpegFrames:
         assert header is not None
         with pytest.raises(InputError, match="NumberOfFrames is 5 but \\(7FE0,0010\\) PixelData holds 4 frames"):
             list(iter_jpeg_frames(path, ds, header))
+
+
+def test_quiet_pydicom_skips_validation_only_while_active_and_respects_raise() -> None:
+    import pydicom.config
+
+    from dcmexport.read import quiet_pydicom
+
+    settings = pydicom.config.settings
+    before = settings.reading_validation_mode, settings.writing_validation_mode
+    assert before == (pydicom.config.WARN, pydicom.config.WARN)  # pydicom 3's defaults
+    with quiet_pydicom():
+        assert settings.reading_validation_mode == settings.writing_validation_mode == pydicom.config.IGNORE
+    assert (settings.reading_validation_mode, settings.writing_validation_mode) == before
+    settings.writing_validation_mode = pydicom.config.RAISE  # a user who asked for errors keeps them
+    try:
+        with quiet_pydicom():
+            assert settings.writing_validation_mode == pydicom.config.RAISE
+    finally:
+        settings.writing_validation_mode = before[1]
