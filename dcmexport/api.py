@@ -1095,7 +1095,7 @@ def _run_group(tasks: Iterator[_Task], options: ExportOptions, deidentifier: Dei
                 continue
             error = commits.commit(since, until)
             if error is not None:
-                _remove_outputs([p for p in result.outputs if p.exists()] if result.status == WRITTEN else [])
+                _remove_outputs(result.outputs)  # any renamed before the error: the object fails whole
                 result.status, result.outputs, result.error_kind = FAILED, [], EncodeError.reason
                 result.reason = (f"the output could not be written to disk ({type(error).__name__}: "
                                  f"{error.strerror or 'I/O error'}); check free space and permissions")

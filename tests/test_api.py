@@ -207,10 +207,10 @@ def test_deid_batch_flush_failure_fails_its_group_closed(tmp_path: Path, monkeyp
     for name in ("CT_small.dcm", "MR_small.dcm"):
         shutil.copy(Path(pydicom.data.__file__).parent / "test_files" / name, src / name)
 
-    def broken_disk(paths: list[Path]) -> None:
+    def broken_disk(path: Path) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(atomic, "_make_durable", broken_disk)
+    monkeypatch.setattr(atomic, "_fsync_file", broken_disk)
     batch = api.deidentify(src, tmp_path / "out", jobs=1)
     assert [r.status for r in batch.results] == ["failed", "failed"]
     for result in batch.results:

@@ -113,10 +113,10 @@ def test_flush_failure_renames_none_of_the_group(tmp_path: Path, monkeypatch: py
 
     from dcmexport import atomic
 
-    def full_disk(paths: list[Path]) -> None:
+    def full_disk(path: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(atomic, "_make_durable", full_disk)
+    monkeypatch.setattr(atomic, "_fsync_file", full_disk)
     with atomic.deferred_commits() as group:
         for name in ("a.png", "b.png"):
             with atomic_output(tmp_path / name) as tmp:
@@ -129,15 +129,15 @@ def test_flush_failure_renames_none_of_the_group(tmp_path: Path, monkeypatch: py
 def test_every_file_is_flushed_before_its_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dcmexport import atomic
 
-    flushed: list[list[str]] = []
-    real = atomic._make_durable
+    flushed: list[str] = []
+    real = atomic._fsync_file
 
-    def spy(paths: list[Path]) -> None:
+    def spy(path: Path) -> None:
         assert not any((tmp_path / n).exists() for n in ("a.png", "b.png"))  # nothing renamed before the flush
-        flushed.append(sorted(p.name.rsplit("-", 1)[-1] for p in paths))
-        real(paths)
+        flushed.append(path.name.rsplit("-", 1)[-1])
+        real(path)
 
-    monkeypatch.setattr(atomic, "_make_durable", spy)
+    monkeypatch.setattr(atomic, "_fsync_file", spy)
     with atomic.deferred_commits() as group:
         spans = []
         for name in ("a.png", "b.png"):
@@ -146,5 +146,30 @@ def test_every_file_is_flushed_before_its_rename(tmp_path: Path, monkeypatch: py
                 tmp.write_bytes(name.encode())
             spans.append((since, group.mark()))
         assert all(group.commit(since, until) is None for since, until in spans)
-    assert sorted(name for batch in flushed for name in batch) == ["a.png", "b.png"]  # each flushed exactly once
+    assert sorted(flushed) == ["a.png", "b.png"]  # each flushed exactly once
     assert (tmp_path / "a.png").read_bytes() == b"a.png" and (tmp_path / "b.png").read_bytes() == b"b.png"
+
+
+def test_one_failed_fsync_fails_only_its_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from dcmexport import atomic
+
+    real = atomic._fsync_file
+
+    def flaky(path: Path) -> None:
+        if path.name.endswith("b.png"):
+            raise OSError(errno.EIO, "Input/output error")
+        real(path)
+
+    monkeypatch.setattr(atomic, "_fsync_file", flaky)
+    with atomic.deferred_commits() as group:
+        spans = []
+        for name in ("a.png", "b.png"):
+            since = group.mark()
+            with atomic_output(tmp_path / name) as tmp:
+                tmp.write_bytes(b"x")
+            spans.append((since, group.mark()))
+        errors = [group.commit(since, until) for since, until in spans]
+    assert errors[0] is None and isinstance(errors[1], OSError) and errors[1].errno == errno.EIO
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
