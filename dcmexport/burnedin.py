@@ -34,6 +34,7 @@ from dcmexport.errors import BurnedInError, InputError, PresetError
 from dcmexport.mask import Box, MaskPlan, clip_box
 from dcmexport.options import MaskOptions, MaskRect
 from dcmexport.presets import iter_preset_files, read_toml
+from dcmexport.read import raw_signature
 
 #: Modalities whose images commonly carry burned-in demographics (US screens,
 #: secondary captures, angiography/fluoroscopy overlays, endoscopy, "other").
@@ -513,6 +514,65 @@ def plan_masks(ds: Dataset, options: MaskOptions, *, label: str | None = None) -
         InputError: Rows (0028,0010) or Columns (0028,0011) missing.
         PresetError: the preset library or the mask file is invalid.
     """
+    key = _plan_key(ds, options)
+    if key is not None:
+        library, plans = _PLAN_MEMO
+        if library is not _default_presets():
+            plans.clear()
+            _PLAN_MEMO[0] = _default_presets()
+        elif (plan := plans.get(key)) is not None:
+            return plan
+    plan = _plan_masks(ds, options, label)
+    if key is not None:
+        if len(plans) >= _PLAN_MEMO_MAX:
+            plans.clear()
+        plans[key] = plan
+    return plan
+
+
+#: Plans already made in this process, by the raw values that decide them (see _plan_key),
+#: for the preset library they were matched against. A series shares one plan: matching
+#: the library converted and compared a dozen attributes per object (~0.6 ms per CT slice,
+#: paid by every `deid`; issue #3 asks for 3x dicognito's throughput).
+_PLAN_MEMO: list[Any] = [None, {}]
+_PLAN_MEMO_MAX = 256
+
+
+@cache
+def _plan_tags() -> tuple[int, ...]:
+    """Every attribute a plan is computed from (besides the options and the library)."""
+    keywords = {keyword for keyword, _ in _MATCH_KEYS.values()} - {"ImplementationVersionName"}  # file meta
+    keywords |= {"Modality", "SOPClassUID", "BurnedInAnnotation", "Rows", "Columns",
+                 "SequenceOfUltrasoundRegions", "SpecificCharacterSet"}
+    tags = [tag_for_keyword(keyword) for keyword in sorted(keywords)]
+    assert all(tag is not None for tag in tags)
+    return tuple(sorted(t for t in tags if t is not None))
+
+
+def _plan_key(ds: Dataset, options: MaskOptions) -> tuple[object, ...] | None:
+    """What decides ``ds``'s plan, as raw bytes; None when the plan must be computed afresh.
+
+    The plan is a pure function of the options, the preset library and the
+    elements of :func:`_plan_tags` (and Implementation Version Name in the file
+    meta): equal keys give equal plans. Not memoised: a ``mask_file`` (read
+    again for each object, the user may change it between API calls) and
+    datasets whose elements were already converted (:func:`raw_signature`).
+    Refusals are never memoised (their message names the object).
+    """
+    if options.mask_file is not None:
+        return None
+    body = raw_signature(ds, _plan_tags())
+    meta = ds.get("file_meta")
+    implementation = raw_signature(meta, (_IMPLEMENTATION_VERSION_NAME,)) if meta is not None else ()
+    if body is None or implementation is None:
+        return None
+    return options, body, implementation
+
+
+_IMPLEMENTATION_VERSION_NAME = 0x00020013
+
+
+def _plan_masks(ds: Dataset, options: MaskOptions, label: str | None) -> MaskPlan:
     who = label or "object"
     try:
         rows, columns = int(ds.Rows), int(ds.Columns)

@@ -28,6 +28,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.pixels import iter_pixels
 from pydicom.uid import (
     UID,
@@ -295,6 +296,41 @@ def read_dataset(path: Path, data: bytes | None = None) -> Dataset:
     except Exception as exc:  # pydicom raises many types on malformed headers; never echo its text (may hold values)
         raise InputError(f"not a readable DICOM file ({type(exc).__name__} while parsing the header)") from None
     return ds
+
+
+def raw_signature(ds: Dataset, tags: Sequence[int]) -> tuple[object, ...] | None:
+    """A hashable record of the elements ``tags`` of ``ds`` (None for an absent one); None if one cannot be recorded.
+
+    Two datasets with equal signatures hold equal elements for these tags: the
+    same VR, encoding and bytes for an element still raw, the same VR, type and
+    value for one already converted. A result computed only from those elements
+    can therefore be reused for the second dataset without converting its
+    values again (pydicom converts a raw element in ~20-40 us here;
+    ``burnedin.plan_masks`` reads a dozen per object). Sequences, deferred values
+    and unhashable values give None: compute, do not reuse.
+    """
+    elems = ds._dict
+    found: list[object] = []
+    for tag in tags:
+        elem = elems.get(tag)
+        if elem is None:
+            found.append(None)
+        elif isinstance(elem, RawDataElement):
+            if elem.value is None:
+                return None  # deferred
+            found.append((elem.VR, elem.is_implicit_VR, elem.is_little_endian, elem.value))
+        else:
+            value = elem.value
+            if isinstance(value, MultiValue):
+                value = tuple(value)
+            if isinstance(value, list):
+                return None  # a Sequence
+            try:
+                hash(value)
+            except TypeError:
+                return None
+            found.append((elem.VR, type(value), value))
+    return tuple(found)
 
 
 def has_pixels(ds: Dataset) -> bool:

@@ -16,12 +16,15 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from dcmexport.burnedin import (
+    _PLAN_MEMO,
     MaskMatch,
     MaskPreset,
+    _plan_key,
     apply_plan_to_dataset,
     load_mask_presets,
     match_mask_presets,
@@ -370,6 +373,57 @@ class TestPlanMasks:
         )
         assert plan.blank == ((0, 0, 10, 4), (20, 20, 25, 25), (70, 60, 80, 64))
         assert plan.sources == ("user", "mask-file")
+
+    def test_memo_gives_what_a_fresh_plan_gives(self) -> None:
+        # plan_masks reuses a plan for an object whose deciding elements are byte-identical
+        # (burnedin._plan_key); it must never give a plan a fresh computation would not.
+        sources = [deid_us(n) for n in ("RGB_IMAGE.dcm", "GREYSCALE_IMAGE.dcm")]
+        sources += [pydicom_data("US1_UNCR.dcm"), Path(str(get_testdata_file("CT_small.dcm")))]
+        options = [MaskOptions(), NO_PRESETS, MaskOptions(accept_burned_in=True),
+                   MaskOptions(rects=(MaskRect(0, 0, 8, 8),), us_regions=False)]
+
+        def outcome(ds: Dataset, opts: MaskOptions) -> object:
+            try:
+                return plan_masks(ds, opts)
+            except BurnedInError as exc:
+                return str(exc)
+
+        for source in sources:
+            for opts in options:
+                _PLAN_MEMO[1].clear()
+                fresh = outcome(pydicom.dcmread(source, stop_before_pixels=True), opts)
+                again = [outcome(pydicom.dcmread(source, stop_before_pixels=True), opts) for _ in range(2)]
+                assert again == [fresh, fresh], (source.name, opts)
+
+    def test_memo_keyed_by_every_deciding_element(self) -> None:
+        def s2000(**attrs: object) -> Dataset:  # read back from bytes: its elements are raw, as in a run
+            attrs = {"Manufacturer": "SIEMENS", "ManufacturerModelName": "S2000", **attrs}
+            return roundtrip(synthetic("US", 768, 1024, **attrs))
+
+        plan = plan_masks(s2000(), MaskOptions())
+        assert plan.sources == ("preset:us-siemens-s2000-768-1024",)
+        assert plan_masks(s2000(PatientName="Someone^Else"), MaskOptions()) is plan  # not deciding: reused
+        assert plan_masks(s2000(ManufacturerModelName="ACUSON Sequoia"), MaskOptions(accept_burned_in=True)).is_empty
+        assert plan_masks(s2000(), MaskOptions(rects=(MaskRect(0, 0, 8, 8),))).sources == (
+            "preset:us-siemens-s2000-768-1024", "user")
+        for _ in range(2):  # refusals are never memoised
+            with pytest.raises(BurnedInError, match="Modality is US"):
+                plan_masks(s2000(ManufacturerModelName="ACUSON Sequoia"), MaskOptions())
+        with pytest.raises(BurnedInError, match="BurnedInAnnotation is YES"):
+            plan_masks(s2000(Modality="CT", BurnedInAnnotation="YES"), MaskOptions())
+
+    def test_no_memo_for_mask_file_or_sequences_read_eagerly(self, tmp_path: Path) -> None:
+        mask_file = tmp_path / "masks.toml"
+        mask_file.write_text("rects = [[0, 0, 10, 4]]\n")
+        ds = roundtrip(synthetic("CT", 64, 80, BurnedInAnnotation="YES"))
+        assert _plan_key(ds, MaskOptions()) is not None
+        assert _plan_key(ds, MaskOptions(mask_file=mask_file)) is None
+        assert plan_masks(ds, MaskOptions(mask_file=mask_file)).blank == ((0, 0, 10, 4),)
+        mask_file.write_text("rects = [[0, 0, 20, 4]]\n")  # edited between two calls: read again
+        assert plan_masks(ds, MaskOptions(mask_file=mask_file)).blank == ((0, 0, 20, 4),)
+        # deid-data's ultrasound regions are undefined-length sequences, read eagerly: no record
+        us = pydicom.dcmread(deid_us("GREYSCALE_IMAGE.dcm"), stop_before_pixels=True)
+        assert _plan_key(us, MaskOptions()) is None
 
     def test_bad_mask_file(self, tmp_path: Path) -> None:
         mask_file = tmp_path / "m.toml"

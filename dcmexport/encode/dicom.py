@@ -161,7 +161,7 @@ def _write_body(raw: BinaryIO, fp: DicomFileLike, ds: Dataset, implicit: bool) -
         if isinstance(elem, RawDataElement) and elem.value is None:
             elem = ds.get_item(tag)  # a deferred value (large Pixel Data): pydicom reads and converts it
         if not isinstance(elem, RawDataElement):
-            text = _ascii_text(elem)
+            text = _ascii_text(elem) if elem.VR in _TEXT_VRS else _single_number(elem)
             if text is None:
                 write_data_element(fp, elem, encodings)
                 continue
@@ -189,15 +189,13 @@ def _write_body(raw: BinaryIO, fp: DicomFileLike, ds: Dataset, implicit: bool) -
 
 
 def _ascii_text(elem: DataElement) -> bytes | None:
-    """The encoded value of a string element whose values are all ASCII text, else None (pydicom writes it).
+    """The encoded value of a string element (VR in _TEXT_VRS) whose values are all ASCII text, else None.
 
     All DICOM character sets encode ASCII as ASCII (escape sequences are only
     needed for other characters), so the bytes do not depend on Specific
     Character Set. The de-identification engine's replacements (dummies, UIDs,
     shifted dates, marking) are all of this kind.
     """
-    if elem.VR not in _TEXT_VRS:
-        return None
     value = elem.value
     if value is None:
         return b""
@@ -206,7 +204,7 @@ def _ascii_text(elem: DataElement) -> bytes | None:
     for item in values:
         if isinstance(item, PersonName):
             item = str(item)
-        elif type(item) is not str:
+        elif type(item) is not str and type(item) is not UID:
             return None  # dates as datetime objects, bytes, numbers: pydicom's own rules
         if not item.isascii():
             return None
@@ -215,3 +213,27 @@ def _ascii_text(elem: DataElement) -> bytes | None:
     if len(text) % 2:
         text += b"\0" if elem.VR == "UI" else b" "
     return text
+
+
+#: Binary number VRs and their little endian struct formats (pydicom.filewriter.writers).
+_NUMBER_FORMATS = {"US": struct.Struct("<H"), "SS": struct.Struct("<h"), "UL": struct.Struct("<L"),
+                   "SL": struct.Struct("<l"), "FL": struct.Struct("<f"), "FD": struct.Struct("<d"),
+                   "SV": struct.Struct("<q"), "UV": struct.Struct("<Q")}
+
+
+def _single_number(elem: DataElement) -> bytes | None:
+    """The encoded value of a binary number element holding one plain int or float, else None.
+
+    As pydicom's ``write_numbers`` packs a single value; an element the engine
+    or a reader converted (Pixel Representation, Rows ...) is usually of this
+    kind. Several values, empty values and anything out of range are left to
+    pydicom (its LUT Descriptor rule and its errors).
+    """
+    pack = _NUMBER_FORMATS.get(elem.VR)
+    value = elem.value
+    if pack is None or type(value) not in (int, float):
+        return None
+    try:
+        return pack.pack(value)
+    except struct.error:
+        return None
