@@ -309,7 +309,7 @@ def raw_signature(ds: Dataset, tags: Sequence[int]) -> tuple[object, ...] | None
     ``burnedin.plan_masks`` reads a dozen per object). Sequences, deferred values
     and unhashable values give None: compute, do not reuse.
     """
-    elems = ds._dict
+    elems: dict[int, DataElement | RawDataElement] = ds._dict  # type: ignore[assignment]  # BaseTag is an int
     found: list[object] = []
     for tag in tags:
         elem = elems.get(tag)
