@@ -185,6 +185,26 @@ def test_output_dir_inside_input_is_not_reread(tmp_path: Path, key: Key) -> None
     assert [r.status for r in again.results] == ["skipped"]  # its own PNG and manifest were not read as inputs
 
 
+def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) -> None:
+    # --out inside the input: its files are skipped whether reached directly, through a
+    # symlinked file or through a symlinked folder (api._outside resolves each directory once).
+    inp = tmp_path / "in"
+    write_dataset(make_ct(), inp / "ct.dcm")
+    first = api.deidentify([inp], inp / "out", key=key)
+    (written,) = first.results[0].outputs
+    (inp / "link.dcm").symlink_to(written)
+    (inp / "linked-folder").symlink_to(inp / "out", target_is_directory=True)
+    elsewhere = tmp_path / "elsewhere"
+    other = make_ct()
+    other.SOPInstanceUID = other.SOPInstanceUID + ".2"
+    write_dataset(other, elsewhere / "other.dcm")
+    (inp / "outside.dcm").symlink_to(elsewhere / "other.dcm")
+    again = api.deidentify([inp, inp / "linked-folder" / written.name], inp / "out", key=key)
+    assert sorted(str(r.source.relative_to(inp)) for r in again.results) == ["ct.dcm", "outside.dcm"]
+    assert sorted(r.status for r in again.results) == ["skipped", "written"]
+    assert api._outside(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
+
+
 def test_top_level_notebook_api(tmp_path: Path, key: Key) -> None:
     import dcmexport
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
+from dcmexport.deid import Deidentifier, DeidOptions, Key, engine, load_profile
 from dcmexport.errors import DeidentificationError, UsageError
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -153,6 +154,46 @@ class TestMarking:
         ds2.BurnedInAnnotation = "YES"
         deid(ds2, pixels_cleaned=True)
         assert ds2.PatientIdentityRemoved == "YES"
+
+
+    @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    @pytest.mark.parametrize(("burned_in", "cleaned"), [("NO", False), ("YES", False), ("YES", True)])
+    def test_pre_encoded_marking_writes_the_same_bytes(
+        self, monkeypatch: pytest.MonkeyPatch, syntax: str, burned_in: str, cleaned: bool
+    ) -> None:
+        # A dataset read from a file gets its marking as elements encoded once per run
+        # (engine._encoded_marking); the file written must not differ by a byte from the
+        # one written with the marking built element by element for each object.
+        def read_back() -> Dataset:
+            ds = make_ds()
+            ds.BurnedInAnnotation = burned_in
+            ds.file_meta.TransferSyntaxUID = syntax
+            buf = BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            return pydicom.dcmread(BytesIO(buf.getvalue()))
+
+        def written(ds: Dataset) -> bytes:
+            buf = BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            return buf.getvalue()
+
+        options = DeidOptions(retain_modified_dates=True, clean_descriptors=True)
+        deidentifier = Deidentifier(options, KEY)
+        fast = [read_back() for _ in range(2)]
+        for ds in fast:
+            deidentifier.deidentify(ds, pixels_cleaned=cleaned)
+        assert isinstance(fast[0]._dict[0x00120064], RawDataElement)  # the pre-encoded path was taken
+        monkeypatch.setattr(engine, "_raw_encoding", lambda ds: None)
+        slow = read_back()
+        Deidentifier(options, KEY).deidentify(slow, pixels_cleaned=cleaned)
+        assert not isinstance(slow._dict[0x00120064], RawDataElement)
+        assert written(fast[0]) == written(fast[1]) == written(slow)
+        back = pydicom.dcmread(BytesIO(written(fast[1])))
+        codes = ["113100", "113101", "113105", "113107"] if cleaned else ["113100", "113105", "113107"]
+        assert [i.CodeValue for i in back.DeidentificationMethodCodeSequence] == codes
+        assert back.PatientIdentityRemoved == ("NO" if burned_in == "YES" and not cleaned else "YES")
+        assert back.LongitudinalTemporalInformationModified == "MODIFIED"
+        assert [i.CodeValue for i in fast[0].DeidentificationMethodCodeSequence] == codes  # readable in memory
 
 
 class TestOptions:

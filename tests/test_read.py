@@ -89,6 +89,35 @@ class TestReadDataset:
         with pytest.raises(InputError, match="holds fewer frames"):
             check_pixel_geometry(read_dataset(path))
 
+    def test_geometry_memo_only_for_identical_headers(self, tmp_path: Path) -> None:
+        # check_pixel_geometry reuses a frame count for a byte-identical header and Pixel
+        # Data length (read._geometry_key); anything that changes the answer is checked again.
+        from dcmexport.read import _GEOMETRY_MEMO, _geometry_key
+        from dcmexport.samples import make_us_gray_cine, write_dataset
+
+        good = write_dataset(make_us_gray_cine(rows=64, columns=64, frames=8), tmp_path / "good.dcm")
+        _GEOMETRY_MEMO.clear()
+        first = read_dataset(good)
+        assert _geometry_key(first) is not None
+        assert check_pixel_geometry(first) == 8 and len(_GEOMETRY_MEMO) == 1
+        assert check_pixel_geometry(read_dataset(good)) == 8  # from the memo
+        more = make_us_gray_cine(rows=64, columns=64, frames=8)
+        more.NumberOfFrames = 9  # same Pixel Data length, one frame more: refused, every time
+        bad = write_dataset(more, tmp_path / "bad.dcm")
+        for _ in range(2):
+            with pytest.raises(InputError, match="holds fewer frames"):
+                check_pixel_geometry(read_dataset(bad))
+        cut = read_dataset(good)
+        raw = cut._dict[0x7FE00010]
+        cut._dict[0x7FE00010] = raw._replace(value=raw.value[: 64 * 64 * 4], length=64 * 64 * 4)
+        with pytest.raises(InputError, match="holds fewer frames"):  # same header, less Pixel Data
+            check_pixel_geometry(cut)
+        converted = read_dataset(good)
+        converted.Rows = 65535  # a changed (converted) element is part of the record too
+        converted.Columns, converted.NumberOfFrames = 65535, 100000
+        with pytest.raises(InputError, match="refused before allocation"):
+            check_pixel_geometry(converted)
+
     def test_messages_never_quote_values(self, tmp_path: Path) -> None:
         p = tmp_path / "x.dcm"
         p.write_bytes(b"\0" * 128 + b"DICM" + b"SECRETNAME" * 5)
