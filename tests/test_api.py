@@ -205,6 +205,28 @@ def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) 
     assert api._outside(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
 
 
+@pytest.mark.parametrize("masks", [["20,20,10,10"], []])
+def test_implicit_vr_input_keeps_its_marking_when_masked_or_not(tmp_path: Path, key: Key, masks: list[str]) -> None:
+    # The marking is pre-encoded in the input's own encoding (deid.engine._encoded_marking);
+    # masking rewrites the pixels as explicit VR, so pydicom must re-encode it on the way out.
+    ds = make_us_gray_cine(rows=64, columns=64, frames=3)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    src = tmp_path / "implicit.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    batch = api.deidentify([src], tmp_path / "out", key=key, masks=masks, accept_burned_in=not masks)
+    (result,) = batch.results
+    assert result.status == "written", result.reason
+    out = pydicom.dcmread(result.outputs[0])
+    syntax = pydicom.uid.ExplicitVRLittleEndian if masks else pydicom.uid.ImplicitVRLittleEndian
+    assert out.file_meta.TransferSyntaxUID == syntax
+    assert [i.CodeValue for i in out.DeidentificationMethodCodeSequence] == (
+        ["113100", "113101"] if masks else ["113100"])
+    assert out.PatientIdentityRemoved == "YES" and out.LongitudinalTemporalInformationModified == "REMOVED"
+    region = ds.pixel_array[:, 20:30, 20:30]
+    assert region.any()
+    np.testing.assert_array_equal(out.pixel_array[:, 20:30, 20:30], 0 if masks else region)
+
+
 def test_top_level_notebook_api(tmp_path: Path, key: Key) -> None:
     import dcmexport
 
