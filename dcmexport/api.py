@@ -76,12 +76,11 @@ from dcmexport.read import (
     sha256_file,
 )
 from dcmexport.render import (
-    FrameRenderer,
+    FrameRenderers,
     PixelSpacing,
     apply_aspect,
     aspect_size,
     pixel_spacing_from_dataset,
-    renderer_from_dataset,
 )
 from dcmexport.series import apply_montage, geometry_mismatch, group_series
 from dcmexport.textdetect import find_text_like_rows
@@ -183,7 +182,7 @@ class _Pipeline:
 
     def __init__(
         self,
-        renderer: FrameRenderer,
+        renderers: FrameRenderers,
         plan: MaskPlan,
         out_size: tuple[int, int] | None,
         *,
@@ -193,7 +192,8 @@ class _Pipeline:
         spacing: PixelSpacing | None = None,
         stored_shape: tuple[int, int] | None = None,
     ):
-        self.renderer = renderer
+        self.renderers = renderers
+        self.renderer = renderers.first  # frame 0's, and every frame's unless renderers.varies
         self.spacing = spacing
         self.stored_shape = stored_shape
         self.plan = plan
@@ -204,15 +204,20 @@ class _Pipeline:
         self.ocr_hits: dict[int, int] = {}
         self.suspicious_frames: list[int] = []
 
-    def __call__(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
-        image = self.render_masked(frame, index)
+    def __call__(self, frame: np.ndarray, index: int = 0, *, number: int | None = None) -> np.ndarray:
+        image = self.render_masked(frame, index, number=number)
         if self.out_size is not None:
             image = apply_aspect(image, *self.out_size)
         return image
 
-    def render_masked(self, frame: np.ndarray, index: int = 0) -> np.ndarray:
-        """Render and mask one stored frame, run the checks planned for ``index``; stored geometry."""
-        image = self.renderer.render(frame)
+    def render_masked(self, frame: np.ndarray, index: int = 0, *, number: int | None = None) -> np.ndarray:
+        """Render and mask one stored frame, run the checks planned for ``index``; stored geometry.
+
+        ``number`` is the frame's 0-based number in the object, whose rescale and
+        window apply (enhanced objects); it defaults to ``index``, the position
+        among the frames exported, which the checks are planned by.
+        """
+        image = self.renderers.for_frame(index if number is None else number).render(frame)
         if not self.plan.is_empty:
             image = self.plan.apply(image, fill=0)
         if index in self.ocr_frames:
@@ -360,7 +365,9 @@ def _plan_pixels(
     render_options = options.render
     if fmt.is_video or fmt is OutputFormat.JPG:
         render_options = replace(render_options, bit_depth=8)
-    renderer = renderer_from_dataset(ds, render_options)
+    renderers = FrameRenderers(ds, render_options)
+    if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
+        result.notes.append(f"per-frame rescale/window from the functional groups ({renderers.distinct} distinct)")
     plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
@@ -387,7 +394,7 @@ def _plan_pixels(
             why += f"long side capped at {render_options.max_side}"
         result.notes.append(f"resized {cols}x{rows} -> {out_size[1]}x{out_size[0]} ({why})")
     return _Pipeline(
-        renderer,
+        renderers,
         plan,
         out_size if out_size != (rows, cols) else None,
         ocr=options.mask.ocr_check,
@@ -484,7 +491,7 @@ def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pip
         return None
     from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
 
-    if not pipeline.renderer.passes_uint8_through():
+    if pipeline.renderers.varies or not pipeline.renderer.passes_uint8_through():
         return None
     try:
         photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
@@ -650,7 +657,8 @@ def _export_file(
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]
             for final, index, frame in zip(stills, indices, iter_frames(path, ds, indices=indices), strict=True):
-                _write_still_atomic(final, pipeline(frame, 0 if len(indices) == 1 else index), fmt, options, pipeline)
+                image = pipeline(frame, 0 if len(indices) == 1 else index, number=index)
+                _write_still_atomic(final, image, fmt, options, pipeline)
                 written.append(final)
                 if on_frame is not None:
                     on_frame()
@@ -731,7 +739,7 @@ def _export_series(
     def images() -> Iterator[np.ndarray]:
         for index, (path, ds, pipeline) in enumerate(zip(paths, datasets, pipelines, strict=True)):
             (frame,) = iter_frames(path, ds, indices=[0])
-            yield pipeline(frame, index)
+            yield pipeline(frame, index, number=0)  # each slice's own frame 0
 
     if montage:
         _write_still_atomic(final, apply_montage(list(images())), fmt, options, pipelines[0])

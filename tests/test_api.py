@@ -227,6 +227,41 @@ def test_implicit_vr_input_keeps_its_marking_when_masked_or_not(tmp_path: Path, 
     np.testing.assert_array_equal(out.pixel_array[:, 20:30, 20:30], 0 if masks else region)
 
 
+def test_enhanced_frames_rendered_with_their_own_rescale(tmp_path: Path, key: Key) -> None:
+    # Three frames holding the same Hounsfield values, stored with per-frame Rescale
+    # Slopes 1, 2 and 4 (Per-frame Functional Groups, PS3.3 C.7.6.16.2.9): every PNG,
+    # and a single still asked for by number, must look the same.
+    from pydicom.dataset import Dataset
+
+    # the (40, 400) window's range and beyond, in steps of 4 HU: exactly storable with every slope
+    hu = np.tile(np.rint(np.linspace(-100, 180, 64) / 4) * 4, (64, 1))
+    ds = make_ct()
+    for keyword in ("RescaleSlope", "RescaleIntercept", "RescaleType"):
+        ds.pop(keyword, None)
+    items = []
+    frames = []
+    for slope in (1, 2, 4):
+        pvt = Dataset()
+        pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = slope, -1024, "HU"
+        item = Dataset()
+        item.PixelValueTransformationSequence = [pvt]
+        items.append(item)
+        frames.append(np.rint((hu + 1024) / slope).astype(np.int16))
+    ds.PerFrameFunctionalGroupsSequence = items
+    ds.NumberOfFrames = 3
+    ds.PixelData = np.stack(frames).tobytes()
+    src = write_dataset(ds, tmp_path / "enhanced.dcm")
+    batch = api.export([src], tmp_path / "all", key=key, format="png", frames="all")
+    (result,) = batch.results
+    assert result.status == "written", result.reason
+    assert "per-frame rescale/window from the functional groups (3 distinct)" in result.notes
+    images = [np.asarray(Image.open(p)).astype(int) for p in sorted(result.outputs)]
+    assert len(images) == 3 and images[0].max() > images[0].min()
+    assert all(np.array_equal(image, images[0]) for image in images[1:])
+    (single,) = api.export([src], tmp_path / "one", key=key, format="png", frames="2").results[0].outputs
+    assert np.array_equal(np.asarray(Image.open(single)), images[0])
+
+
 def test_top_level_notebook_api(tmp_path: Path, key: Key) -> None:
     import dcmexport
 

@@ -13,7 +13,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, convert_color_sp
 
 from dcmexport.errors import RenderError, UsageError
 from dcmexport.options import RenderOptions, Window
-from dcmexport.render import FrameRenderer, renderer_from_dataset
+from dcmexport.render import FrameRenderer, FrameRenderers, renderer_from_dataset
 from dcmexport.render.lut import apply_modality, apply_voi_window, to_output_dtype
 
 
@@ -291,6 +291,12 @@ class TestRealFiles:
         assert r.describe().startswith("window 49/102 (WindowCenter/WindowWidth #0, LINEAR); rescale")
         assert np.array_equal(r.render(frame), _linear(frame.astype(float) - 1024, 49, 102))
 
+    def test_enhanced_without_per_frame_values_has_one_renderer(self) -> None:
+        ds = pydicom.dcmread(_file("eCT_Supplemental.dcm"))  # rescale and window in the Shared groups
+        renderers = FrameRenderers(ds, RenderOptions())
+        assert not renderers.varies and renderers.distinct == 1
+        assert renderers.for_frame(0) is renderers.for_frame(1) is renderers.first
+
     def test_palette(self) -> None:
         ds = pydicom.dcmread(_file("examples_palette.dcm"))
         idx = ds.pixel_array
@@ -385,3 +391,67 @@ def test_sweep_every_decodable_real_file_renders() -> None:
         assert renderer.describe(), path.name
         rendered += 1
     assert rendered >= 100
+
+
+def _enhanced(slopes: list[float], windows: list[tuple[float, float]] | None = None, **attrs: object) -> Dataset:
+    """A 12-bit grey object whose frames carry their own rescale (and window) in the Per-frame groups."""
+    ds = _gray(12, **attrs)
+    items = []
+    for i, slope in enumerate(slopes):
+        pvt = Dataset()
+        pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = slope, 0, "US"
+        item = Dataset()
+        item.PixelValueTransformationSequence = [pvt]
+        if windows is not None:
+            voi = Dataset()
+            voi.WindowCenter, voi.WindowWidth = windows[i]
+            item.FrameVOILUTSequence = [voi]
+        items.append(item)
+    ds.PerFrameFunctionalGroupsSequence = items
+    ds.NumberOfFrames = len(slopes)
+    return ds
+
+
+class TestPerFrameFunctionalGroups:
+    """PS3.3 C.7.6.16.2.9 / .10: each frame of an enhanced object may have its own rescale and window."""
+
+    BASE = np.array([[0, 200, 400, 600, 800, 1600]], dtype=float)  # rescaled values, the same in every frame
+
+    def test_each_frame_rendered_with_its_own_rescale(self) -> None:
+        slopes = [1.0, 2.0, 4.0, 2.0]
+        ds = _enhanced(slopes, [(400, 800)] * 4)
+        renderers = FrameRenderers(ds, RenderOptions())
+        assert renderers.varies and renderers.distinct == 3
+        assert renderers.for_frame(3) is renderers.for_frame(1)  # equal values share one renderer
+        expected = _linear(self.BASE, 400, 800)
+        for i, slope in enumerate(slopes):
+            stored = (self.BASE / slope).astype(np.uint16)
+            assert np.array_equal(renderers.for_frame(i).render(stored), expected), i
+        # frame 0's values alone (the old behaviour) would render frame 2 four times too dark
+        assert not np.array_equal(renderers.first.render((self.BASE / 4).astype(np.uint16)), expected)
+
+    def test_each_frame_rendered_with_its_own_window(self) -> None:
+        ds = _enhanced([1.0, 1.0], [(400, 800), (1000, 400)])
+        renderers = FrameRenderers(ds, RenderOptions())
+        assert renderers.varies
+        stored = self.BASE.astype(np.uint16)
+        assert np.array_equal(renderers.for_frame(1).render(stored), _linear(self.BASE, 1000, 400))
+        assert renderers.for_frame(1).describe().startswith("window 1000/400")
+        # an explicit --window overrides every frame's window; the rescale stays per frame
+        forced = FrameRenderers(_enhanced([1.0, 2.0], [(400, 800), (1000, 400)]), RenderOptions(window=Window(40, 80)))
+        assert np.array_equal(forced.for_frame(1).render((self.BASE / 2).astype(np.uint16)), _linear(self.BASE, 40, 80))
+
+    def test_top_level_and_shared_values_win(self) -> None:
+        top = _enhanced([1.0, 4.0], [(400, 800)] * 2, RescaleSlope=1, RescaleIntercept=0)
+        assert not FrameRenderers(top, RenderOptions()).varies
+        shared = _enhanced([1.0, 4.0], [(400, 800)] * 2)
+        pvt = Dataset()
+        pvt.RescaleSlope, pvt.RescaleIntercept = 1, 0
+        group = Dataset()
+        group.PixelValueTransformationSequence = [pvt]
+        shared.SharedFunctionalGroupsSequence = [group]
+        assert not FrameRenderers(shared, RenderOptions()).varies
+
+    def test_a_frame_past_the_groups_uses_frame_0(self) -> None:
+        renderers = FrameRenderers(_enhanced([1.0, 2.0], [(400, 800)] * 2), RenderOptions())
+        assert renderers.for_frame(5) is renderers.first

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dcmexport.render.aspect import PixelSpacing, apply_aspect, aspect_size, pixel_spacing_from_dataset
 from dcmexport.render.lut import apply_voi_window, window_from_dataset
-from dcmexport.render.renderer import FrameRenderer, renderer_from_dataset
+from dcmexport.render.renderer import FrameRenderer, FrameRenderers, renderer_from_dataset
 
 __all__ = [
     "FrameRenderer",
+    "FrameRenderers",
     "PixelSpacing",
     "apply_aspect",
     "apply_voi_window",

@@ -65,7 +65,7 @@ from dcmexport.render.lut import (
     window_from_dataset,
 )
 
-__all__ = ["FrameRenderer", "renderer_from_dataset"]
+__all__ = ["FrameRenderer", "FrameRenderers", "renderer_from_dataset"]
 
 _MONOCHROME = frozenset({"MONOCHROME1", "MONOCHROME2"})
 #: Largest Bits Stored for which a table indexed by stored value is built (2**16 entries).
@@ -99,26 +99,40 @@ class _Voi:
     source: str = ""
 
 
-def _functional_group_items(ds: Dataset, keyword: str) -> list[Dataset]:
-    """The first item of ``keyword`` inside the Shared, then first Per-frame, functional group."""
-    items: list[Dataset] = []
-    for group_kw in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
-        groups = ds.get(group_kw)
-        if not groups:
-            continue
-        seq = groups[0].get(keyword)
+def _functional_group_items(ds: Dataset, keyword: str, frame: int = 0) -> list[Dataset]:
+    """The first item of ``keyword`` inside the Shared, then the ``frame``-th Per-frame, functional group."""
+    items = _shared_items(ds, keyword)
+    groups = ds.get("PerFrameFunctionalGroupsSequence")
+    if groups and frame < len(groups):
+        seq = groups[frame].get(keyword)
         if seq:
             items.append(seq[0])
     return items
 
 
-def _render_view(ds: Dataset) -> Dataset:
-    """A small Dataset holding only what the grayscale maths reads, with functional groups flattened.
+def _shared_items(ds: Dataset, keyword: str) -> list[Dataset]:
+    """The first item of ``keyword`` inside the Shared Functional Groups, as a list of at most one."""
+    groups = ds.get("SharedFunctionalGroupsSequence")
+    seq = groups[0].get(keyword) if groups else None
+    return [seq[0]] if seq else []
+
+
+#: (attributes, functional group sequence that carries them, attribute whose presence decides the source)
+_FUNCTIONAL_GROUPS = (
+    (_MODALITY_KEYWORDS, "PixelValueTransformationSequence", "RescaleSlope"),
+    (_VOI_KEYWORDS, "FrameVOILUTSequence", "WindowCenter"),
+)
+
+
+def _render_view(ds: Dataset, frame: int = 0) -> Dataset:
+    """A small Dataset holding only what the grayscale maths reads for ``frame``, with functional groups flattened.
 
     pydicom's ``apply_modality_lut`` / ``apply_voi`` read top-level attributes only;
     this view lets them (and our adapters) work on enhanced objects too, without
-    touching the caller's dataset. The view keeps the file's encoding, which
-    pydicom needs to unpack OW LUT Data.
+    touching the caller's dataset. Each attribute comes from the top level, else the
+    Shared Functional Groups, else the frame's own Per-frame Functional Groups item
+    (PS3.3 C.7.6.16). The view keeps the file's encoding, which pydicom needs to
+    unpack OW LUT Data.
     """
     view = Dataset()
     if hasattr(ds, "file_meta"):
@@ -128,11 +142,8 @@ def _render_view(ds: Dataset) -> Dataset:
     for kw in _TOP_LEVEL_ONLY:
         if kw in ds:
             view[kw] = ds[kw]
-    for keywords, container, key in (
-        (_MODALITY_KEYWORDS, "PixelValueTransformationSequence", "RescaleSlope"),
-        (_VOI_KEYWORDS, "FrameVOILUTSequence", "WindowCenter"),
-    ):
-        for source in [ds, *_functional_group_items(ds, container)]:
+    for keywords, container, key in _FUNCTIONAL_GROUPS:
+        for source in [ds, *_functional_group_items(ds, container, frame)]:
             if key in source:
                 for kw in keywords:
                     if kw in source:
@@ -467,8 +478,12 @@ def _choose_voi(
     return _Voi("minmax")
 
 
-def renderer_from_dataset(ds: Dataset, options: RenderOptions) -> FrameRenderer:
+def renderer_from_dataset(ds: Dataset, options: RenderOptions, *, frame: int = 0) -> FrameRenderer:
     """Build the :class:`FrameRenderer` for ``ds`` once; then call ``render`` per frame.
+
+    ``frame`` picks the Per-frame Functional Groups item whose rescale and window
+    apply (enhanced multi-frame objects); :class:`FrameRenderers` keeps one
+    renderer per distinct set of them.
 
     :param ds: the object's dataset (pixel data need not be loaded).
     :param options: window override, window index and output bit depth.
@@ -495,7 +510,7 @@ def renderer_from_dataset(ds: Dataset, options: RenderOptions) -> FrameRenderer:
     if not 1 <= bits_stored <= 32:
         raise RenderError(f"(0028,0101) BitsStored must be 1..32 (PS3.3 C.7.6.3), got {bits_stored}")
     signed = _int_attr(ds, "PixelRepresentation", "(0028,0103)", 0) == 1
-    view = _render_view(ds)
+    view = _render_view(ds, frame)
     voi = None
     if photometric in _MONOCHROME:
         voi = _choose_voi(view, options, bits_stored, signed, is_float)
@@ -514,3 +529,82 @@ def renderer_from_dataset(ds: Dataset, options: RenderOptions) -> FrameRenderer:
         is_color=photometric not in _MONOCHROME,
         voi=voi,
     )
+
+
+class FrameRenderers:
+    """The renderer of every frame of one object: the same for all, or one per per-frame rescale/window.
+
+    Enhanced multi-frame objects may give each frame its own Rescale Slope and
+    Intercept (Pixel Value Transformation Sequence) or window (Frame VOI LUT
+    Sequence) in the Per-frame Functional Groups (PS3.3 C.7.6.16.2.9, .10):
+    e.g. MR series whose frames were scaled differently. Rendering every frame
+    with frame 0's values would make the others too bright or too dark. Frames
+    with equal values share one renderer (and its tables); an object without
+    per-frame values has exactly one.
+
+    Attributes:
+        first: frame 0's renderer (what describes the object, and all of it when ``varies`` is False).
+        varies: True when some frame has values of its own that differ from frame 0's.
+    """
+
+    def __init__(self, ds: Dataset, options: RenderOptions) -> None:
+        self.first = renderer_from_dataset(ds, options)
+        self._ds, self._options = ds, options
+        self._keys = _per_frame_keys(ds)
+        self.varies = bool(self._keys) and len(set(self._keys)) > 1
+        self._by_key: dict[tuple[object, ...], FrameRenderer] = {self._keys[0]: self.first} if self.varies else {}
+
+    def for_frame(self, index: int) -> FrameRenderer:
+        """The renderer for frame ``index`` (0-based) of the object.
+
+        Raises: as :func:`renderer_from_dataset` (a later frame's values can be invalid).
+        """
+        if not self.varies or index >= len(self._keys):
+            return self.first
+        key = self._keys[index]
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = renderer_from_dataset(self._ds, self._options, frame=index)
+        return found
+
+    @property
+    def distinct(self) -> int:
+        """How many different renderers the frames use."""
+        return len(set(self._keys)) if self.varies else 1
+
+
+def _per_frame_keys(ds: Dataset) -> list[tuple[object, ...]]:
+    """For each Per-frame Functional Groups item, the values it gives the render view; [] when none does.
+
+    Only attributes the view takes from the per-frame item count: the top level
+    and the Shared Functional Groups win (see :func:`_render_view`).
+    """
+    groups = ds.get("PerFrameFunctionalGroupsSequence")
+    if not groups or len(groups) < 2:
+        return []
+    containers = []
+    for keywords, container, key in _FUNCTIONAL_GROUPS:
+        if key in ds or any(key in item for item in _shared_items(ds, container)):
+            continue
+        containers.append((keywords, container))
+    if not containers:
+        return []
+    keys: list[tuple[object, ...]] = []
+    for item in groups:
+        frame_key: list[object] = []
+        for keywords, container in containers:
+            seq = item.get(container)
+            values = seq[0] if seq else None
+            frame_key.append(tuple(_hashable(values.get(kw) if values is not None else None) for kw in keywords))
+        keys.append(tuple(frame_key))
+    return keys
+
+
+def _hashable(value: object) -> object:
+    """A DICOM value as a hashable key (multi-valued attributes become tuples of text)."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    try:
+        return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+    except TypeError:
+        return str(value)
