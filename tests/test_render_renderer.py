@@ -452,6 +452,16 @@ class TestPerFrameFunctionalGroups:
         shared.SharedFunctionalGroupsSequence = [group]
         assert not FrameRenderers(shared, RenderOptions()).varies
 
+    def test_min_max_range_is_one_for_the_whole_clip(self) -> None:
+        # No window in the file: the first frame rendered fixes the range, in rescaled values, for every frame.
+        renderers = FrameRenderers(_enhanced([1.0, 2.0, 4.0]), RenderOptions())
+        first = renderers.for_frame(0).render(self.BASE.astype(np.uint16))
+        assert first.min() == 0 and first.max() == 255
+        for i, slope in ((1, 2.0), (2, 4.0)):  # darker frames: 0..600 of the same 0..1600 range
+            part = (self.BASE[:, :4] / slope).astype(np.uint16)
+            assert np.array_equal(renderers.for_frame(i).render(part), first[:, :4])
+        assert renderers.for_frame(2).describe().startswith("min-max 0..1600 of the first frame")
+
     def test_a_frame_past_the_groups_uses_frame_0(self) -> None:
         renderers = FrameRenderers(_enhanced([1.0, 2.0], [(400, 800)] * 2), RenderOptions())
         assert renderers.for_frame(5) is renderers.first

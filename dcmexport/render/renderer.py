@@ -299,6 +299,19 @@ class FrameRenderer:
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         self._voi = _Voi("minmax", low=low, high=high, source="first frame")
 
+    def share_minmax_from(self, other: FrameRenderer) -> None:
+        """Take ``other``'s frozen min-max range, if both use the min-max rule and this one has not rendered yet.
+
+        For another frame of the same object with its own rescale: the range is in
+        rescaled values, so one range serves the whole clip (no jump in brightness
+        where the rescale changes).
+        """
+        mine, theirs = self._voi, other._voi
+        if mine is None or theirs is None or self._core is not None:
+            return
+        if mine.kind == "minmax" and not mine.source and theirs.kind == "minmax" and theirs.source:
+            self._voi = theirs
+
     def _lookup(self, frame: np.ndarray) -> np.ndarray:
         """One table lookup by stored value, for integer frames."""
         assert self._core is not None
@@ -358,8 +371,9 @@ class FrameRenderer:
             return apply_rgb_scaling(frame, self._bits_stored)
         if self._use_table and integer:
             if self._core is None:  # min-max rule: first frame decides the range
-                assert self._modality_core is not None
-                self._fix_minmax(self._modality_core[self._stored_index(frame)])
+                assert self._modality_core is not None and self._voi is not None
+                if not self._voi.source:  # unless already fixed (share_minmax_from)
+                    self._fix_minmax(self._modality_core[self._stored_index(frame)])
                 self._core = self._grayscale_table()
             return self._lookup(frame)
         return self._render_direct(frame)
@@ -564,7 +578,10 @@ class FrameRenderers:
         key = self._keys[index]
         found = self._by_key.get(key)
         if found is None:
-            found = self._by_key[key] = renderer_from_dataset(self._ds, self._options, frame=index)
+            found = renderer_from_dataset(self._ds, self._options, frame=index)
+            for other in self._by_key.values():
+                found.share_minmax_from(other)
+            self._by_key[key] = found
         return found
 
     @property
