@@ -324,11 +324,9 @@ def raw_signature(ds: Dataset, tags: Sequence[int]) -> tuple[object, ...] | None
             value = elem.value
             if isinstance(value, MultiValue):
                 value = tuple(value)
-            if isinstance(value, list):
-                return None  # a Sequence
             try:
                 hash(value)
-            except TypeError:
+            except TypeError:  # a Sequence, an array ...
                 return None
             found.append((elem.VR, type(value), value))
     return tuple(found)
