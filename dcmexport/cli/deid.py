@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dcmexport.cli import app
 from dcmexport.cli.common import (
-    CLEAN_HELP,
-    RETAIN_HELP,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -21,6 +18,27 @@ from dcmexport.cli.common import (
     print_summary,
     run_batch,
     usage_errors,
+)
+from dcmexport.cli.params import (
+    Clean,
+    Debug,
+    Inputs,
+    Jobs,
+    JsonOut,
+    KeyFile,
+    Linkage,
+    LogFile,
+    MaskFile,
+    MaskPresets,
+    MaskUsRegions,
+    OutDir,
+    Overwrite,
+    PatientMap,
+    Profile,
+    Quiet,
+    Retain,
+    SafeHarbor,
+    Timeout,
 )
 
 DEID_EPILOG = """\
@@ -34,27 +52,27 @@ Examples:
 
 @app.command("deid", epilog=DEID_EPILOG)
 def deid_command(
-    inputs: Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False)],
-    profile: Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).")] = "basic",
-    retain: Annotated[list[str] | None, typer.Option("--retain", help=RETAIN_HELP)] = None,
-    clean: Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP)] = None,
-    safe_harbor: Annotated[bool, typer.Option(help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.")] = False,
-    key_file: Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)] = None,
-    patient_map: Annotated[Path | None, typer.Option(help="CSV original_patient_id,new_patient_id,new_patient_name for a cohort.", exists=True, dir_okay=False)] = None,
-    linkage: Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.")] = None,
+    inputs: Inputs,
+    out: OutDir,
+    profile: Profile = "basic",
+    retain: Retain = None,
+    clean: Clean = None,
+    safe_harbor: SafeHarbor = False,
+    key_file: KeyFile = None,
+    patient_map: PatientMap = None,
+    linkage: Linkage = None,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H in the pixel data (repeatable).")] = None,
-    mask_file: Annotated[Path | None, typer.Option(help="TOML file of mask rectangles.", exists=True, dir_okay=False)] = None,
-    mask_presets: Annotated[bool, typer.Option("--mask-presets/--no-mask-presets", help="Apply matching burned-in mask presets.")] = True,
-    mask_us_regions: Annotated[bool | None, typer.Option("--mask-us-regions/--no-mask-us-regions", help="Blank outside ultrasound regions (default: on for US).", show_default=False)] = None,
+    mask_file: MaskFile = None,
+    mask_presets: MaskPresets = True,
+    mask_us_regions: MaskUsRegions = None,
     accept_burned_in: Annotated[bool, typer.Option(help="Write objects that may carry burned-in text even when no mask covers it.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0)] = 0,
-    timeout: Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).")] = None,
-    log: Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")] = False,
+    overwrite: Overwrite = False,
+    jobs: Jobs = 0,
+    timeout: Timeout = None,
+    log: LogFile = None,
+    quiet: Quiet = False,
+    json_out: JsonOut = False,
+    debug: Debug = False
 ) -> None:
     """Write de-identified DICOM files (PS3.15 Annex E), burned-in text masked in the pixel data."""
     with collector_paused():

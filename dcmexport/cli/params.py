@@ -1,0 +1,41 @@
+"""Command-line parameters that several commands share, declared once (name, flags, help, checks).
+
+Each is an ``Annotated`` type that typer reads from a command's signature, so
+``export`` and ``deid`` offer the same option with the same help text and the
+same validation; a command whose wording must differ declares its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dcmexport.cli.common import CLEAN_HELP, RETAIN_HELP
+
+Inputs = Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False)]
+
+# Burned-in text
+MaskFile = Annotated[Path | None, typer.Option(help="TOML file of mask rectangles.", exists=True, dir_okay=False)]
+MaskPresets = Annotated[bool, typer.Option("--mask-presets/--no-mask-presets", help="Apply matching burned-in mask presets.")]
+MaskUsRegions = Annotated[bool | None, typer.Option("--mask-us-regions/--no-mask-us-regions", help="Blank outside ultrasound regions (default: on for US).", show_default=False)]
+
+# De-identification
+Profile = Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).")]
+Retain = Annotated[list[str] | None, typer.Option("--retain", help=RETAIN_HELP)]
+Clean = Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP)]
+SafeHarbor = Annotated[bool, typer.Option(help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.")]
+KeyFile = Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)]
+PatientMap = Annotated[Path | None, typer.Option(help="CSV original_patient_id,new_patient_id,new_patient_name for a cohort.", exists=True, dir_okay=False)]
+Linkage = Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.")]
+
+# Running a batch
+Overwrite = Annotated[bool, typer.Option(help="Redo outputs that already exist.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0)]
+Timeout = Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).")]
+LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+Debug = Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")]
