@@ -105,7 +105,7 @@ def run_once(
 def measure_interleaved(
     commands: dict[str, Callable[[], Run]],
     runs: int,
-    before_each: Callable[[str], None] | None = None,
+    before_each: Callable[[str], object] | None = None,
 ) -> dict[str, Series]:
     """Run each command ``runs`` times, interleaved (A B C A B C ...) so that load spikes
     on a shared machine spread over all of them instead of hitting one."""

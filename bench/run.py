@@ -163,31 +163,19 @@ def speedup_row(
 # --------------------------------------------------------------------------- clips
 
 
+def _clip_runner(ctx: Context, dicom: Path, out: Path, rss: Path) -> Callable[[], Run]:
+    """dcmexport exporting one clip to MP4 at CRF 18 in one process, its Python peak RSS recorded in ``rss``."""
+    args = ("export", dicom, "--out", out, "--format", "mp4", "--crf", "18", "--jobs", "1", "-q")
+    return runner(dcmexport_cmd(ctx, *args, rss_file=rss), ctx, rss_file=rss)
+
+
 def _clip_bench(
     ctx: Context, name: str, dicom: Path, ff_input: list[str], frames: int, fps: float, baseline_name: str
 ) -> Row:
     out_dcm, out_ff = ctx.work / f"{name}-dcmexport", ctx.work / f"{name}-ffmpeg"
     rss = ctx.work / f"{name}.rss"
     commands = {
-        "dcmexport": runner(
-            dcmexport_cmd(
-                ctx,
-                "export",
-                dicom,
-                "--out",
-                out_dcm,
-                "--format",
-                "mp4",
-                "--crf",
-                "18",
-                "--jobs",
-                "1",
-                "-q",
-                rss_file=rss,
-            ),
-            ctx,
-            rss_file=rss,
-        ),
+        "dcmexport": _clip_runner(ctx, dicom, out_dcm, rss),
         "ffmpeg": runner(x264_baseline(ff_input, out_ff / "out.mp4"), ctx),
         # Not a baseline: the part of any Python DICOM tool's time that no code of its own can
         # remove (interpreter, numpy, pydicom), shown beside the verdict (see bench/README.md).
@@ -298,25 +286,7 @@ def bench_naive(ctx: Context) -> list[Row]:
     out_dcm, out_naive = ctx.work / "naive-dcmexport", ctx.work / "naive-recipe"
     rss = ctx.work / "naive.rss"
     commands = {
-        "dcmexport": runner(
-            dcmexport_cmd(
-                ctx,
-                "export",
-                c.color3d,
-                "--out",
-                out_dcm,
-                "--format",
-                "mp4",
-                "--crf",
-                "18",
-                "--jobs",
-                "1",
-                "-q",
-                rss_file=rss,
-            ),
-            ctx,
-            rss_file=rss,
-        ),
+        "dcmexport": _clip_runner(ctx, c.color3d, out_dcm, rss),
         "naive": runner(
             [
                 PY,
