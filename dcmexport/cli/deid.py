@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app
+from dcmexport.cli import app, params
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,
@@ -18,27 +18,6 @@ from dcmexport.cli.common import (
     print_summary,
     run_batch,
     usage_errors,
-)
-from dcmexport.cli.params import (
-    Clean,
-    Debug,
-    Inputs,
-    Jobs,
-    JsonOut,
-    KeyFile,
-    Linkage,
-    LogFile,
-    MaskFile,
-    MaskPresets,
-    MaskUsRegions,
-    OutDir,
-    Overwrite,
-    PatientMap,
-    Profile,
-    Quiet,
-    Retain,
-    SafeHarbor,
-    Timeout,
 )
 
 DEID_EPILOG = """\
@@ -52,27 +31,27 @@ Examples:
 
 @app.command("deid", epilog=DEID_EPILOG)
 def deid_command(
-    inputs: Inputs,
-    out: OutDir,
-    profile: Profile = "basic",
-    retain: Retain = None,
-    clean: Clean = None,
-    safe_harbor: SafeHarbor = False,
-    key_file: KeyFile = None,
-    patient_map: PatientMap = None,
-    linkage: Linkage = None,
+    inputs: params.Inputs,
+    out: params.OutDir,
+    profile: params.Profile = "basic",
+    retain: params.Retain = None,
+    clean: params.Clean = None,
+    safe_harbor: params.SafeHarbor = False,
+    key_file: params.KeyFile = None,
+    patient_map: params.PatientMap = None,
+    linkage: params.Linkage = None,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H in the pixel data (repeatable).")] = None,
-    mask_file: MaskFile = None,
-    mask_presets: MaskPresets = True,
-    mask_us_regions: MaskUsRegions = None,
+    mask_file: params.MaskFile = None,
+    mask_presets: params.MaskPresets = True,
+    mask_us_regions: params.MaskUsRegions = None,
     accept_burned_in: Annotated[bool, typer.Option(help="Write objects that may carry burned-in text even when no mask covers it.")] = False,
-    overwrite: Overwrite = False,
-    jobs: Jobs = 0,
-    timeout: Timeout = None,
-    log: LogFile = None,
-    quiet: Quiet = False,
-    json_out: JsonOut = False,
-    debug: Debug = False
+    overwrite: params.Overwrite = False,
+    jobs: params.Jobs = 0,
+    timeout: params.Timeout = None,
+    log: params.LogFile = None,
+    quiet: params.Quiet = False,
+    json_out: params.JsonOut = False,
+    debug: params.Debug = False
 ) -> None:
     """Write de-identified DICOM files (PS3.15 Annex E), burned-in text masked in the pixel data."""
     with collector_paused():

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dcmexport.cli import app
+from dcmexport.cli import app, params
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,
@@ -18,27 +18,6 @@ from dcmexport.cli.common import (
     print_summary,
     run_batch,
     usage_errors,
-)
-from dcmexport.cli.params import (
-    Clean,
-    Debug,
-    Inputs,
-    Jobs,
-    JsonOut,
-    KeyFile,
-    Linkage,
-    LogFile,
-    MaskFile,
-    MaskPresets,
-    MaskUsRegions,
-    OutDir,
-    Overwrite,
-    PatientMap,
-    Profile,
-    Quiet,
-    Retain,
-    SafeHarbor,
-    Timeout,
 )
 from dcmexport.errors import UsageError
 from dcmexport.options import OcrCheck, OutputFormat
@@ -63,8 +42,8 @@ Examples:
 @app.command("export", epilog=EXPORT_EPILOG)
 def export_command(
     ctx: typer.Context,
-    inputs: Inputs,
-    out: OutDir,
+    inputs: params.Inputs,
+    out: params.OutDir,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="auto: PNG for single frames, MP4 for multi-frame.", case_sensitive=False)] = OutputFormat.AUTO,
     window: Annotated[str | None, typer.Option(help="VOI window CENTER,WIDTH, e.g. 40,400 (overrides the file).")] = None,
     window_index: Annotated[int, typer.Option(help="Which of the file's windows / VOI LUTs to use (0-based).", min=0)] = 0,
@@ -79,28 +58,28 @@ def export_command(
     quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
     crf: Annotated[int, typer.Option(help="Video quality (H.264/VP9 CRF; lower is better).")] = 18,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H on every frame (repeatable; negative X/Y from the right/bottom).")] = None,
-    mask_file: MaskFile = None,
-    mask_presets: MaskPresets = True,
-    mask_us_regions: MaskUsRegions = None,
+    mask_file: params.MaskFile = None,
+    mask_presets: params.MaskPresets = True,
+    mask_us_regions: params.MaskUsRegions = None,
     accept_burned_in: Annotated[bool, typer.Option(help="Export objects that may carry burned-in text even when no mask covers it.")] = False,
     ocr_check: Annotated[OcrCheck, typer.Option(help="Run Tesseract on masked frames: report text it reads, or refuse the object (strict).", case_sensitive=False)] = OcrCheck.OFF,
     ocr_frames: Annotated[str, typer.Option(help="Frames the OCR check reads: sample (first, middle, last) or all.")] = "sample",
-    profile: Profile = "basic",
-    retain: Retain = None,
-    clean: Clean = None,
-    safe_harbor: SafeHarbor = False,
-    key_file: KeyFile = None,
-    patient_map: PatientMap = None,
-    linkage: Linkage = None,
+    profile: params.Profile = "basic",
+    retain: params.Retain = None,
+    clean: params.Clean = None,
+    safe_harbor: params.SafeHarbor = False,
+    key_file: params.KeyFile = None,
+    patient_map: params.PatientMap = None,
+    linkage: params.Linkage = None,
     also_dicom: Annotated[bool, typer.Option(help="Also write the de-identified DICOM beside the media.")] = False,
-    overwrite: Overwrite = False,
+    overwrite: params.Overwrite = False,
     review: Annotated[bool, typer.Option(help="Write OUT/review.html: thumbnails with masks outlined, for the visual PHI check.")] = False,
-    jobs: Jobs = 0,
-    timeout: Timeout = None,
-    log: LogFile = None,
-    quiet: Quiet = False,
-    json_out: JsonOut = False,
-    debug: Debug = False,
+    jobs: params.Jobs = 0,
+    timeout: params.Timeout = None,
+    log: params.LogFile = None,
+    quiet: params.Quiet = False,
+    json_out: params.JsonOut = False,
+    debug: params.Debug = False,
 ) -> None:
     """De-identify DICOM objects and export them as stills or clips."""
     with collector_paused():

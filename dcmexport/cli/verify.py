@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app
+from dcmexport.cli import app, params
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,
@@ -18,7 +18,6 @@ from dcmexport.cli.common import (
     out_console,
     usage_errors,
 )
-from dcmexport.cli.params import Clean, Debug, Retain
 
 VERIFY_EPILOG = """\
 Examples:
@@ -42,14 +41,14 @@ def verify_command(
     paths: Annotated[list[Path], typer.Argument(help="Output files or folders to check (searched recursively).", show_default=False)],
     against: Annotated[list[Path] | None, typer.Option("--against", "-a", help="Original DICOM file or folder the outputs came from (repeatable): search outputs for its PHI values.")] = None,
     profile: Annotated[str, typer.Option(help="De-identification profile the outputs were made with (see `dcmexport presets`).")] = "basic",
-    retain: Retain = None,
-    clean: Clean = None,
+    retain: params.Retain = None,
+    clean: params.Clean = None,
     safe_harbor: Annotated[bool, typer.Option(help="The outputs were made with --safe-harbor.")] = False,
     patient_map: Annotated[Path | None, typer.Option(help="The --patient-map CSV of the export: its pseudonyms are accepted.", exists=True, dir_okay=False)] = None,
     show_values: Annotated[bool, typer.Option(help="Also print the offending values (PHI: only on a private screen).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the findings as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")] = False,
-    debug: Debug = False,
+    debug: params.Debug = False,
 ) -> None:
     """Check outputs for PHI: DICOM attributes the profile removes, media metadata, and input values."""
     from rich.table import Table
