@@ -76,3 +76,40 @@ def test_fallback_when_the_transfer_syntax_changes_the_encoding(tmp_path: Path) 
     write_part10(ds, tmp_path / "b.dcm")
     assert (tmp_path / "b.dcm").read_bytes() == expected.getvalue()
     assert pydicom.dcmread(tmp_path / "b.dcm").file_meta.TransferSyntaxUID == pydicom.uid.ImplicitVRLittleEndian
+
+
+def _meta_variants() -> dict[str, bytes]:
+    """CT_small.dcm with its File Meta Information altered in ways pydicom's validation completes or keeps."""
+    source = read_dataset(Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm")
+    buf = BytesIO()
+    source.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    variants = {"as-is": data}
+    for name, edit in {
+        "no-version-name": lambda m: m.pop(0x00020013),
+        "no-version": lambda m: m.pop(0x00020001),
+        "empty-class-uid": lambda m: setattr(m, "ImplementationClassUID", ""),
+        "other-media-class": lambda m: setattr(m, "MediaStorageSOPClassUID", "1.2.840.10008.5.1.4.1.1.4"),
+    }.items():
+        ds = pydicom.dcmread(BytesIO(data))
+        edit(ds.file_meta)
+        out = BytesIO()
+        ds.save_as(out, enforce_file_format=False)  # written as altered, not completed
+        variants[name] = out.getvalue()
+    return variants
+
+
+@pytest.mark.parametrize("name", ["as-is", "no-version-name", "no-version", "empty-class-uid", "other-media-class"])
+def test_file_meta_completed_and_synced_as_pydicom_does(tmp_path: Path, name: str) -> None:
+    # write_part10 skips pydicom's validate_file_meta only when it would change nothing
+    # (encode.dicom._meta_complete); every other meta goes through it, with the same result.
+    data = _meta_variants()[name]
+    expected = BytesIO()
+    pydicom.dcmread(BytesIO(data)).save_as(expected, enforce_file_format=True)
+    ds = read_dataset(tmp_path / "unused", data)
+    assert _fast_plan(ds) is not None
+    write_part10(ds, tmp_path / "out.dcm")
+    assert (tmp_path / "out.dcm").read_bytes() == expected.getvalue()
+    back = pydicom.dcmread(tmp_path / "out.dcm")
+    assert back.file_meta.MediaStorageSOPClassUID == back.SOPClassUID  # synced from the dataset
+    assert back.file_meta.ImplementationVersionName and back.file_meta.ImplementationClassUID

@@ -107,10 +107,16 @@ def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
 
     # As pydicom's dcmwrite(enforce_file_format=True): a copy of the meta, its SOP UIDs from the dataset.
     # A shallow copy keeps the encoding it was read with (pydicom then copies raw elements
-    # as they are, padding included); each element is copied because write_file_meta_info
-    # sets values in place. (deepcopy, as pydicom does, costs 0.24 ms per file.)
+    # as they are, padding included). Converted elements are copied because
+    # write_file_meta_info and validate_file_meta set values in place; a raw element is an
+    # immutable tuple that an assignment replaces in the copy's own dict. (deepcopy, as
+    # pydicom does, costs 0.24 ms per file.)
     meta = copy(file_meta)
-    object.__setattr__(meta, "_dict", {tag: copy(elem) for tag, elem in file_meta._dict.items()})
+    object.__setattr__(
+        meta, "_dict", {tag: e if isinstance(e, RawDataElement) else copy(e) for tag, e in file_meta._dict.items()}
+    )
+    # Not skipped when the raw bytes agree: reading SOPClassUID converts it in ``ds`` (e.g. a
+    # UN element becomes UI), and pydicom writes the converted element.
     ds_class = ds.get("SOPClassUID")
     if meta.get("MediaStorageSOPClassUID") is None or (ds_class and ds_class != meta.MediaStorageSOPClassUID):
         meta.MediaStorageSOPClassUID = ds_class
@@ -119,8 +125,40 @@ def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
         ds_instance and ds_instance != meta.MediaStorageSOPInstanceUID
     ):
         meta.MediaStorageSOPInstanceUID = ds_instance
-    validate_file_meta(meta, enforce_standard=True)
+    if not _meta_complete(meta):
+        validate_file_meta(meta, enforce_standard=True)
     return meta, implicit
+
+
+#: What validate_file_meta(enforce_standard=True) requires present and non-empty (or adds when
+#: missing): File Meta Information Version, Media Storage SOP Class and Instance UIDs,
+#: Transfer Syntax UID, Implementation Class UID.
+_META_REQUIRED = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012)
+_IMPLEMENTATION_VERSION_NAME = 0x00020013
+
+
+def _meta_complete(meta: FileMetaDataset) -> bool:
+    """True when ``validate_file_meta(meta, enforce_standard=True)`` would neither change nor refuse ``meta``.
+
+    That is: only group 0002 elements, Implementation Version Name present, and the
+    required elements present and visibly non-empty. A raw value that is empty or
+    only padding counts as doubtful: pydicom then validates (and completes) the
+    meta as before. Skipping the validation saved converting five elements per
+    file (~0.2 ms), which every ``deid`` output paid.
+    """
+    elems = meta._dict
+    if any(int(tag) >> 16 != 2 for tag in elems) or _IMPLEMENTATION_VERSION_NAME not in elems:
+        return False
+    for tag in _META_REQUIRED:
+        elem = elems.get(tag)  # type: ignore[call-overload]
+        if elem is None:
+            return False
+        if isinstance(elem, RawDataElement):
+            if not elem.value or not elem.value.strip(b"\0 "):
+                return False
+        elif elem.is_empty:
+            return False
+    return True
 
 
 def _write_meta(raw: BinaryIO, fp: DicomFileLike, meta: FileMetaDataset) -> None:
