@@ -895,6 +895,7 @@ def export(
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
     on_frame: Callable[[], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
     jobs: int = 1,
     **kwargs: object,
 ) -> BatchResult:
@@ -908,6 +909,8 @@ def export(
         patient_map: explicit original PatientID -> (new PatientID, new PatientName).
         on_result: called with each object's result as it completes (progress).
         on_frame: called after each encoded frame (progress; only with ``jobs=1``).
+        on_start: called once, before the first object, with the number of results to
+            come (zip members counted, a ``series`` counted once): a progress total.
         jobs: worker processes; objects are independent, so outputs do not depend on it.
 
     Returns:
@@ -921,7 +924,7 @@ def export(
         if out_dir is None:
             raise UsageError("an output directory is required (--out DIR)")
         options = build_options(out_dir, **kwargs)  # type: ignore[arg-type]
-    return _run_batch("export", inputs, options, key, patient_map, jobs, on_result, on_frame)
+    return _run_batch("export", inputs, options, key, patient_map, jobs, on_result, on_frame, on_start)
 
 
 def deidentify(
@@ -932,6 +935,7 @@ def deidentify(
     key: Key | None = None,
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
     jobs: int = 1,
     **kwargs: object,
 ) -> BatchResult:
@@ -950,7 +954,7 @@ def deidentify(
         if out_dir is None:
             raise UsageError("an output directory is required (--out DIR)")
         options = build_options(out_dir, **kwargs)  # type: ignore[arg-type]
-    return _run_batch("deid", inputs, options, key, patient_map, jobs, on_result, None)
+    return _run_batch("deid", inputs, options, key, patient_map, jobs, on_result, None, on_start)
 
 
 def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier) -> ExportResult:
@@ -1017,6 +1021,7 @@ def _run_batch(
     jobs: int,
     on_result: Callable[[ExportResult], None] | None,
     on_frame: Callable[[], None] | None,
+    on_start: Callable[[int], None] | None = None,
 ) -> BatchResult:
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
     batch = BatchResult()
@@ -1037,6 +1042,8 @@ def _run_batch(
         outside = _outside(out_resolved)
         items = [i for i in iter_inputs(paths, Path(workdir)) if outside(i.path)]
         tasks, labels = _plan_tasks(kind, items, options)
+        if on_start is not None:
+            on_start(len(tasks))
         if jobs <= 1 or len(tasks) <= 1:
             results: Iterable[ExportResult] = _run_sequential(tasks, options, deidentifier, on_frame)
             _collect(zip(labels, results, strict=True), batch, manifest, options, on_result)

@@ -177,3 +177,12 @@ def test_progress_bar_on_a_terminal_shows_objects_frames_and_rate(tmp_path: Path
     shown = buf.getvalue()
     assert "2/2" in shown and "obj/s" in shown and "frames" in shown
     assert "dcmexport summary" in shown
+    # A series of three slices is one object: the bar ends at 1/1, not 1/3 (its total comes from on_start).
+    for i in range(3):
+        ds = make_ct(instance=i + 1, position_z=2.5 * i, sop_instance_uid=f"1.2.3.4.{i + 1}")
+        write_dataset(ds, tmp_path / "series" / f"s{i}.dcm")
+    buf.seek(0)
+    buf.truncate()
+    res = runner.invoke(app, ["export", str(tmp_path / "series"), "--out", str(tmp_path / "o2"), "--series", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert "1/1" in buf.getvalue() and "1/3" not in buf.getvalue()

@@ -97,3 +97,21 @@ def test_montage_needs_series_and_still(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="--montage needs --series"):
         api.build_options(tmp_path, montage=True, format="png")
+
+
+def test_progress_total_counts_results_not_files(tmp_path: Path) -> None:
+    # The CLI's progress bar takes its total from on_start: a series of 5 files is one
+    # result, and a zip of 3 slices is three; counting files would say 6 and 1.
+    import zipfile
+
+    for i, z in enumerate([0.0, 2.5, 5.0, 7.5, 10.0]):
+        write_dataset(_slice(z, instance=i + 1, hu=0), tmp_path / "series" / f"s{i}.dcm")
+    totals: list[int] = []
+    batch = api.export([tmp_path / "series"], tmp_path / "out", key=KEY, series=True, on_start=totals.append)
+    assert totals == [1] == [len(batch.results)]
+    with zipfile.ZipFile(tmp_path / "cd.zip", "w") as zf:
+        for i in range(3):
+            zf.write(tmp_path / "series" / f"s{i}.dcm", f"DICOM/IM{i}")
+    totals.clear()
+    batch = api.deidentify([tmp_path / "cd.zip"], tmp_path / "deid", key=KEY, on_start=totals.append, jobs=2)
+    assert totals == [3] == [len(batch.results)]

@@ -252,7 +252,7 @@ def _run_with_progress(
 
     from dcmexport.read import iter_input_files
 
-    total = sum(1 for _ in iter_input_files(inputs))
+    total = sum(1 for _ in iter_input_files(inputs))  # a first estimate, shown while the inputs are opened
     with Progress(
         TextColumn(f"[bold]{kind}"),
         BarColumn(),
@@ -274,8 +274,12 @@ def _run_with_progress(
         def on_frame() -> None:
             progress.update(task, frames=progress.tasks[task].fields["frames"] + 1)
 
+        def on_start(objects: int) -> None:  # the exact total once archives are opened and series grouped
+            progress.update(task, total=objects)
+
         kwargs: dict[str, Any] = {"on_frame": on_frame} if kind == "export" else {}
-        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result, **kwargs)
+        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result,
+                    on_start=on_start, **kwargs)
 
 
 def default_jobs() -> int:
