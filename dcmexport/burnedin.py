@@ -515,11 +515,13 @@ def plan_masks(ds: Dataset, options: MaskOptions, *, label: str | None = None) -
         PresetError: the preset library or the mask file is invalid.
     """
     key = _plan_key(ds, options)
+    plans: dict[tuple[object, ...], MaskPlan] = _PLAN_MEMO[1]
     if key is not None:
-        library, plans = _PLAN_MEMO
-        if library is not _default_presets():
+        # Plans matched against another library (reloaded) are dropped; without presets
+        # the library is not loaded at all.
+        if options.use_presets and _PLAN_MEMO[0] is not (library := _default_presets()):
             plans.clear()
-            _PLAN_MEMO[0] = _default_presets()
+            _PLAN_MEMO[0] = library
         elif (plan := plans.get(key)) is not None:
             return plan
     plan = _plan_masks(ds, options, label)

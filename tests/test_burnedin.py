@@ -412,6 +412,18 @@ class TestPlanMasks:
         with pytest.raises(BurnedInError, match="BurnedInAnnotation is YES"):
             plan_masks(s2000(Modality="CT", BurnedInAnnotation="YES"), MaskOptions())
 
+    def test_memo_never_loads_the_library_when_presets_are_off(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import dcmexport.burnedin as burnedin
+
+        def broken() -> tuple[MaskPreset, ...]:
+            raise PresetError("presets/masks: broken library")
+
+        ds = roundtrip(synthetic("CT", 64, 80))
+        monkeypatch.setattr(burnedin, "_default_presets", broken)
+        assert plan_masks(ds, MaskOptions(use_presets=False, rects=(MaskRect(0, 0, 4, 4),))).sources == ("user",)
+        with pytest.raises(PresetError):
+            plan_masks(ds, MaskOptions())
+
     def test_no_memo_for_mask_file_or_sequences_read_eagerly(self, tmp_path: Path) -> None:
         mask_file = tmp_path / "masks.toml"
         mask_file.write_text("rects = [[0, 0, 10, 4]]\n")
