@@ -183,7 +183,7 @@ class TestMarking:
         for ds in fast:
             deidentifier.deidentify(ds, pixels_cleaned=cleaned)
         assert isinstance(fast[0]._dict[0x00120064], RawDataElement)  # the pre-encoded path was taken
-        monkeypatch.setattr(engine, "_raw_encoding", lambda ds: None)
+        monkeypatch.setattr(engine, "native_encoding", lambda ds: None)
         slow = read_back()
         Deidentifier(options, KEY).deidentify(slow, pixels_cleaned=cleaned)
         assert not isinstance(slow._dict[0x00120064], RawDataElement)

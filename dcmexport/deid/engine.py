@@ -21,7 +21,6 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import UID
 
 from dcmexport.deid.actions import (
     PATIENT_ID,
@@ -42,6 +41,7 @@ from dcmexport.deid.describe import method_description, method_values
 from dcmexport.deid.keys import Key, date_offset_days, patient_token, uid_from_key
 from dcmexport.deid.options import DeidOptions, method_codes
 from dcmexport.deid.table import load_safe_private
+from dcmexport.encode.dicom import native_encoding
 from dcmexport.errors import DeidentificationError
 
 #: Well-known UIDs (SOP classes, transfer syntaxes, coding schemes...) are never remapped.
@@ -392,7 +392,8 @@ class Deidentifier:
         burned_in = _text(ds.get(_BURNED_IN)).upper()
         # Never claim identity removed while burned-in text may remain in the pixels.
         removed = "YES" if pixels_cleaned or burned_in != "YES" else "NO"
-        implicit = _raw_encoding(ds)
+        # Pre-encoded elements may join only a dataset written in the encoding its raw elements were read in.
+        implicit = native_encoding(ds)
         if implicit is None:
             self._mark_elements(ds, removed, pixels_cleaned)
             return
@@ -445,26 +446,6 @@ class Deidentifier:
             ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
         else:
             ds.LongitudinalTemporalInformationModified = "REMOVED"
-
-
-def _raw_encoding(ds: Dataset) -> bool | None:
-    """Whether ``ds`` is written in implicit (True) or explicit (False) VR little endian; None if unsure.
-
-    Pre-encoded elements may join a dataset only when they are in the encoding
-    its other raw elements were read in and will be written in (the file meta's
-    transfer syntax): otherwise None, and the marking is built element by element.
-    """
-    meta = getattr(ds, "file_meta", None)
-    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
-    if not isinstance(syntax, UID):
-        return None
-    try:
-        implicit, little = bool(syntax.is_implicit_VR), bool(syntax.is_little_endian)
-    except ValueError:  # not a transfer syntax pydicom knows
-        return None
-    if not little or ds.original_encoding != (implicit, True):
-        return None
-    return implicit
 
 
 def _text(elem: Any) -> str:

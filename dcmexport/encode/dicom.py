@@ -84,6 +84,24 @@ def write_part10(ds: Dataset, path: Path) -> None:
         _write_body(raw, fp, ds, implicit)
 
 
+def native_encoding(ds: Dataset) -> bool | None:
+    """True for implicit, False for explicit VR little endian: the encoding ``ds`` was read in and will be written in.
+
+    None when its file meta names no transfer syntax pydicom knows (or a private
+    one), a big endian one, or one other than the encoding the dataset was read
+    in: pydicom then re-encodes raw elements when writing (VR lookup, ambiguous
+    VRs), so raw bytes may not be copied into the output as they are.
+    """
+    file_meta = getattr(ds, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if not isinstance(tsyntax, UID) or tsyntax.is_private or not tsyntax.is_transfer_syntax:
+        return None
+    if not tsyntax.is_little_endian:
+        return None
+    implicit = bool(tsyntax.is_implicit_VR)
+    return implicit if ds.original_encoding == (implicit, True) else None
+
+
 def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
     """The file meta to write and whether the body is implicit VR; None when pydicom must write it all."""
     if any(int(tag) >> 16 in (0, 2) for tag in ds._dict):
@@ -91,14 +109,10 @@ def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
     file_meta = getattr(ds, "file_meta", None)
     if file_meta is None:
         return None
+    implicit = native_encoding(ds)
     tsyntax = file_meta.get("TransferSyntaxUID")
-    if not isinstance(tsyntax, UID) or tsyntax.is_private or not tsyntax.is_transfer_syntax:
+    if implicit is None or tsyntax.is_deflated:
         return None
-    if tsyntax.is_deflated or not tsyntax.is_little_endian:
-        return None
-    implicit = bool(tsyntax.is_implicit_VR)
-    if ds.original_encoding != (implicit, True):
-        return None  # pydicom re-encodes raw elements (VR lookup, ambiguous VRs)
     if ds.original_character_set != ds._character_set:
         return None  # pydicom re-encodes text in the new character set
     pixel = ds._dict.get(Tag(_PIXEL_DATA))
