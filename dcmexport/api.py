@@ -193,7 +193,6 @@ class _Pipeline:
         stored_shape: tuple[int, int] | None = None,
     ):
         self.renderers = renderers
-        self.renderer = renderers.first  # frame 0's, and every frame's unless renderers.varies
         self.spacing = spacing
         self.stored_shape = stored_shape
         self.plan = plan
@@ -491,7 +490,7 @@ def _passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: _Pip
         return None
     from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
 
-    if pipeline.renderers.varies or not pipeline.renderer.passes_uint8_through():
+    if pipeline.renderers.varies or not pipeline.renderers.first.passes_uint8_through():
         return None
     try:
         photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
