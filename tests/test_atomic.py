@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,12 +141,7 @@ def test_every_file_is_flushed_before_its_rename(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(atomic, "_fsync_file", spy)
     with atomic.deferred_commits() as group:
-        spans = []
-        for name in ("a.png", "b.png"):
-            since = group.mark()
-            with atomic_output(tmp_path / name) as tmp:
-                tmp.write_bytes(name.encode())
-            spans.append((since, group.mark()))
+        spans = _two_objects(group, tmp_path, lambda name: name.encode())
         assert all(group.commit(since, until) is None for since, until in spans)
     assert sorted(flushed) == ["a.png", "b.png"]  # each flushed exactly once
     assert (tmp_path / "a.png").read_bytes() == b"a.png" and (tmp_path / "b.png").read_bytes() == b"b.png"
@@ -164,12 +161,18 @@ def test_one_failed_fsync_fails_only_its_object(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(atomic, "_fsync_file", flaky)
     with atomic.deferred_commits() as group:
-        spans = []
-        for name in ("a.png", "b.png"):
-            since = group.mark()
-            with atomic_output(tmp_path / name) as tmp:
-                tmp.write_bytes(b"x")
-            spans.append((since, group.mark()))
+        spans = _two_objects(group, tmp_path, lambda name: b"x")
         errors = [group.commit(since, until) for since, until in spans]
     assert errors[0] is None and isinstance(errors[1], OSError) and errors[1].errno == errno.EIO
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def _two_objects(group: Any, folder: Path, content: Callable[[str], bytes]) -> list[tuple[int, int]]:
+    """Write a.png and b.png into the deferred ``group`` as two objects; their (since, until) spans."""
+    spans = []
+    for name in ("a.png", "b.png"):
+        since = group.mark()
+        with atomic_output(folder / name) as tmp:
+            tmp.write_bytes(content(name))
+        spans.append((since, group.mark()))
+    return spans

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -250,11 +251,20 @@ class TestJpegFrames:
         from pydicom.encaps import encapsulate
 
         ds = pydicom.dcmread(src)
-        ds.PixelData = encapsulate(frames)
+        ds.PixelData = encapsulate([f + b"\x00" * (len(f) % 2) for f in frames])  # fragments of even length
         if number_of_frames is not None:
             ds.NumberOfFrames = number_of_frames
         ds.save_as(dst, enforce_file_format=True)
         return dst
+
+    def _jpeg_stream(self, path: Path) -> Iterator[bytes]:
+        """iter_jpeg_frames over ``path``, whose frame 0 gives a passthrough header."""
+        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
+
+        ds = read_dataset(path)
+        header = jpeg_header_from_dataset(path, ds)
+        assert header is not None
+        return iter_jpeg_frames(path, ds, header)
 
     def _frames(self, path: Path) -> list[bytes]:
         import pydicom
@@ -265,57 +275,38 @@ class TestJpegFrames:
 
     def test_a_frame_unlike_frame_0_is_unsupported(self, tmp_path: Path) -> None:
         from dcmexport.errors import UnsupportedError
-        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
 
         src = self._clip(tmp_path)
         frames = self._frames(src)
         frames[2] = frames[2].replace(b"\xff\xc0", b"\xff\xc1", 1)  # same data, extended-process marker
-        path = self._rewrite(src, tmp_path / "mixed.dcm", frames)
-        ds = read_dataset(path)
-        header = jpeg_header_from_dataset(path, ds)
-        assert header is not None
-        it = iter_jpeg_frames(path, ds, header)
+        it = self._jpeg_stream(self._rewrite(src, tmp_path / "mixed.dcm", frames))
         assert len([next(it), next(it)]) == 2
         with pytest.raises(UnsupportedError, match="frame 2 is coded unlike frame 0"):
             next(it)
 
     def test_a_frame_without_eoi_is_unsupported(self, tmp_path: Path) -> None:
         from dcmexport.errors import UnsupportedError
-        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
 
         src = self._clip(tmp_path)
         frames = self._frames(src)
         frames[1] = frames[1].rstrip(b"\x00")[:-200]
-        path = self._rewrite(src, tmp_path / "cut.dcm", [f + b"\x00" * (len(f) % 2) for f in frames])
-        ds = read_dataset(path)
-        header = jpeg_header_from_dataset(path, ds)
-        assert header is not None
+        stream = self._jpeg_stream(self._rewrite(src, tmp_path / "cut.dcm", frames))
         with pytest.raises(UnsupportedError, match="frame 1 does not end with an EOI"):
-            list(iter_jpeg_frames(path, ds, header))
+            list(stream)
 
     def test_damaged_header_is_input_error(self, tmp_path: Path) -> None:
-        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
-
         src = self._clip(tmp_path)
         frames = self._frames(src)
         frames[3] = b"\xff\xd8\xff\xdb\x00\x90" + frames[3][-40:]  # a DQT running into the entropy data
-        path = self._rewrite(src, tmp_path / "bad.dcm", [f + b"\x00" * (len(f) % 2) for f in frames])
-        ds = read_dataset(path)
-        header = jpeg_header_from_dataset(path, ds)
-        assert header is not None
+        stream = self._jpeg_stream(self._rewrite(src, tmp_path / "bad.dcm", frames))
         with pytest.raises(InputError, match="JPEG frame 3 of \\(7FE0,0010\\) PixelData is damaged"):
-            list(iter_jpeg_frames(path, ds, header))
+            list(stream)
 
     def test_fewer_frames_than_number_of_frames_is_input_error(self, tmp_path: Path) -> None:
-        from dcmexport.read import iter_jpeg_frames, jpeg_header_from_dataset
-
         src = self._clip(tmp_path)
-        path = self._rewrite(src, tmp_path / "short.dcm", self._frames(src), number_of_frames=5)
-        ds = read_dataset(path)
-        header = jpeg_header_from_dataset(path, ds)
-        assert header is not None
+        stream = self._jpeg_stream(self._rewrite(src, tmp_path / "short.dcm", self._frames(src), number_of_frames=5))
         with pytest.raises(InputError, match="NumberOfFrames is 5 but \\(7FE0,0010\\) PixelData holds 4 frames"):
-            list(iter_jpeg_frames(path, ds, header))
+            list(stream)
 
 
 def test_quiet_pydicom_skips_validation_only_while_active_and_respects_raise() -> None:
