@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from dcmexport.atomic import TEMP_PREFIX, atomic_output, remove_stale_temporaries
+from dcmexport.atomic import TEMP_PREFIX, DeferredCommits, atomic_output, remove_stale_temporaries
 from dcmexport.errors import EncodeError
 
 
@@ -167,7 +166,7 @@ def test_one_failed_fsync_fails_only_its_object(tmp_path: Path, monkeypatch: pyt
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
 
 
-def _two_objects(group: Any, folder: Path, content: Callable[[str], bytes]) -> list[tuple[int, int]]:
+def _two_objects(group: DeferredCommits, folder: Path, content: Callable[[str], bytes]) -> list[tuple[int, int]]:
     """Write a.png and b.png into the deferred ``group`` as two objects; their (since, until) spans."""
     spans = []
     for name in ("a.png", "b.png"):
