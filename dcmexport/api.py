@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from math import lcm
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from dcmexport.atomic import (
 )
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
-from dcmexport.deid import Deidentifier, DeidOptions, Key, LinkageRecord
+from dcmexport.deid import Deidentifier, DeidOptions, Key
 from dcmexport.encode.dicom import write_part10
 from dcmexport.encode.still import write_still
 from dcmexport.errors import (
@@ -63,11 +63,9 @@ from dcmexport.options import (
     parse_window,
 )
 from dcmexport.read import (
-    InputItem,
     check_pixel_geometry,
     has_pixels,
     iter_frames,
-    iter_inputs,
     iter_jpeg_frames,
     jpeg_header_from_dataset,
     quiet_pydicom,
@@ -82,64 +80,19 @@ from dcmexport.render import (
     aspect_size,
     pixel_spacing_from_dataset,
 )
+from dcmexport.results import (
+    FAILED,
+    SKIPPED,
+    STATUS_BY_REASON,
+    WRITTEN,
+    BatchResult,
+    ExportResult,
+)
 from dcmexport.series import apply_montage, geometry_mismatch, group_series
+from dcmexport.sources import InputItem, iter_inputs
 from dcmexport.textdetect import find_text_like_rows
 
 log = logging.getLogger("dcmexport")
-
-WRITTEN, SKIPPED, FAILED, REFUSED = "written", "skipped", "failed", "refused"
-
-#: Expected non-failures: a folder holds non-DICOM files and pixel-less objects.
-_STATUS_BY_REASON = {"burned-in": REFUSED, "not-dicom": SKIPPED, "no-pixels": SKIPPED}
-
-
-@dataclass
-class ExportResult:
-    """What happened to one input object. ``reason`` and ``notes`` never hold PHI."""
-
-    source: Path
-    status: str
-    outputs: list[Path] = field(default_factory=list)
-    reason: str | None = None
-    error_kind: str | None = None
-    frames: int = 0
-    fps: float | None = None
-    fps_source: str | None = None
-    notes: list[str] = field(default_factory=list)
-    action_counts: dict[str, int] = field(default_factory=dict)
-    input_sha256: str | None = None
-    seconds: float = 0.0
-    #: blanked rectangles and kept ultrasound regions, (x0, y0, x1, y1) in OUTPUT pixels (for the review page)
-    mask_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
-    keep_boxes: list[tuple[int, int, int, int]] | None = None
-    #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
-    links: list[LinkageRecord] = field(default_factory=list, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in (WRITTEN, SKIPPED)
-
-
-@dataclass
-class BatchResult:
-    """All results of one run, plus run-level notes (e.g. that the key was ephemeral)."""
-
-    results: list[ExportResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    manifest: Path | None = None
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when nothing failed or was refused, else 1 (2 is the CLI's usage error)."""
-        return 0 if self.ok else 1
-
 
 def output_stem(new_sop_instance_uid: str, input_sha256: str) -> str:
     """A file name stem made only of non-PHI material.
@@ -332,7 +285,7 @@ def _guarded(path: Path, body: Callable[[ExportResult], None], timeout: float | 
             if result.status != WRITTEN:  # the alarm may also fire just after the object completed
                 raise TimeLimitError(f"took longer than --timeout {timeout:g} s; stopped, nothing written") from None
     except DcmexportError as exc:
-        result.status = _STATUS_BY_REASON.get(exc.reason, FAILED)
+        result.status = STATUS_BY_REASON.get(exc.reason, FAILED)
         result.reason = str(exc)
         result.error_kind = exc.reason
         result.outputs = []

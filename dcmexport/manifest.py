@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from dcmexport.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dcmexport.api import ExportResult
     from dcmexport.deid import Key
+    from dcmexport.results import ExportResult
 
 MANIFEST_NAME = "manifest.jsonl"
 

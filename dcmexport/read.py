@@ -11,15 +11,11 @@ import hashlib
 import itertools
 import logging
 import os
-import shutil
 import stat
-import tempfile
 import warnings
-import zipfile
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from io import BytesIO
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -80,109 +76,6 @@ def quiet_pydicom() -> Iterator[None]:
         logger.disabled = previous
         logger.propagate = previous_propagate
         settings.reading_validation_mode, settings.writing_validation_mode = modes
-
-
-def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
-    """Yield the files named by ``inputs``: files as given, directories walked recursively.
-
-    Directories are walked in sorted order without following symlinked
-    directories (so a symlink loop cannot recurse forever); hidden files
-    (``.name``) and a ``DICOMDIR`` index are skipped here.
-
-    Raises:
-        InputError: an input path does not exist.
-    """
-    for top in inputs:
-        if top.is_dir():
-            for root, dirs, files in os.walk(top, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith(".") or name.upper() == "DICOMDIR":
-                        continue
-                    yield Path(root) / name
-        elif top.is_file() and top.name.upper() == "DICOMDIR" or top.exists():
-            yield top
-        else:
-            raise InputError(f"{top}: no such file or directory")
-
-
-#: Refuse archives that would expand beyond this (zip bombs); members are never extracted by their own names.
-MAX_ARCHIVE_BYTES = 32 << 30
-
-
-@dataclass(frozen=True)
-class InputItem:
-    """One object to process: where its bytes are, and how to name it to the user.
-
-    ``label`` is what the user would recognise: the path as found, or
-    ``archive.zip/member`` for a zip member extracted to a private temporary folder.
-    """
-
-    path: Path
-    label: Path
-
-
-def iter_dicomdir(path: Path) -> Iterator[Path]:
-    """Yield the files a DICOMDIR references (PS3.10 8.6, read with :class:`pydicom.fileset.FileSet`).
-
-    Raises:
-        InputError: the DICOMDIR cannot be read.
-    """
-    from pydicom.fileset import FileSet
-
-    try:
-        fileset = FileSet(pydicom.dcmread(path))
-        referenced = sorted({Path(instance.path) for instance in fileset})
-    except Exception as exc:  # pydicom raises several types for a damaged DICOMDIR
-        raise InputError(f"{path}: DICOMDIR cannot be read ({type(exc).__name__})") from None
-    yield from referenced
-
-
-def extract_archive(archive: Path, workdir: Path) -> Iterator[InputItem]:
-    """Extract a zip archive's files into ``workdir`` under neutral names; yield them with their labels.
-
-    Member names are never used as paths (no traversal, no absolute paths, no
-    symlinks); the total declared size is checked before anything is written.
-
-    Raises:
-        InputError: not a readable zip, encrypted, or larger than :data:`MAX_ARCHIVE_BYTES`.
-    """
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
-                raise InputError(f"{archive}: archive expands beyond {MAX_ARCHIVE_BYTES >> 30} GiB; refused")
-            target = Path(tempfile.mkdtemp(prefix="zip-", dir=workdir))
-            for number, member in enumerate(members):
-                if member.flag_bits & 0x1:
-                    raise InputError(f"{archive}: encrypted archive members are not supported")
-                name = PurePosixPath(member.filename).name
-                if name.startswith(".") or name.upper() == "DICOMDIR":
-                    continue
-                dest = target / f"{number:06d}.dcm"
-                with zf.open(member) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, _HASH_CHUNK)
-                yield InputItem(dest, archive / member.filename)
-    except zipfile.BadZipFile:
-        raise InputError(f"{archive}: not a readable zip archive") from None
-
-
-def iter_inputs(inputs: Iterable[Path], workdir: Path) -> Iterator[InputItem]:
-    """Expand files, folders, DICOMDIRs and zip archives into objects to process.
-
-    A DICOMDIR named directly yields every file it references; inside a
-    folder walk, the DICOMDIR index itself is skipped (the walk finds the
-    files). Zip archives (named or found in a folder) are extracted into
-    ``workdir``, which the caller removes.
-    """
-    for path in iter_input_files(inputs):
-        if path.name.upper() == "DICOMDIR":  # only named directly: folder walks skip the index
-            for ref in iter_dicomdir(path):
-                yield InputItem(ref, ref)
-        elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-            yield from extract_archive(path, workdir)
-        else:
-            yield InputItem(path, path)
 
 
 def open_regular(path: Path) -> BinaryIO:

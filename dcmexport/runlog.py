@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dcmexport.api import ExportResult
+    from dcmexport.results import ExportResult
 
 
 def _now() -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from dcmexport.read import InputItem
+from dcmexport.sources import InputItem
 
 T = TypeVar("T")
 

@@ -825,7 +825,8 @@ def collect_phi_values(
         InputError: an input path does not exist.
         UsageError: no DICOM object was found in the inputs (nothing to compare with).
     """
-    from dcmexport.read import iter_input_files, quiet_pydicom, read_dataset
+    from dcmexport.read import quiet_pydicom, read_dataset
+    from dcmexport.sources import iter_input_files
 
     skip = [p.resolve() for p in exclude]
     phi: dict[str, str] = {}
@@ -1115,7 +1116,7 @@ def verify_paths(
     matcher: PhiMatcher | None = None
     input_files: set[Path] = set()
     if against:
-        from dcmexport.read import iter_input_files
+        from dcmexport.sources import iter_input_files
 
         # Outputs written inside an input folder are not inputs (api.export does the same).
         roots = [Path(a).resolve() for a in against]

@@ -12,11 +12,10 @@ from dcmexport.errors import InputError, NoPixelDataError, NotDicomError
 from dcmexport.read import (
     check_pixel_geometry,
     iter_frames,
-    iter_input_files,
-    iter_inputs,
     read_dataset,
     sha256_file,
 )
+from dcmexport.sources import iter_input_files, iter_inputs
 
 
 class TestIterInputFiles:

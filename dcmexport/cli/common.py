@@ -23,9 +23,9 @@ from dcmexport.errors import DcmexportError
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-    from dcmexport.api import BatchResult, ExportResult
     from dcmexport.deid import DeidOptions, Key
     from dcmexport.options import ExportOptions
+    from dcmexport.results import BatchResult, ExportResult
 
 
 class LazyConsole:
@@ -250,7 +250,7 @@ def _run_with_progress(
         def render(self, task: Any) -> Text:
             return Text(f"{task.speed:.1f} obj/s" if task.speed else "- obj/s")
 
-    from dcmexport.read import iter_input_files
+    from dcmexport.sources import iter_input_files
 
     total = sum(1 for _ in iter_input_files(inputs))  # a first estimate, shown while the inputs are opened
     with Progress(

@@ -1,0 +1,83 @@
+"""Result types of a run: one :class:`ExportResult` per input object, one :class:`BatchResult` per run.
+
+Shared by the pipeline (which fills them), the executors (which carry them back
+from workers) and the audit records (which write them down).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.deid import LinkageRecord
+
+
+class Status(enum.StrEnum):
+    """What happened to one input object; the exit code derives from it (:attr:`ok`)."""
+
+    WRITTEN = "written"
+    SKIPPED = "skipped"  # legitimately not an image (non-DICOM, SR...) or already exported alike
+    FAILED = "failed"
+    REFUSED = "refused"  # may carry burned-in text that no mask covers
+    KEPT = "kept"  # an existing output made under other options was kept (not replaced), as asked
+
+    @property
+    def ok(self) -> bool:
+        return self in (Status.WRITTEN, Status.SKIPPED)
+
+
+WRITTEN, SKIPPED, FAILED, REFUSED, KEPT = Status.WRITTEN, Status.SKIPPED, Status.FAILED, Status.REFUSED, Status.KEPT
+
+#: Expected non-failures: a folder holds non-DICOM files and pixel-less objects.
+STATUS_BY_REASON = {"burned-in": REFUSED, "not-dicom": SKIPPED, "no-pixels": SKIPPED}
+
+
+@dataclass
+class ExportResult:
+    """What happened to one input object. ``reason`` and ``notes`` never hold PHI."""
+
+    source: Path
+    status: Status
+    outputs: list[Path] = field(default_factory=list)
+    reason: str | None = None
+    error_kind: str | None = None
+    frames: int = 0
+    fps: float | None = None
+    fps_source: str | None = None
+    notes: list[str] = field(default_factory=list)
+    action_counts: dict[str, int] = field(default_factory=dict)
+    input_sha256: str | None = None
+    seconds: float = 0.0
+    #: blanked rectangles and kept ultrasound regions, (x0, y0, x1, y1) in OUTPUT pixels (for the review page)
+    mask_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    keep_boxes: list[tuple[int, int, int, int]] | None = None
+    #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
+    links: list[LinkageRecord] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return Status(self.status).ok
+
+
+@dataclass
+class BatchResult:
+    """All results of one run, plus run-level notes (e.g. that the key was ephemeral)."""
+
+    results: list[ExportResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed or was refused, else 1 (2 is the CLI's usage error)."""
+        return 0 if self.ok else 1
