@@ -13,6 +13,7 @@ from PIL import Image
 from dcmexport import api
 from dcmexport.deid import Key
 from dcmexport.errors import DeidentificationError, EncodeError
+from dcmexport.paths import outside_of
 from dcmexport.read import sha256_file
 from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
 
@@ -187,7 +188,7 @@ def test_output_dir_inside_input_is_not_reread(tmp_path: Path, key: Key) -> None
 
 def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) -> None:
     # --out inside the input: its files are skipped whether reached directly, through a
-    # symlinked file or through a symlinked folder (api._outside resolves each directory once).
+    # symlinked file or through a symlinked folder (paths.outside_of resolves each directory once).
     inp = tmp_path / "in"
     write_dataset(make_ct(), inp / "ct.dcm")
     first = api.deidentify([inp], inp / "out", key=key)
@@ -202,7 +203,7 @@ def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) 
     again = api.deidentify([inp, inp / "linked-folder" / written.name], inp / "out", key=key)
     assert sorted(str(r.source.relative_to(inp)) for r in again.results) == ["ct.dcm", "outside.dcm"]
     assert sorted(r.status for r in again.results) == ["skipped", "written"]
-    assert api._outside(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
+    assert outside_of(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
 
 
 @pytest.mark.parametrize("masks", [["20,20,10,10"], []])

@@ -212,7 +212,7 @@ def run_batch(
 ) -> BatchResult:
     """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA)."""
     from dcmexport import __version__, api
-    from dcmexport.runlog import RunLog
+    from dcmexport.audit.runlog import RunLog
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
@@ -292,8 +292,8 @@ def load_key_and_map(
     key_file: Path | None, patient_map: Path | None, linkage: Path | None, out: Path
 ) -> tuple[Key | None, dict[str, tuple[str, str]] | None]:
     """Read ``--key-file`` and ``--patient-map``; check ``--linkage`` lies outside ``--out`` before any work."""
+    from dcmexport.audit.linkage import check_linkage_path, read_patient_map
     from dcmexport.deid import Key
-    from dcmexport.linkage import check_linkage_path, read_patient_map
 
     if linkage is not None:
         check_linkage_path(linkage, out)
@@ -306,7 +306,7 @@ def finish_linkage(batch: BatchResult, linkage: Path | None, out: Path) -> None:
     """Write the run's linkage table when ``--linkage`` was given, and note it (path only) in the summary."""
     if linkage is None:
         return
-    from dcmexport.linkage import write_linkage
+    from dcmexport.audit.linkage import write_linkage
 
     count = write_linkage(linkage, (rec for r in batch.results for rec in r.links), out)
     batch.notes.append(f"linkage table: {count} pairs written to {linkage} (PHI: keep it with the data custodian)")

@@ -30,7 +30,7 @@ def inspect_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.inspection import inspect_file
+        from dcmexport.audit.inspect import inspect_file
         from dcmexport.options import MaskOptions
 
     with usage_errors(debug):

@@ -54,7 +54,7 @@ def verify_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.verify import verify_paths
+        from dcmexport.audit.verify import verify_paths
 
     configure_logging(debug)
     existing_paths([*paths, *(against or [])])
@@ -62,7 +62,7 @@ def verify_command(
         options = deid_options_from_flags(profile, retain, clean, safe_harbor)
         pseudonyms: list[str] = []
         if patient_map is not None:
-            from dcmexport.linkage import read_patient_map
+            from dcmexport.audit.linkage import read_patient_map
 
             pseudonyms = [v for pair in read_patient_map(patient_map).values() for v in pair]
         report = verify_paths(paths, against=against or (), options=options, pseudonyms=pseudonyms,

@@ -22,15 +22,12 @@ from typer.testing import CliRunner, Result
 
 import dcmexport.cli.verify  # noqa: F401 - registers the command on the app
 from dcmexport import api
-from dcmexport.cli import app
-from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
-from dcmexport.errors import InputError, UsageError
-from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
-from dcmexport.verify import (
+from dcmexport.audit.verify import (
+    Category,
+    Finding,
+    Kind,
     PhiMatcher,
     VerifyReport,
-    _parse_ffmetadata,
-    _parse_ffmpeg_dump,
     collect_phi_values,
     iter_dataset_problems,
     iter_gif_metadata,
@@ -38,6 +35,11 @@ from dcmexport.verify import (
     iter_png_metadata,
     verify_paths,
 )
+from dcmexport.audit.verify.media import _parse_ffmetadata, _parse_ffmpeg_dump
+from dcmexport.cli import app
+from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
+from dcmexport.errors import InputError, UsageError
+from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
 
 runner = CliRunner()
 KEY = Key(b"verify-test-key-0123456789abcdef")
@@ -181,6 +183,12 @@ class TestBadMedia:
         data = _one(study["out"], "jpg/*.jpg").read_bytes()
         assert list(iter_jpeg_metadata(data)) == []
         assert [i.detail for i in iter_jpeg_metadata(data + b"appended")] == ["JPEG data after EOI"]
+
+    def test_jpeg_damaged_marker_walk(self, study: dict[str, Path]) -> None:
+        data = _one(study["out"], "jpg/*.jpg").read_bytes()
+        assert [i.detail for i in iter_jpeg_metadata(data[:2] + b"junk" + data[2:])] == ["JPEG bytes between segments"]
+        assert [i.detail for i in iter_jpeg_metadata(data[:3])] == ["JPEG truncated segment"]
+        assert [i.detail for i in iter_jpeg_metadata(data[:-2])] == ["JPEG without EOI marker"]
 
     def test_tiff_image_description(self, study: dict[str, Path], tmp_path: Path) -> None:
         bad = _bad_dir(tmp_path)
@@ -439,6 +447,17 @@ class TestContainerParsing:
         assert _parse_ffmpeg_dump(dump) == [
             ("container", "major_brand", "isom"), ("container", "comment", "one\ntwo"),
             ("stream 0", "handler_name", "Someone")]
+
+
+class TestFindingCategories:
+    def test_every_kind_has_a_category_and_the_exit_code_follows_it(self) -> None:
+        assert {kind.category for kind in Kind} <= set(Category)
+        assert Kind.UNREADABLE.category is Category.UNREADABLE and Kind.MARKING.category is Category.MARKING
+        assert Kind.VALUE_IN_BYTES.category is Category.LEAK
+        report = VerifyReport([Finding("a.png", Kind.METADATA, "PNG tEXt chunk")], files_checked=1)
+        assert report.exit_code == 1 and not report.ok
+        assert VerifyReport(files_checked=1).exit_code == 0
+        assert Finding("a.png", Kind.METADATA, "x").kind == "metadata"  # StrEnum: the report's text is its value
 
 
 class TestCli:

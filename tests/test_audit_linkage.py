@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from dcmexport.audit.linkage import read_patient_map, write_linkage
 from dcmexport.deid import LinkageRecord
 from dcmexport.errors import UsageError
-from dcmexport.linkage import read_patient_map, write_linkage
 
 
 def test_linkage_written_0600_and_deduplicated(tmp_path: Path) -> None:

@@ -2,22 +2,27 @@
 
 PHI-free unless the caller asks for values: rows carry tag, keyword, resolved
 action and sequence path; values are read only with ``show_values=True``.
+The rows themselves are built by the engine (:func:`dcmexport.deid.inspect_dataset`);
+:func:`resolve_row` is the one way back from a row to its element.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 
-from dcmexport.burnedin import match_mask_presets, may_carry_burned_in, plan_masks, us_regions_from_dataset
-from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import DeidOptions, InspectRow, inspect_dataset
 from dcmexport.errors import BurnedInError, DcmexportError
-from dcmexport.options import MaskOptions
-from dcmexport.read import check_pixel_geometry, has_pixels, read_dataset
-from dcmexport.render import pixel_spacing_from_dataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.options import MaskOptions
 
 
 @dataclass
@@ -39,19 +44,45 @@ class Inspection:
     values: dict[str, str] = field(default_factory=dict)  # path -> value, only with show_values (PHI!)
 
 
-def _value_at(ds: Dataset, path: str) -> str:
-    """Follow an InspectRow path such as ``RequestAttributesSequence[0].RequestedProcedureID``."""
-    node: object = ds
-    try:
-        for part in path.split("."):
-            name, _, index = part.partition("[")
-            elem = node[name] if isinstance(node, Dataset) and name in node else None
-            if elem is None:
-                return ""
-            node = elem[int(index.rstrip("]"))] if index else elem
-        return str(node)[:200]
-    except (KeyError, IndexError, ValueError, TypeError):
-        return ""
+_PATH_STEP = re.compile(r"^(?P<name>[^\[]+)\[(?P<index>\d+)\]$")
+
+
+def resolve_row(ds: Dataset, row: InspectRow) -> DataElement | None:
+    """Return the element an :class:`~dcmexport.deid.InspectRow` names, or None.
+
+    The one resolver of inspect rows (``verify`` and ``inspect --show-values`` use it): it
+    follows the row's path, ``Seq[0].Keyword`` or ``(gggg,eeee)[0].Keyword`` at any depth,
+    then takes the row's tag in the item it reached.
+
+    Args:
+        ds: the dataset the row was listed from.
+        row: a row of :func:`~dcmexport.deid.inspect_dataset`.
+
+    Returns:
+        The element (a DataElement), or None when the path does not lead to it.
+    """
+    tag = int(row.tag[1:5] + row.tag[6:10], 16)
+    target: Dataset = ds
+    for step in row.path.split(".")[:-1]:
+        m = _PATH_STEP.match(step)
+        if m is None:
+            return None
+        name = m.group("name")
+        seq_tag = tag_for_keyword(name) if not name.startswith("(") else int(name[1:5] + name[6:10], 16)
+        if seq_tag is None or seq_tag not in target:
+            return None
+        items = target[seq_tag].value
+        index = int(m.group("index"))
+        if not isinstance(items, DicomSequence) or index >= len(items):
+            return None
+        target = items[index]
+    return target.get(tag)  # the element (an int key), or None
+
+
+def _value_at(ds: Dataset, row: InspectRow) -> str:
+    """The element a row names, as text (``show_values`` only: PHI)."""
+    elem = resolve_row(ds, row)
+    return "" if elem is None else str(elem)[:200]
 
 
 def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_values: bool = False) -> Inspection:
@@ -60,6 +91,17 @@ def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_value
     Raises:
         InputError: the file is not a readable DICOM object.
     """
+    # Imported here: verify uses resolve_row without the pixel stages.
+    from dcmexport.burnedin import (
+        match_mask_presets,
+        may_carry_burned_in,
+        plan_masks,
+        us_regions_from_dataset,
+    )
+    from dcmexport.cine import frame_rate_from_dataset
+    from dcmexport.read import check_pixel_geometry, has_pixels, read_dataset
+    from dcmexport.render import pixel_spacing_from_dataset
+
     ds = read_dataset(path)
     rows = inspect_dataset(ds, deid)
     frames = fps = fps_source = spacing_text = None
@@ -84,7 +126,7 @@ def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_value
                 plan_text = plan.describe() if not plan.is_empty else "nothing to mask"
             except BurnedInError as exc:
                 plan_text = f"would be refused: {exc}"
-    values = {row.path: _value_at(ds, row.path) for row in rows if row.keyword} if show_values else {}
+    values = {row.path: _value_at(ds, row) for row in rows if row.keyword} if show_values else {}
     sop = ds.get("SOPClassUID", "")
     return Inspection(
         rows=rows,

@@ -1,0 +1,128 @@
+"""``verify_paths``: walk the outputs, run the DICOM, media and PHI checks on each file, gather the findings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from dcmexport.audit.verify.dicom import iter_file_problems
+from dcmexport.audit.verify.findings import BadMedia, Finding, Kind, Problem, VerifyReport
+from dcmexport.audit.verify.media import MEDIA_SUFFIXES, iter_media_problems, sniff
+from dcmexport.audit.verify.phi import PhiMatcher, collect_phi_values
+from dcmexport.deid import DeidOptions
+from dcmexport.errors import InputError, UsageError
+from dcmexport.paths import contains, is_inside_any
+
+#: Files the pipeline writes beside the outputs: not DICOM, but still searched with ``against``.
+RUN_FILES = frozenset({"manifest.jsonl", "review.html"})
+
+
+def _iter_output_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
+    """Yield (file, the part of its path below the given root) for every file, hidden ones included.
+
+    Hidden files are walked too (a leftover temporary can leak as well as an output);
+    symlinked directories are not followed, so a loop cannot recurse forever.
+    """
+    for top in paths:
+        if top.is_dir():
+            for root, dirs, files in os.walk(top, followlinks=False):
+                dirs.sort()
+                for name in sorted(files):
+                    full = Path(root) / name
+                    yield full, str(full.relative_to(top))
+        else:
+            yield top, top.name
+
+
+def _check_file(path: Path, rel: str, options: DeidOptions, matcher: PhiMatcher | None,
+                pseudonyms: frozenset[str], show_values: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    if matcher is not None:
+        for (keyword, label), value in matcher.match_bytes(rel.encode("utf-8", "surrogateescape")).items():
+            problems.append(Problem(Kind.VALUE_IN_NAME, keyword + label, value if show_values else None))
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+        kind = sniff(head)
+        promised = MEDIA_SUFFIXES.get(path.suffix.lower())
+        if kind == "dicom" and path.name not in RUN_FILES:
+            problems += iter_file_problems(path, options, pseudonyms=pseudonyms, show_values=show_values)
+        elif kind is not None and kind != "dicom":
+            problems += iter_media_problems(path, kind, show_values)
+        elif promised is not None:
+            problems.append(Problem(Kind.UNREADABLE, f"suffix {path.suffix} but no {promised.upper()} signature"))
+        if matcher is not None:
+            for (keyword, label), value in matcher.match_file(path).items():
+                problems.append(Problem(Kind.VALUE_IN_BYTES, keyword + label, value if show_values else None))
+    except BadMedia as exc:
+        problems.append(Problem(Kind.UNREADABLE, str(exc)))
+    except OSError as exc:
+        problems.append(Problem(Kind.UNREADABLE, f"cannot be read ({exc.strerror or type(exc).__name__})"))
+    return problems
+
+
+def verify_paths(
+    paths: Sequence[Path],
+    *,
+    against: Sequence[Path] = (),
+    options: DeidOptions | None = None,
+    pseudonyms: Iterable[str] = (),
+    show_values: bool = False,
+) -> VerifyReport:
+    """Check every file under ``paths`` for what de-identified outputs must not carry.
+
+    Every file is read: DICOM files (DICM signature; ``manifest.jsonl`` and ``review.html``
+    excepted) against ``options`` with :func:`~.dicom.iter_dataset_problems`, media files for metadata,
+    and -- with ``against`` -- every file's bytes and every file name for PHI values of the inputs.
+
+    Args:
+        paths: output files or folders (searched recursively, hidden files included).
+        against: the original DICOM files or folders the outputs were made from.
+        options: the de-identification profile of the outputs (default: the Basic Profile).
+        pseudonyms: extra PatientID/PatientName values to accept (from a ``--patient-map``).
+        show_values: attach the offending values to the findings (PHI: private screen only).
+
+    Returns:
+        The findings, deduplicated per (file, kind, detail), and the number of files checked.
+
+    Raises:
+        InputError: a path does not exist.
+        UsageError: ``against`` holds no readable DICOM object, or there is no file to check.
+    """
+    options = options or DeidOptions()
+    paths = [Path(p) for p in paths]
+    for p in [*paths, *map(Path, against)]:
+        if not p.exists():
+            raise InputError(f"{p}: no such file or directory")
+    report = VerifyReport()
+    matcher: PhiMatcher | None = None
+    input_files: set[Path] = set()
+    if against:
+        from dcmexport.sources import iter_input_files
+
+        # Outputs written inside an input folder are not inputs (api.export does the same).
+        roots = [Path(a).resolve() for a in against]
+        inside = [p for p in paths if is_inside_any(p, roots)]
+        values = collect_phi_values(against, options, exclude=inside)
+        matcher = PhiMatcher(values)
+        report.values_searched = len(matcher)
+        skip = [p.resolve() for p in inside]
+        resolved_inputs = (p.resolve() for p in iter_input_files([Path(a) for a in against]))
+        input_files = {r for r in resolved_inputs if not any(contains(s, r, or_equal=True) for s in skip)}
+    accepted = frozenset(pseudonyms)
+    for path, rel in _iter_output_files(paths):
+        if path.resolve() in input_files:
+            continue  # an input inside an output folder is not an output
+        report.files_checked += 1
+        shown = matcher.redact(str(path)) if matcher is not None and not show_values else str(path)
+        seen: set[tuple[Kind, str]] = set()
+        for problem in _check_file(path, rel, options, matcher, accepted, show_values):
+            if (problem.kind, problem.detail) in seen:
+                continue
+            seen.add((problem.kind, problem.detail))
+            report.findings.append(Finding(shown, problem.kind, problem.detail, problem.value))
+    if report.files_checked == 0:
+        raise UsageError("nothing to verify: no output files under the given paths "
+                         "(files that are --against inputs are not checked)")
+    return report
