@@ -83,12 +83,14 @@ from dcmexport.render import (
 )
 from dcmexport.results import (
     FAILED,
+    KEPT,
     SKIPPED,
     STATUS_BY_REASON,
     WRITTEN,
     BatchResult,
     ExportResult,
 )
+from dcmexport.resume import Decision, ResumeIndex, load_resume_index, output_fingerprint
 from dcmexport.series import apply_montage, geometry_mismatch, group_series
 from dcmexport.sources import InputItem, iter_inputs
 from dcmexport.textdetect import find_text_like_rows
@@ -223,12 +225,49 @@ def _dpi(pipeline: _Pipeline, out_shape: tuple[int, ...]) -> tuple[float, float]
     return (out_shape[1] * 25.4 / width_mm, out_shape[0] * 25.4 / height_mm)
 
 
+def _no_resume(options: ExportOptions) -> ResumeIndex:
+    """For a direct call without a run's manifest: nothing is known, so any existing output is redone."""
+    return ResumeIndex("", overwrite=options.overwrite, keep_existing=options.keep_existing)
+
+
+def _apply_resume(
+    resume: ResumeIndex, planned: list[Path], options: ExportOptions, result: ExportResult
+) -> ExportOptions | None:
+    """Settle an object's existing outputs before anything is written (issue #19, item 1).
+
+    Returns the options to write with (``overwrite`` set when existing files are to be
+    replaced), or None when the object is done: skipped (same fingerprint) or kept
+    (other options, ``keep_existing``), in which case the result claims nothing about
+    the kept files' masks, notes or de-identification.
+    """
+    decision = resume.decide(planned, options.out_dir)
+    if decision is Decision.SKIP:
+        result.status, result.reason, result.outputs = SKIPPED, "already exported with the same options (use --overwrite to redo)", planned
+        return None
+    if decision is Decision.DUPLICATE:
+        result.status, result.reason = SKIPPED, "duplicate: another input of this run has the same content"
+        result.outputs = planned
+        return None
+    if decision is Decision.KEEP:
+        result.status = KEPT
+        result.reason = ("an existing output was made under other options or by an unknown run; kept as it is "
+                         "(--keep-existing), so it does not reflect this run's options")
+        result.kept_outputs = [p for p in planned if output_exists(p)]
+        result.notes, result.mask_boxes, result.keep_boxes, result.action_counts = [], [], None, {}
+        return None
+    if decision is Decision.REDO and not options.overwrite:
+        result.notes.append("replaced an existing output made under other options or by an unknown run")
+        return replace(options, overwrite=True)
+    return options
+
+
 def export_file(
     path: Path,
     options: ExportOptions,
     deidentifier: Deidentifier,
     *,
     on_frame: Callable[[], None] | None = None,
+    resume: ResumeIndex | None = None,
 ) -> ExportResult:
     """Export one DICOM object; never raises for an expected failure.
 
@@ -237,11 +276,13 @@ def export_file(
         options: the run's options.
         deidentifier: the run's keyed de-identifier (same key -> same pseudonyms).
         on_frame: called after each frame is encoded (progress).
+        resume: what is known of existing outputs (None: any existing output is redone).
 
     Returns:
-        The result; its ``status`` is written, skipped, failed or refused.
+        The result; its ``status`` is written, skipped, kept, failed or refused.
     """
-    return _guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame),
+    index = resume or _no_resume(options)
+    return _guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index),
                     options.timeout)
 
 
@@ -552,6 +593,7 @@ def _export_file(
     deidentifier: Deidentifier,
     result: ExportResult,
     on_frame: Callable[[], None] | None,
+    resume: ResumeIndex,
 ) -> None:
     ds = read_dataset(path)
     frames = check_pixel_geometry(ds)
@@ -581,11 +623,10 @@ def _export_file(
         ]
     if options.also_dicom:
         planned.append(out_dir / f"{stem}.dcm")
-    if not options.overwrite and planned and all(output_exists(p) for p in planned):
-        result.status = SKIPPED
-        result.reason = "already exported (use --overwrite to redo)"
-        result.outputs = planned
+    write_options = _apply_resume(resume, planned, options, result)
+    if write_options is None:
         return
+    options = write_options
 
     written: list[Path] = []
     try:
@@ -644,6 +685,7 @@ def export_series(
     deidentifier: Deidentifier,
     *,
     on_frame: Callable[[], None] | None = None,
+    resume: ResumeIndex | None = None,
 ) -> ExportResult:
     """Export an ordered series of single-frame images as one clip, or one contact sheet with ``montage``.
 
@@ -651,7 +693,8 @@ def export_series(
     failure fails the whole series (fail closed), and slices whose geometry
     differs are reported, never silently resized.
     """
-    return _guarded(paths[0], lambda result: _export_series(paths, options, deidentifier, result, on_frame),
+    index = resume or _no_resume(options)
+    return _guarded(paths[0], lambda result: _export_series(paths, options, deidentifier, result, on_frame, index),
                     options.timeout)
 
 
@@ -661,6 +704,7 @@ def _export_series(
     deidentifier: Deidentifier,
     result: ExportResult,
     on_frame: Callable[[], None] | None,
+    resume: ResumeIndex,
 ) -> None:
     datasets = [read_dataset(p) for p in paths]
     for ds in datasets:
@@ -685,9 +729,10 @@ def _export_series(
     result.action_counts = counts
     series_uid = str(datasets[0].get("SeriesInstanceUID", "") or "")  # already remapped
     final = options.out_dir / f"{output_stem(series_uid, result.input_sha256)}{fmt.extension}"
-    if output_exists(final) and not options.overwrite:
-        result.status, result.reason, result.outputs = SKIPPED, "already exported (use --overwrite to redo)", [final]
+    write_options = _apply_resume(resume, [final], options, result)
+    if write_options is None:
         return
+    options = write_options
 
     def images() -> Iterator[np.ndarray]:
         for index, (path, ds, pipeline) in enumerate(zip(paths, datasets, pipelines, strict=True)):
@@ -742,6 +787,7 @@ def build_options(
     deid: DeidOptions | None = None,
     also_dicom: bool = False,
     overwrite: bool = False,
+    keep_existing: bool = False,
     series: bool = False,
     montage: bool = False,
     timeout: float | None = None,
@@ -771,6 +817,8 @@ def build_options(
         raise UsageError(f"--crf must be 0..63, got {crf}")
     if montage and (not series or fmt.is_video):
         raise UsageError("--montage needs --series and a still format (--format png, jpg or tiff)")
+    if overwrite and keep_existing:
+        raise UsageError("--overwrite and --keep-existing contradict each other; choose one")
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     if fps is not None and not 0.1 <= fps <= 240:
@@ -788,6 +836,7 @@ def build_options(
         deid=deid if deid is not None else DeidOptions(),
         also_dicom=also_dicom,
         overwrite=overwrite,
+        keep_existing=keep_existing,
         series=series,
         timeout=timeout,
     )
@@ -874,12 +923,15 @@ def deidentify(
     return _run_batch("deid", inputs, options, key, patient_map, jobs, on_result, None, on_start)
 
 
-def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier) -> ExportResult:
+def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier,
+              resume: ResumeIndex | None = None) -> ExportResult:
     """De-identify one object to ``<out>/<stem>.dcm``; never raises for an expected failure."""
-    return _guarded(path, lambda result: _deid_file(path, options, deidentifier, result), options.timeout)
+    index = resume or _no_resume(options)
+    return _guarded(path, lambda result: _deid_file(path, options, deidentifier, result, index), options.timeout)
 
 
-def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, result: ExportResult) -> None:
+def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, result: ExportResult,
+               resume: ResumeIndex) -> None:
     data = read_small_file(path)  # one read serves the hash and the parse (None: too large, stream)
     ds = read_dataset(path, data)
     plan = MaskPlan()
@@ -892,10 +944,10 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)
     result.action_counts = dict(report.action_counts)
     final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
-    if output_exists(final) and not options.overwrite:
-        result.status, result.reason, result.outputs = SKIPPED, "already exported (use --overwrite to redo)", [final]
+    write_options = _apply_resume(resume, [final], options, result)
+    if write_options is None:
         return
-    _write_dicom(ds, plan, final, overwrite=options.overwrite)
+    _write_dicom(ds, plan, final, overwrite=write_options.overwrite)
     result.outputs = [final]
     result.status = WRITTEN
 
@@ -904,17 +956,19 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
 _Task = tuple[str, tuple[Path, ...]]
 
 
-def _run_task(task: _Task, options: ExportOptions, deidentifier: Deidentifier,
+def _run_task(task: _Task, options: ExportOptions, deidentifier: Deidentifier, resume: ResumeIndex,
               on_frame: Callable[[], None] | None = None) -> ExportResult:
     kind, paths = task
     seen = deidentifier.linkage_count()
     if kind == "export":
-        result = export_file(paths[0], options, deidentifier, on_frame=on_frame)
+        result = export_file(paths[0], options, deidentifier, on_frame=on_frame, resume=resume)
     elif kind == "series":
-        result = export_series(paths, options, deidentifier, on_frame=on_frame)
+        result = export_series(paths, options, deidentifier, on_frame=on_frame, resume=resume)
     else:
-        result = deid_file(paths[0], options, deidentifier)
+        result = deid_file(paths[0], options, deidentifier, resume)
     result.links = deidentifier.linkage(seen)
+    if result.status == WRITTEN:
+        resume.record(result.outputs, options.out_dir)
     return result
 
 
@@ -952,7 +1006,11 @@ def _run_batch(
     options.out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(options.out_dir)
     out_resolved = options.out_dir.resolve()
-    manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind)
+    fingerprint = output_fingerprint(kind, options, key, patient_map)
+    resume = load_resume_index(options.out_dir, fingerprint, overwrite=options.overwrite,
+                               keep_existing=options.keep_existing)
+    manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind,
+                             fingerprint=fingerprint)
     batch.manifest = manifest.path
     with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
         # Outputs are never re-read when --out lies inside an input folder.
@@ -962,14 +1020,14 @@ def _run_batch(
         if on_start is not None:
             on_start(len(tasks))
         if jobs <= 1 or len(tasks) <= 1:
-            results: Iterable[ExportResult] = _run_sequential(tasks, options, deidentifier, on_frame)
+            results: Iterable[ExportResult] = _run_sequential(tasks, options, deidentifier, resume, on_frame)
             _collect(zip(labels, results, strict=True), batch, manifest, options, on_result)
         else:
             # Imported here: a one-object or --jobs 1 run never starts workers (start-up time, issue #7).
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(
-                max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map)
+                max_workers=jobs, initializer=_init_worker, initargs=(options, key, patient_map, resume)
             ) as pool:
                 # Small groups: a file takes ~10 ms, so the pipe round trip per group is
                 # negligible, while big groups can leave one worker idle at the end of a
@@ -1002,19 +1060,20 @@ def _collect(
             on_result(result)
 
 
-_WORKER: tuple[ExportOptions, Deidentifier] | None = None
+_WORKER: tuple[ExportOptions, Deidentifier, ResumeIndex] | None = None
 
 
-def _init_worker(options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None) -> None:
+def _init_worker(options: ExportOptions, key: Key, patient_map: dict[str, tuple[str, str]] | None,
+                 resume: ResumeIndex) -> None:
     """Build the worker's own de-identifier from the same key (pseudonyms are a pure function of it)."""
     global _WORKER
-    _WORKER = (options, Deidentifier(options.deid, key, patient_map=patient_map))
+    _WORKER = (options, Deidentifier(options.deid, key, patient_map=patient_map), resume)
 
 
 def _run_group_in_worker(tasks: list[_Task]) -> list[ExportResult]:
     assert _WORKER is not None, "worker not initialised"
-    options, deidentifier = _WORKER
-    return _run_group(iter(tasks), options, deidentifier, None)
+    options, deidentifier, resume = _WORKER
+    return _run_group(iter(tasks), options, deidentifier, resume, None)
 
 
 #: Objects per group, and the time after which a sequential run closes its group early
@@ -1024,13 +1083,13 @@ _GROUP_SECONDS = 0.5
 
 
 def _run_sequential(tasks: list[_Task], options: ExportOptions, deidentifier: Deidentifier,
-                    on_frame: Callable[[], None] | None) -> Iterator[ExportResult]:
+                    resume: ResumeIndex, on_frame: Callable[[], None] | None) -> Iterator[ExportResult]:
     pending = iter(tasks)
-    while results := _run_group(pending, options, deidentifier, on_frame, seconds=_GROUP_SECONDS):
+    while results := _run_group(pending, options, deidentifier, resume, on_frame, seconds=_GROUP_SECONDS):
         yield from results
 
 
-def _run_group(tasks: Iterator[_Task], options: ExportOptions, deidentifier: Deidentifier,
+def _run_group(tasks: Iterator[_Task], options: ExportOptions, deidentifier: Deidentifier, resume: ResumeIndex,
                on_frame: Callable[[], None] | None, *, seconds: float | None = None) -> list[ExportResult]:
     """Run up to _GROUP_MAX tasks whose outputs are fsynced in the background and renamed at the end.
 
@@ -1044,7 +1103,7 @@ def _run_group(tasks: Iterator[_Task], options: ExportOptions, deidentifier: Dei
     with deferred_commits() as commits:
         for task in tasks:
             since = commits.mark()
-            result = _run_task(task, options, deidentifier, on_frame)
+            result = _run_task(task, options, deidentifier, resume, on_frame)
             if result.status != WRITTEN:
                 commits.discard(since)
             spans.append((result, since, commits.mark()))

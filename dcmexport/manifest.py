@@ -27,25 +27,27 @@ if TYPE_CHECKING:  # pragma: no cover
 MANIFEST_NAME = "manifest.jsonl"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Dataclasses, enums, paths and containers as plain JSON values (dicts keyed by field name)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return value
 
 
 class Manifest:
     """Append-only JSON Lines writer; each line is flushed as it is written, fsynced at close."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fingerprint: str | None = None) -> None:
         self.path = path
+        self.fingerprint = fingerprint
         try:  # O_NOFOLLOW: a symlink planted at manifest.jsonl must not redirect the audit trail
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
@@ -55,7 +57,8 @@ class Manifest:
         self._fh = os.fdopen(fd, "a", encoding="utf-8")
 
     @classmethod
-    def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key, command: str = "export") -> Manifest:
+    def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key, command: str = "export",
+             fingerprint: str | None = None) -> Manifest:
         """Open ``out_dir/manifest.jsonl`` and write the run record.
 
         Args:
@@ -64,9 +67,10 @@ class Manifest:
             options: the run's options (a dataclass; the output directory itself is omitted).
             key: only whether it is ephemeral is recorded, never the key.
             command: ``export`` or ``deid``.
+            fingerprint: the outputs' fingerprint (:mod:`dcmexport.resume`), recorded per object.
         """
-        manifest = cls(out_dir / MANIFEST_NAME)
-        opts = _jsonable(options)
+        manifest = cls(out_dir / MANIFEST_NAME, fingerprint)
+        opts = jsonable(options)
         if isinstance(opts, dict):
             opts.pop("out_dir", None)
         manifest._write(
@@ -78,12 +82,22 @@ class Manifest:
                 "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "options": opts,
                 "key": "ephemeral" if key.ephemeral else "provided",
+                "fingerprint": fingerprint,
             }
         )
         return manifest
 
     def record(self, result: ExportResult, *, out_dir: Path) -> None:
-        """Append one object record (PHI-free by construction: no paths of inputs, no values)."""
+        """Append one object record (PHI-free by construction: no paths of inputs, no values).
+
+        ``outputs`` lists only files this record vouches for (written, or found made under the
+        same fingerprint); a ``kept`` object's files, made under other options, are listed as
+        ``kept`` so that no reader takes this run's masks and notes for theirs.
+        """
+
+        def names(paths: list[Path]) -> list[str]:
+            return [p.name if p.parent == out_dir else str(p.relative_to(out_dir)) for p in paths]
+
         self._write(
             {
                 "record": "object",
@@ -91,7 +105,9 @@ class Manifest:
                 "status": result.status,
                 "error_kind": result.error_kind,
                 "reason": result.reason,
-                "outputs": [p.name if p.parent == out_dir else str(p.relative_to(out_dir)) for p in result.outputs],
+                "outputs": names(result.outputs),
+                "kept": names(result.kept_outputs),
+                "fingerprint": self.fingerprint if result.outputs else None,
                 "frames": result.frames,
                 "fps": result.fps,
                 "fps_source": result.fps_source,
@@ -122,3 +138,41 @@ class Manifest:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def read_output_fingerprints(out_dir: Path) -> dict[str, str]:
+    """Map each output name in ``out_dir``'s manifest to the fingerprint of the last record vouching for it.
+
+    Records without a fingerprint (older versions) vouch for nothing, so their
+    outputs are redone. Unparsable lines are ignored: resuming then redoes more,
+    never less. A missing manifest gives an empty map.
+    """
+    fingerprints: dict[str, str] = {}
+    try:
+        with open(out_dir / MANIFEST_NAME, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                _vouch(line, fingerprints)
+    except OSError:
+        return {}
+    return fingerprints
+
+
+def _vouch(line: str, fingerprints: dict[str, str]) -> None:
+    """Apply one manifest line to the name -> fingerprint map (the last record for a name wins)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return
+    if not isinstance(record, dict) or record.get("record") != "object":
+        return
+    outputs = record.get("outputs")
+    if not isinstance(outputs, list):
+        return
+    fp = record.get("fingerprint")
+    for name in outputs:
+        if not isinstance(name, str):
+            continue
+        if isinstance(fp, str):
+            fingerprints[name] = fp
+        else:
+            fingerprints.pop(name, None)

@@ -186,7 +186,8 @@ class ExportOptions:
     also_dicom: bool = False  # write the de-identified (and pixel-masked) DICOM beside the media
     series: bool = False  # group single-frame images by series into one clip (or montage)
     timeout: float | None = None  # per-object wall-clock limit in seconds
-    overwrite: bool = False
+    overwrite: bool = False  # redo every existing output
+    keep_existing: bool = False  # never replace an existing output made under other options (report it as kept)
 
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -114,6 +114,7 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
             "skipped": batch.count("skipped"),
             "failed": batch.count("failed"),
             "refused": batch.count("refused"),
+            "kept": batch.count("kept"),
             "manifest": str(batch.manifest) if batch.manifest else None,
             "notes": batch.notes,
             "objects": [
@@ -122,6 +123,7 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
                     "status": r.status,
                     "reason": r.reason,
                     "outputs": [str(p) for p in r.outputs],
+                    "kept": [str(p) for p in r.kept_outputs],
                     "frames": r.frames,
                     "fps": r.fps,
                     "fps_source": r.fps_source,
@@ -133,7 +135,7 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     for result in batch.results:
-        if result.status in ("failed", "refused"):
+        if result.status in ("failed", "refused", "kept"):
             err_console.print(describe_result_line(result), markup=False)
         elif result.status == "skipped" and not quiet:
             err_console.print(describe_result_line(result), markup=False, style="dim")
@@ -143,9 +145,10 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
 
     notes = sorted({n for r in batch.results for n in r.notes if n.startswith("no frame timing")})
     table = Table(title="dcmexport summary", show_header=True, header_style="bold")
-    for col in ("written", "skipped", "failed", "refused"):
+    columns = ["written", "skipped", "failed", "refused"] + (["kept"] if batch.count("kept") else [])
+    for col in columns:
         table.add_column(col, justify="right")
-    table.add_row(*(str(batch.count(s)) for s in ("written", "skipped", "failed", "refused")))
+    table.add_row(*(str(batch.count(s)) for s in columns))
     err_console.print(table)
     for note in [*batch.notes, *notes]:
         err_console.print(f"note: {note}", markup=False)

@@ -46,6 +46,7 @@ def deid_command(
     mask_us_regions: params.MaskUsRegions = None,
     accept_burned_in: Annotated[bool, typer.Option(help="Write objects that may carry burned-in text even when no mask covers it.")] = False,
     overwrite: params.Overwrite = False,
+    keep_existing: params.KeepExisting = False,
     jobs: params.Jobs = 0,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
@@ -69,6 +70,7 @@ def deid_command(
             accept_burned_in=accept_burned_in,
             deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             overwrite=overwrite,
+            keep_existing=keep_existing,
             timeout=timeout,
         )
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)

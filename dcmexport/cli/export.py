@@ -73,6 +73,7 @@ def export_command(
     linkage: params.Linkage = None,
     also_dicom: Annotated[bool, typer.Option(help="Also write the de-identified DICOM beside the media.")] = False,
     overwrite: params.Overwrite = False,
+    keep_existing: params.KeepExisting = False,
     review: Annotated[bool, typer.Option(help="Write OUT/review.html: thumbnails with masks outlined, for the visual PHI check.")] = False,
     jobs: params.Jobs = 0,
     timeout: params.Timeout = None,
@@ -108,6 +109,7 @@ def export_command(
             deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             also_dicom=also_dicom,
             overwrite=overwrite,
+            keep_existing=keep_existing,
             timeout=timeout,
             **chosen,
         )

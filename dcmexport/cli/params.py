@@ -32,7 +32,8 @@ PatientMap = Annotated[Path | None, typer.Option(help="CSV original_patient_id,n
 Linkage = Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.")]
 
 # Running a batch
-Overwrite = Annotated[bool, typer.Option(help="Redo outputs that already exist.")]
+Overwrite = Annotated[bool, typer.Option(help="Redo every output that already exists (by default only those made under other options are redone).")]
+KeepExisting = Annotated[bool, typer.Option(help="Never replace an existing output; one made under other options is reported as kept (exit 1).")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0)]
 Timeout = Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).")]
 LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False)]

@@ -1,0 +1,147 @@
+"""Resuming a run: an existing output is kept only when it was made under the same options.
+
+An output's *fingerprint* is a keyed digest of everything that shapes its bytes:
+the command, the rendering, masking, encoding and de-identification options, the
+contents of a ``--mask-file``, the explicit patient map, the shipped preset
+library and the tool version. Each manifest object record carries the
+fingerprint of the run that wrote (or confirmed) its outputs. A re-run skips an
+object only when all its outputs exist AND the manifest says they were made
+under the current fingerprint; otherwise the outputs are redone (replaced
+atomically), or, with ``keep_existing``, kept and the object reported as
+``kept`` (exit 1: the files do not reflect this run's options).
+
+Keyed (HMAC with the run's key, domain ``output-fingerprint``): the patient map
+holds original Patient IDs, and an unkeyed digest of them could be tested
+against guesses. An ephemeral key gives a new fingerprint every run, as its
+pseudonyms (and so its output names) change every run too.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dcmexport import __version__
+from dcmexport.atomic import output_exists
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.deid import Key
+    from dcmexport.options import ExportOptions
+
+#: ExportOptions fields that do not shape any output's bytes (run control only).
+_NOT_SHAPING = frozenset({"out_dir", "timeout", "overwrite", "keep_existing"})
+
+
+class Decision(enum.Enum):
+    """What to do with one object's planned outputs."""
+
+    WRITE = "write"  # none exists: write them
+    SKIP = "skip"  # all exist and were made under the same fingerprint
+    REDO = "redo"  # replace (atomically) what exists: other options, unknown origin, or --overwrite
+    KEEP = "keep"  # some exist under other options and keep_existing forbids replacing them
+    DUPLICATE = "duplicate"  # another input of this run already made them (same content)
+
+
+def _file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"  # the object then fails on reading the mask file itself
+
+
+def _presets_digest() -> str:
+    """Digest of the preset library in use (masks match on it); the version alone misses a dev checkout's edits."""
+    from dcmexport.presets import presets_dir
+
+    digest = hashlib.sha256()
+    root = presets_dir()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def output_fingerprint(
+    command: str,
+    options: ExportOptions,
+    key: Key,
+    patient_map: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
+    """The keyed fingerprint of every option that shapes an output of ``command``.
+
+    Args:
+        command: ``export`` or ``deid``.
+        options: the run's options.
+        key: the run's pseudonymisation key (the digest is keyed with it).
+        patient_map: the explicit pseudonyms (original IDs: hence the keyed digest).
+
+    Returns:
+        32 hex digits.
+    """
+    from dcmexport.manifest import jsonable
+
+    opts = jsonable(options)
+    assert isinstance(opts, dict)
+    for name in _NOT_SHAPING:
+        opts.pop(name, None)
+    material = {
+        "command": command,
+        "version": __version__,
+        "options": opts,
+        "mask_file": _file_digest(options.mask.mask_file),
+        "presets": _presets_digest(),
+        "patient_map": sorted([k, *v] for k, v in (patient_map or {}).items()),
+    }
+    return key.digest("output-fingerprint", json.dumps(material, sort_keys=True)).hex()[:32]
+
+
+@dataclass(frozen=True)
+class ResumeIndex:
+    """What a run knows about the outputs already in ``--out``.
+
+    ``fresh`` holds the names (relative to ``--out``) whose last manifest record
+    was written under ``fingerprint``; ``made`` the names this process wrote in this run.
+    """
+
+    fingerprint: str
+    fresh: frozenset[str] = frozenset()
+    overwrite: bool = False
+    keep_existing: bool = False
+    made: set[str] = field(default_factory=set, compare=False)
+
+    def record(self, written: Sequence[Path], out_dir: Path) -> None:
+        """Note outputs this run wrote, so that a second input with the same content is a duplicate."""
+        self.made.update(_relative(p, out_dir) for p in written)
+
+    def decide(self, planned: Sequence[Path], out_dir: Path) -> Decision:
+        """Decide for one object's planned outputs (see :class:`Decision`)."""
+        existing = [p for p in planned if output_exists(p)]
+        if any(_relative(p, out_dir) in self.made for p in existing):
+            return Decision.DUPLICATE
+        if self.overwrite:
+            return Decision.REDO
+        if not existing:
+            return Decision.WRITE
+        stale = [p for p in existing if _relative(p, out_dir) not in self.fresh]
+        if not stale:
+            return Decision.SKIP if len(existing) == len(planned) else Decision.REDO
+        return Decision.KEEP if self.keep_existing else Decision.REDO
+
+
+def _relative(path: Path, out_dir: Path) -> str:
+    return path.name if path.parent == out_dir else path.relative_to(out_dir).as_posix()
+
+
+def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_existing: bool) -> ResumeIndex:
+    """Read ``out_dir``'s manifest (if any) into a :class:`ResumeIndex` for ``fingerprint``."""
+    from dcmexport.manifest import read_output_fingerprints
+
+    fresh = frozenset(name for name, fp in read_output_fingerprints(out_dir).items() if fp == fingerprint)
+    return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing)
