@@ -32,6 +32,7 @@ from dcmexport.atomic import (
     output_exists,
     remove_stale_temporaries,
 )
+from dcmexport.audit.manifest import Manifest
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key
@@ -47,7 +48,6 @@ from dcmexport.errors import (
     UsageError,
 )
 from dcmexport.jpeg import JpegHeader
-from dcmexport.manifest import Manifest
 from dcmexport.mask import Box, MaskPlan, align_box_outward
 from dcmexport.options import (
     EncodeOptions,

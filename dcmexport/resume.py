@@ -85,7 +85,7 @@ def output_fingerprint(
     Returns:
         32 hex digits.
     """
-    from dcmexport.manifest import jsonable
+    from dcmexport.audit.manifest import jsonable
 
     opts = jsonable(options)
     assert isinstance(opts, dict)
@@ -141,7 +141,7 @@ def _relative(path: Path, out_dir: Path) -> str:
 
 def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_existing: bool) -> ResumeIndex:
     """Read ``out_dir``'s manifest (if any) into a :class:`ResumeIndex` for ``fingerprint``."""
-    from dcmexport.manifest import read_output_fingerprints
+    from dcmexport.audit.manifest import read_output_fingerprints
 
     fresh = frozenset(name for name, fp in read_output_fingerprints(out_dir).items() if fp == fingerprint)
     return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing)

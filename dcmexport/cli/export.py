@@ -118,7 +118,7 @@ def export_command(
                           quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)
         if review:
-            from dcmexport.review import write_review
+            from dcmexport.audit.review import write_review
 
             batch.notes.append(f"review page: {write_review(out)}")
     print_summary(batch, as_json=json_out, quiet=quiet)

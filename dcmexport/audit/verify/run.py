@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.audit.verify.dicom import iter_file_problems
 from dcmexport.audit.verify.findings import BadMedia, Finding, Kind, Problem, VerifyReport
 from dcmexport.audit.verify.media import MEDIA_SUFFIXES, iter_media_problems, sniff
@@ -15,7 +16,8 @@ from dcmexport.errors import InputError, UsageError
 from dcmexport.paths import contains, is_inside_any
 
 #: Files the pipeline writes beside the outputs: not DICOM, but still searched with ``against``.
-RUN_FILES = frozenset({"manifest.jsonl", "review.html"})
+#: (``review.html`` is review's REVIEW_NAME, spelled here: importing the page would load numpy.)
+RUN_FILES = frozenset({MANIFEST_NAME, "review.html"})
 
 
 def _iter_output_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
