@@ -7,6 +7,7 @@ import json
 import random
 import shutil
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -397,6 +398,36 @@ class TestAgainst:
         api.export([src], out, also_dicom=True, key=KEY)
         report = verify_paths([out], against=[src])
         assert report.findings == [] and report.files_checked == 3  # png, dcm, manifest
+
+    def test_zip_member_values_are_searched(self, tmp_path: Path) -> None:
+        # Issue #18 item 6: --against discovers inputs as export does (zip members, DICOMDIR references).
+        write_dataset(make_ct(), tmp_path / "ct.dcm")
+        archive = tmp_path / "study.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.write(tmp_path / "ct.dcm", "series/ct.dcm")
+        (tmp_path / "ct.dcm").unlink()
+        out = tmp_path / "out"
+        batch = api.export([archive], out, key=KEY)
+        assert batch.count("written") == 1
+        assert verify_paths([out], against=[archive]).findings == []
+        shutil.copy(_one(out, "*.png"), out / f"case_{PID}.png")
+        report = verify_paths([out], against=[archive])
+        assert _kinds(report) == {("value-in-name", "PatientID")}
+        res = _cli(str(out), "--against", str(archive))
+        assert res.exit_code == 1 and PID not in res.output
+
+    def test_dicomdir_references_are_searched(self, tmp_path: Path) -> None:
+        from pydicom.fileset import FileSet
+
+        fileset = FileSet()
+        fileset.add(make_ct())
+        fileset.write(tmp_path / "media")
+        dicomdir = tmp_path / "media" / "DICOMDIR"
+        out = tmp_path / "out"
+        assert api.export([dicomdir], out, key=KEY).count("written") == 1
+        private = PHI["(0009,1001)"]  # in the referenced file only, not in the DICOMDIR's records
+        shutil.copy(_one(out, "*.png"), out / f"x_{private}.png")
+        assert ("value-in-name", "(0009,1001)") in _kinds(verify_paths([out], against=[dicomdir]))
 
     def test_no_dicom_in_against_is_a_usage_error(self, study: dict[str, Path], tmp_path: Path) -> None:
         (tmp_path / "notes.txt").write_text("nothing here")

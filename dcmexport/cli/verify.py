@@ -39,7 +39,7 @@ On a terminal the findings are a table; piped, one tab-separated line each.
 @app.command("verify", epilog=VERIFY_EPILOG)
 def verify_command(
     paths: Annotated[list[Path], typer.Argument(help="Output files or folders to check (searched recursively).", show_default=False)],
-    against: Annotated[list[Path] | None, typer.Option("--against", "-a", help="Original DICOM file or folder the outputs came from (repeatable): search outputs for its PHI values.")] = None,
+    against: Annotated[list[Path] | None, typer.Option("--against", "-a", help="Original DICOM file, folder, zip or DICOMDIR the outputs came from (repeatable): search outputs for its PHI values.")] = None,
     profile: Annotated[str, typer.Option(help="De-identification profile the outputs were made with (see `dcmexport presets`).")] = "basic",
     retain: params.Retain = None,
     clean: params.Clean = None,

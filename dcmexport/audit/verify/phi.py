@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from dcmexport.deid.actions import DUMMY_TEXT, is_clean_descriptor, year_only
 from dcmexport.deid.engine import WELL_KNOWN_UIDS
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.errors import InputError, NotDicomError, UsageError
-from dcmexport.paths import is_inside_any
+from dcmexport.paths import contains, is_inside_any
 from dcmexport.read import quiet_pydicom
 
 _MEDIA_SOP_INSTANCE = 0x00020003
@@ -150,8 +151,12 @@ def collect_phi_values(
     comment "Uncompressed" inside a kept CodeMeaning "Uncompressed predecessor"). The price:
     such a value leaking from an object that removes it is not found.
 
+    The inputs are discovered as ``export`` discovers them (:func:`dcmexport.sources.iter_inputs`):
+    folders, zip archives (members extracted to a private temporary folder, each removed once
+    read) and the files a DICOMDIR references.
+
     Args:
-        inputs: original DICOM files and folders (searched recursively; non-DICOM files skipped).
+        inputs: original DICOM files, folders, zip archives or DICOMDIRs (non-DICOM files skipped).
         options: the profile the outputs were made with.
         exclude: folders or files not to read (the outputs, when they lie inside an input folder).
 
@@ -159,20 +164,26 @@ def collect_phi_values(
         value -> keyword of the first attribute it was found in (tag label for private ones).
 
     Raises:
-        InputError: an input path does not exist.
+        InputError: an input path does not exist, or an archive or DICOMDIR cannot be read.
         UsageError: no DICOM object was found in the inputs (nothing to compare with).
     """
-    from dcmexport.read import read_dataset
-    from dcmexport.sources import iter_input_files
+    with tempfile.TemporaryDirectory(prefix="dcmexport-verify-") as workdir:
+        return _collect(inputs, options, [p.resolve() for p in exclude], Path(workdir))
 
-    skip = [p.resolve() for p in exclude]
+
+def _collect(inputs: Iterable[Path], options: DeidOptions, skip: list[Path], workdir: Path) -> dict[str, str]:
+    from dcmexport.read import read_dataset
+    from dcmexport.sources import iter_inputs
+
     phi: dict[str, str] = {}
     # Values some object keeps are legitimately in the outputs (a Manufacturer equal to another
     # file's InstitutionName, pydicom's own ImplementationClassUID...): never searched.
     kept: set[str] = {str(PYDICOM_IMPLEMENTATION_UID).lower()}
     objects = 0
-    for path in iter_input_files(list(inputs)):
-        if is_inside_any(path, skip, or_equal=True):
+    for item in iter_inputs(list(inputs), workdir):
+        path = item.path
+        extracted = contains(workdir, path)
+        if is_inside_any(item.label, skip, or_equal=True):
             continue
         try:
             with quiet_pydicom():
@@ -190,6 +201,9 @@ def collect_phi_values(
             continue
         except InputError:
             continue  # unreadable inputs cannot contribute values; the export reported them
+        finally:
+            if extracted:
+                path.unlink(missing_ok=True)  # an archive's members never pile up on disk
         objects += 1
         for value, keyword in local.items():
             phi.setdefault(value, keyword)

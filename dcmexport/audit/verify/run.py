@@ -20,6 +20,16 @@ from dcmexport.paths import contains, is_inside_any
 RUN_FILES = frozenset({MANIFEST_NAME, "review.html"})
 
 
+def _iter_input_paths(against: Sequence[Path]) -> Iterator[Path]:
+    """Every file the inputs name, as export finds them (zip archives themselves, DICOMDIR references)."""
+    from dcmexport.sources import iter_dicomdir, iter_input_files
+
+    for path in iter_input_files(against):
+        yield path
+        if path.name.upper() == "DICOMDIR":  # named directly, as sources.iter_inputs expands it
+            yield from iter_dicomdir(path)
+
+
 def _iter_output_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
     """Yield (file, the part of its path below the given root) for every file, hidden ones included.
 
@@ -80,7 +90,8 @@ def verify_paths(
 
     Args:
         paths: output files or folders (searched recursively, hidden files included).
-        against: the original DICOM files or folders the outputs were made from.
+        against: the original DICOM files, folders, zip archives or DICOMDIRs the outputs were made from
+            (discovered as ``export`` discovers its inputs).
         options: the de-identification profile of the outputs (default: the Basic Profile).
         pseudonyms: extra PatientID/PatientName values to accept (from a ``--patient-map``).
         show_values: attach the offending values to the findings (PHI: private screen only).
@@ -101,8 +112,6 @@ def verify_paths(
     matcher: PhiMatcher | None = None
     input_files: set[Path] = set()
     if against:
-        from dcmexport.sources import iter_input_files
-
         # Outputs written inside an input folder are not inputs (api.export does the same).
         roots = [Path(a).resolve() for a in against]
         inside = [p for p in paths if is_inside_any(p, roots)]
@@ -110,7 +119,7 @@ def verify_paths(
         matcher = PhiMatcher(values)
         report.values_searched = len(matcher)
         skip = [p.resolve() for p in inside]
-        resolved_inputs = (p.resolve() for p in iter_input_files([Path(a) for a in against]))
+        resolved_inputs = (p.resolve() for p in _iter_input_paths([Path(a) for a in against]))
         input_files = {r for r in resolved_inputs if not any(contains(s, r, or_equal=True) for s in skip)}
     accepted = frozenset(pseudonyms)
     for path, rel in _iter_output_files(paths):
