@@ -480,6 +480,36 @@ class TestContainerParsing:
             ("stream 0", "handler_name", "Someone")]
 
 
+class TestPixelsAccepted:
+    def test_identity_not_removed_under_accept_burned_in_is_not_a_leak(self, tmp_path: Path) -> None:
+        # Issue #18 item 8: the engine writes PatientIdentityRemoved NO when the user accepted
+        # burned-in text; verify reports that as what it is, in its own category, exit 0.
+        write_dataset(make_us_rgb_cine(frames=2), tmp_path / "in" / "us.dcm")
+        out = tmp_path / "out"
+        batch = api.export([tmp_path / "in"], out, also_dicom=True, key=KEY, accept_burned_in=True,
+                           mask_us_regions=False)
+        assert batch.count("written") == 1
+        assert pydicom.dcmread(_one(out, "*.dcm")).PatientIdentityRemoved == "NO"
+        report = verify_paths([out])
+        assert [(f.kind, f.category) for f in report.findings] == [("pixels-accepted", Category.ACCEPTED)]
+        assert "BurnedInAnnotation" in report.findings[0].detail and "--accept-burned-in" in report.findings[0].detail
+        assert report.exit_code == 0
+        res = _cli(str(out))
+        assert res.exit_code == 0 and "pixels-accepted" in res.output and "not failing" in res.output
+        res = _cli(str(out), "--json")
+        assert json.loads(res.output)["findings"][0]["category"] == "accepted"
+
+    def test_no_without_burned_in_annotation_is_still_a_marking_finding(self, study: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+        ds = pydicom.dcmread(_one(study["out"], "*.dcm"))
+        ds.PatientIdentityRemoved = "NO"
+        ds.BurnedInAnnotation = "NO"
+        ds.save_as(tmp_path / "x.dcm")
+        report = verify_paths([tmp_path / "x.dcm"])
+        assert _kinds(report) == {("marking", "(0012,0062) PatientIdentityRemoved missing or not YES")}
+        assert report.exit_code == 1
+
+
 class TestFindingCategories:
     def test_every_kind_has_a_category_and_the_exit_code_follows_it(self) -> None:
         assert {kind.category for kind in Kind} <= set(Category)

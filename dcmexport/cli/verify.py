@@ -28,7 +28,8 @@ Examples:
 
   dcmexport verify out/ --against study/ --against more/ --profile research --json
 
-Exit status: 0 nothing found, 1 findings, 2 usage error.
+Exit status: 0 nothing found (or only findings that do not fail, such as pixels
+accepted by the user with --accept-burned-in), 1 findings, 2 usage error.
 
 Findings name the file, the kind and a tag, keyword or chunk; values only with --show-values.
 
@@ -72,7 +73,8 @@ def verify_command(
             "files_checked": report.files_checked,
             "values_searched": report.values_searched,
             "findings": [
-                {"file": f.file, "kind": f.kind, "detail": f.detail, **({"value": f.value} if show_values else {})}
+                {"file": f.file, "kind": f.kind, "category": f.category, "fails": f.category.fails, "detail": f.detail,
+                 **({"value": f.value} if show_values else {})}
                 for f in report.findings
             ],
             "summary": report.summary(),

@@ -24,7 +24,9 @@ Three independent checks, each fail closed (a file that cannot be checked is a f
                           other; ``--against`` finds the unchanged ones by value
   ======================  ============================================================
 
-  Plus the marking (PatientIdentityRemoved = YES, DeidentificationMethod present: ``marking``),
+  Plus the marking (PatientIdentityRemoved = YES, DeidentificationMethod present: ``marking``;
+  NO with BurnedInAnnotation YES is the engine's marking for pixels the user accepted with
+  ``--accept-burned-in``: ``pixels-accepted``, a category that alone does not fail),
   the file meta group (only PS3.10 7.1 elements, MediaStorageSOPInstanceUID equal to
   SOPInstanceUID: ``file-meta``) and an all-zero preamble (``preamble``).
 

@@ -39,6 +39,8 @@ _PSEUDONYM = {_PATIENT_ID: re.compile(r"ANON-[A-Z2-7]{10}"), _PATIENT_NAME: re.c
 _NUMERIC_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 _TEXT_VRS = frozenset({"LO", "SH", "UC", "LT", "ST", "UT", "UR", "AE", "PN", "CS"})
 _REMOVING = frozenset({"X", "text-unlisted"})
+_ACCEPTED_DETAIL = ("(0012,0062) PatientIdentityRemoved NO: (0028,0301) BurnedInAnnotation YES and no mask "
+                    "applied; burned-in text was accepted by the user (--accept-burned-in)")
 
 
 def tag_label(tag: int) -> str:
@@ -163,7 +165,13 @@ def iter_dataset_problems(
 
 def _marking_problems(ds: Dataset, show_values: bool) -> Iterator[Problem]:
     removed = ds.get(0x00120062)  # the element, not its value
-    if removed is None or str(removed.value).strip().upper() != "YES":
+    value = "" if removed is None else str(removed.value).strip().upper()
+    burned_in = ds.get(0x00280301)
+    if value == "NO" and burned_in is not None and str(burned_in.value).strip().upper() == "YES":
+        # The engine's own marking when the pixels may hold text no mask covered: only with
+        # --accept-burned-in (PS3.3 C.7.1.1; dcmexport.deid.engine never claims YES then).
+        yield Problem(Kind.PIXELS_ACCEPTED, _ACCEPTED_DETAIL, _shown(removed, show_values))
+    elif value != "YES":
         yield Problem(Kind.MARKING, "(0012,0062) PatientIdentityRemoved missing or not YES", _shown(removed, show_values))
     method = ds.get(0x00120063)
     if method is None or not element_values(method):

@@ -20,11 +20,25 @@ class Category(enum.StrEnum):
     LEAK = "leak"  # something de-identification must remove or replace is there
     MARKING = "marking"  # the de-identification marking is missing or wrong (PS3.15 E.1.1)
     UNREADABLE = "unreadable"  # a file that could not be checked: fail closed
+    ACCEPTED = "accepted"  # what the user accepted knowingly (burned-in text with --accept-burned-in)
 
     @property
     def fails(self) -> bool:
         """True when a finding of this category alone makes ``verify`` exit 1."""
-        return True
+        return self is not Category.ACCEPTED
+
+    @property
+    def description(self) -> str:
+        """A few words for the summary line."""
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    Category.LEAK: "leak",
+    Category.MARKING: "marking",
+    Category.UNREADABLE: "unreadable",
+    Category.ACCEPTED: "pixels accepted by the user",
+}
 
 
 class Kind(enum.StrEnum):
@@ -45,6 +59,7 @@ class Kind(enum.StrEnum):
     VALUE_IN_BYTES = "value-in-bytes"
     VALUE_IN_NAME = "value-in-name"
     UNREADABLE = "unreadable"
+    PIXELS_ACCEPTED = "pixels-accepted"
 
     @property
     def category(self) -> Category:
@@ -57,6 +72,7 @@ CATEGORY_OF: dict[Kind, Category] = {
     **{kind: Category.LEAK for kind in Kind},
     Kind.MARKING: Category.MARKING,
     Kind.UNREADABLE: Category.UNREADABLE,
+    Kind.PIXELS_ACCEPTED: Category.ACCEPTED,
 }
 
 
@@ -101,8 +117,16 @@ class VerifyReport:
         return 0 if self.ok else 1
 
     def summary(self) -> str:
-        """The one-line summary: ``N files checked, M findings``."""
-        return f"{self.files_checked} files checked, {len(self.findings)} findings"
+        """The one-line summary: ``N files checked, M findings``, and how many of them do not fail."""
+        text = f"{self.files_checked} files checked, {len(self.findings)} findings"
+        quiet: dict[Category, int] = {}
+        for finding in self.findings:
+            if not finding.category.fails:
+                quiet[finding.category] = quiet.get(finding.category, 0) + 1
+        if quiet:
+            parts = ", ".join(f"{n} {category.description}" for category, n in sorted(quiet.items()))
+            text += f" ({parts}: not failing)"
+        return text
 
 
 class Problem(NamedTuple):
