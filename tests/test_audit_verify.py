@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 
 import dcmexport.cli.verify  # noqa: F401 - registers the command on the app
 from dcmexport import api
+from dcmexport.audit.review import write_review
 from dcmexport.audit.verify import (
     Category,
     Finding,
@@ -434,6 +435,50 @@ class TestAgainst:
         with pytest.raises(UsageError):
             verify_paths([study["out"]], against=[tmp_path / "notes.txt"])
         assert _cli(str(study["out"]), "--against", str(tmp_path / "notes.txt")).exit_code == 2
+
+
+class TestWeakEvidence:
+    def test_common_short_value_in_the_review_page_is_weak(self, tmp_path: Path) -> None:
+        # Issue #18 item 15: a department named DEFAULT matched the page's CSP "default-src".
+        write_dataset(make_ct(phi={**PHI, "InstitutionalDepartmentName": "DEFAULT"}), tmp_path / "in" / "ct.dcm")
+        out = tmp_path / "out"
+        api.export([tmp_path / "in"], out, key=KEY)
+        write_review(out)
+        report = verify_paths([out], against=[tmp_path / "in"])
+        assert {(Path(f.file).name, f.kind, f.category) for f in report.findings} == {
+            ("review.html", "weak-value-in-bytes", Category.WEAK)}
+        assert report.findings[0].detail == "InstitutionalDepartmentName (short value)"
+        assert report.exit_code == 0
+        res = _cli(str(out), "--against", str(tmp_path / "in"))
+        assert res.exit_code == 0 and "weak evidence" in res.output and "DEFAULT" not in res.output
+
+    def test_whole_tokens_only_and_a_leak_stays_a_leak(self, study: dict[str, Path], tmp_path: Path) -> None:
+        bad = _bad_dir(tmp_path)
+        (bad / "glued.txt").write_text(f"see x{PID}y and {NAME}s")  # inside longer words
+        (bad / "leak.txt").write_text(f"id={PID}; name {NAME}.")  # whole tokens
+        (bad / "common.txt").write_text("Radiology Department, General Hospital")
+        report = verify_paths([bad], against=[study["in"]])
+        found = {(Path(f.file).name, f.kind, f.detail) for f in report.findings}
+        assert ("glued.txt", "weak-value-in-bytes", "PatientID (inside a longer word)") in found
+        assert ("glued.txt", "weak-value-in-bytes", "PatientName (inside a longer word)") in found
+        assert ("leak.txt", "value-in-bytes", "PatientID") in found
+        assert ("leak.txt", "value-in-bytes", "PatientName") in found
+        assert report.exit_code == 1
+
+    def test_common_words_are_weak(self) -> None:
+        matcher = PhiMatcher({"General Hospital": "InstitutionName", "Fake General Hospital": "InstitutionName"})
+        found = matcher.scan_bytes(b"at the General Hospital")
+        assert {(k, m.strong) for k, m in found.items()} == {(("InstitutionName", ""), False)}
+        assert matcher.weakness("General Hospital") == "common words"
+        assert matcher.weakness("Fake General Hospital") is None
+
+    def test_letters_and_digits_are_separate_runs(self) -> None:
+        matcher = PhiMatcher({"FAKE-ID-0001": "PatientID"})
+        assert matcher.scan_bytes(b"\xb9fake-id-0001k")[("PatientID", "")].strong  # digit run ends at k
+        assert not matcher.scan_bytes(b"\xb9fake-id-00012")[("PatientID", "")].strong
+        wide = "FAKE-ID-0001".encode("utf-16-le")
+        assert not matcher.scan_bytes("x".encode("utf-16-le") + wide)[("PatientID", " (UTF-16LE)")].strong
+        assert matcher.scan_bytes(b"\x05\xb3" + wide + b"Q\xed")[("PatientID", " (UTF-16LE)")].strong
 
 
 class TestMatcher:

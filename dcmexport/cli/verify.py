@@ -28,8 +28,9 @@ Examples:
 
   dcmexport verify out/ --against study/ --against more/ --profile research --json
 
-Exit status: 0 nothing found (or only findings that do not fail, such as pixels
-accepted by the user with --accept-burned-in), 1 findings, 2 usage error.
+Exit status: 0 nothing found (or only findings that do not fail: pixels accepted
+by the user with --accept-burned-in, weak evidence such as a short or common value
+or one inside a longer word), 1 findings, 2 usage error.
 
 Findings name the file, the kind and a tag, keyword or chunk; values only with --show-values.
 

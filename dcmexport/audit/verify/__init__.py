@@ -37,7 +37,9 @@ Three independent checks, each fail closed (a file that cannot be checked is a f
 * **Against the inputs** (``against``): values of the attributes the profile changes are
   collected from the original objects (:func:`~.phi.collect_phi_values`) and searched in every output
   byte (as UTF-8 and UTF-16LE, ASCII case-insensitively) and in every file name under the output
-  paths (``value-in-bytes``, ``value-in-name``).
+  paths (``value-in-bytes``, ``value-in-name``). Values are matched as whole tokens; a match inside
+  a longer word, or of a short or common value, is weak evidence (``weak-value-in-bytes``,
+  ``weak-value-in-name``: reported, but alone not a failure; see :class:`.phi.PhiMatcher`).
 
 Findings name the file, the kind and a tag/keyword/chunk name, never a value: file names that
 contain a collected value are shown with that part redacted. Values are attached only when the

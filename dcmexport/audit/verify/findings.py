@@ -21,11 +21,12 @@ class Category(enum.StrEnum):
     MARKING = "marking"  # the de-identification marking is missing or wrong (PS3.15 E.1.1)
     UNREADABLE = "unreadable"  # a file that could not be checked: fail closed
     ACCEPTED = "accepted"  # what the user accepted knowingly (burned-in text with --accept-burned-in)
+    WEAK = "weak"  # an input value found, but short, common or inside a longer word: look, do not fail
 
     @property
     def fails(self) -> bool:
         """True when a finding of this category alone makes ``verify`` exit 1."""
-        return self is not Category.ACCEPTED
+        return self not in (Category.ACCEPTED, Category.WEAK)
 
     @property
     def description(self) -> str:
@@ -38,6 +39,7 @@ _DESCRIPTIONS = {
     Category.MARKING: "marking",
     Category.UNREADABLE: "unreadable",
     Category.ACCEPTED: "pixels accepted by the user",
+    Category.WEAK: "weak evidence",
 }
 
 
@@ -60,6 +62,8 @@ class Kind(enum.StrEnum):
     VALUE_IN_NAME = "value-in-name"
     UNREADABLE = "unreadable"
     PIXELS_ACCEPTED = "pixels-accepted"
+    WEAK_VALUE_IN_BYTES = "weak-value-in-bytes"
+    WEAK_VALUE_IN_NAME = "weak-value-in-name"
 
     @property
     def category(self) -> Category:
@@ -73,6 +77,8 @@ CATEGORY_OF: dict[Kind, Category] = {
     Kind.MARKING: Category.MARKING,
     Kind.UNREADABLE: Category.UNREADABLE,
     Kind.PIXELS_ACCEPTED: Category.ACCEPTED,
+    Kind.WEAK_VALUE_IN_BYTES: Category.WEAK,
+    Kind.WEAK_VALUE_IN_NAME: Category.WEAK,
 }
 
 

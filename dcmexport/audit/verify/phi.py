@@ -12,7 +12,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
@@ -228,6 +228,56 @@ def _inside_longer_uid(data: bytes, end: int) -> bool:
     return data[end:end + 1] in _UID_CHARS
 
 
+#: Values shorter than this are weak evidence when found: 5-7 characters (a short ID, a word)
+#: turn up as whole tokens in text by chance (a department "DEFAULT" in a page's "default-src").
+WEAK_BELOW_CHARS = 8
+#: Generic words of institution and department names. A value made only of these (or of the
+#: clinical descriptor vocabulary of presets/deid/keep.toml) is weak evidence: "General
+#: Hospital" says little about a patient and occurs in ordinary text.
+GENERIC_WORDS = frozenset((
+    "a", "and", "at", "centre", "center", "central", "children", "city", "clinic", "clinical", "college",
+    "county", "default", "department", "dept", "diagnostic", "east", "faculty", "for", "foundation", "general",
+    "health", "healthcare", "hospital", "hospitals", "imaging", "in", "infirmary", "institute", "main",
+    "medical", "medicine", "memorial", "national", "north", "of", "office", "practice", "radiology", "regional",
+    "research", "room", "royal", "saint", "school", "service", "services", "south", "st", "state", "teaching",
+    "the", "trust", "unit", "university", "ward", "west",
+))
+
+
+class ValueMatch(NamedTuple):
+    """A collected value found in some bytes, and how strong the evidence is.
+
+    ``strong`` is False when every occurrence was inside a longer word, or the value is
+    short or made of common words; ``reason`` then says which (for the finding's detail).
+    """
+
+    value: str
+    strong: bool
+    reason: str | None = None
+
+
+_LETTER, _DIGIT = 1, 2
+
+
+def _run_class(byte: int) -> int:
+    """1 for an ASCII letter, 2 for a digit, 0 otherwise (tokens are runs of one class)."""
+    if 0x30 <= byte <= 0x39:
+        return _DIGIT
+    return _LETTER if 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A else 0
+
+
+class _Key(NamedTuple):
+    """What the matcher knows about one compiled byte form of a value."""
+
+    keyword: str
+    label: str
+    value: str
+    unit: int  # bytes per character: 2 for UTF-16LE
+    first: int  # run class of the first and last character (0: any neighbour is a boundary)
+    last: int
+    weakness: str | None  # "short value", "common words", or None
+
+
 class PhiMatcher:
     """Find collected values in bytes and names: one compiled pattern, one pass per chunk.
 
@@ -236,6 +286,13 @@ class PhiMatcher:
     overlapping values are all seen. ``re`` tries alternatives one by one, so a flat
     alternation of thousands of literals costs O(values) per byte; the trie costs O(depth)
     (measured: 4,800 values over 800 kB, 1.3 s flat vs 8 ms as a trie).
+
+    A value is matched as a whole token, in text and in binary alike: a match counts as
+    strong evidence only when the character before it does not continue its first run of
+    letters or of digits, nor the character after it its last run (``0001`` is a whole token
+    in ``x0001k``, ``DEFAULT`` is not in ``defaults``; a value cut at :data:`MAX_VALUE_CHARS`
+    is not checked at its end). Matches inside a longer word, and values shorter than
+    :data:`WEAK_BELOW_CHARS` or made of common words, are weak evidence (:meth:`scan_bytes`).
     """
 
     #: bytes read at a time from large files; consecutive chunks overlap by the longest value
@@ -243,45 +300,104 @@ class PhiMatcher:
 
     def __init__(self, values: dict[str, str]) -> None:
         """Compile ``values`` (value -> keyword, as :func:`collect_phi_values` returns)."""
-        self._by_bytes: dict[bytes, tuple[str, str, str]] = {}
+        self._by_bytes: dict[bytes, _Key] = {}
         #: UID-like values: a match that continues with a digit or dot is another, longer UID
         self._bounded: set[bytes] = set()
+        self._common: frozenset[str] | None = None
         for value, keyword in values.items():
-            for encoding, label in (("utf-8", ""), ("utf-16-le", " (UTF-16LE)")):
-                key = value.encode(encoding).lower()  # bytes.lower(): ASCII only, same as the data
-                self._by_bytes.setdefault(key, (keyword, label, value))
-                if _UID_LIKE.fullmatch(value) and encoding == "utf-8":
+            weakness = self.weakness(value)
+            forms = [(value.encode("utf-8"), "", 1), (value.encode("utf-16-le"), " (UTF-16LE)", 2)]
+            if not value.isascii():
+                with contextlib.suppress(UnicodeEncodeError):
+                    forms.append((value.encode("latin-1"), " (Latin-1)", 1))
+            for encoded, label, unit in forms:
+                key = encoded.lower()  # bytes.lower(): ASCII only, same as the data
+                first, last = (_run_class(ord(value[0])), _run_class(ord(value[-1]))) if value.isascii() else (
+                    _run_class(encoded[0]), _run_class(encoded[-unit]))
+                if len(value) >= MAX_VALUE_CHARS:
+                    last = 0  # possibly a prefix of a longer text: its end is not a boundary
+                self._by_bytes.setdefault(key, _Key(keyword, label, value, unit, first, last, weakness))
+                if _UID_LIKE.fullmatch(value) and unit == 1 and not label:
                     self._bounded.add(key)
-                if encoding == "utf-8" and not value.isascii():
-                    with contextlib.suppress(UnicodeEncodeError):
-                        self._by_bytes.setdefault(value.encode("latin-1").lower(), (keyword, " (Latin-1)", value))
         self.longest = max((len(k) for k in self._by_bytes), default=0)
         self._pattern = re.compile(b"(?=(" + _trie_pattern(self._by_bytes) + b"))") if self._by_bytes else None
 
     def __len__(self) -> int:
         return len(self._by_bytes)
 
-    def match_bytes(self, data: bytes) -> dict[tuple[str, str], str]:
-        """Return {(keyword, encoding label): value} for every collected value found in ``data``."""
-        found: dict[tuple[str, str], str] = {}
-        if self._pattern is None:
-            return found
-        for m in self._pattern.finditer(data.lower()):
-            key = m.group(1)
-            if key in self._bounded and _inside_longer_uid(data, m.end(1)):
-                continue  # e.g. an organisation root inside pydicom's ImplementationClassUID
-            keyword, label, value = self._by_bytes[key]
-            found.setdefault((keyword, label), value)
+    def weakness(self, value: str) -> str | None:
+        """Why finding ``value`` would be weak evidence (``short value``, ``common words``), or None."""
+        text = value.strip()
+        if len(text) < WEAK_BELOW_CHARS:
+            return "short value"
+        if self._common is None:
+            self._common = GENERIC_WORDS | load_keep_lists().vocabulary
+        words = re.findall(r"[^\W\d_]+|\d+", text.lower())
+        if words and all(w in self._common for w in words):
+            return "common words"
+        return None
+
+    def scan_bytes(self, data: bytes) -> dict[tuple[str, str], ValueMatch]:
+        """Return {(keyword, encoding label): match} for every collected value found in ``data``."""
+        found: dict[tuple[str, str], ValueMatch] = {}
+        self._scan(data, found, cut_start=False, cut_end=False)
         return found
 
+    def match_bytes(self, data: bytes) -> dict[tuple[str, str], str]:
+        """Return {(keyword, encoding label): value} for every collected value found in ``data``, weak or strong."""
+        return {key: m.value for key, m in self.scan_bytes(data).items()}
+
+    def _scan(self, data: bytes, found: dict[tuple[str, str], ValueMatch], *, cut_start: bool,
+              cut_end: bool) -> None:
+        """Add the matches in ``data`` to ``found`` (strong wins). With ``cut_start``/``cut_end``
+        the data is a chunk of a file: a match without 2 bytes of context on a cut side is left
+        to the neighbouring chunk, which holds it whole."""
+        if self._pattern is None:
+            return
+        for m in self._pattern.finditer(data.lower()):
+            raw = m.group(1)
+            start, end = m.start(1), m.end(1)
+            if (cut_start and start < 2) or (cut_end and end + 2 > len(data)):
+                continue
+            if raw in self._bounded and _inside_longer_uid(data, end):
+                continue  # e.g. an organisation root inside pydicom's ImplementationClassUID
+            key = self._by_bytes[raw]
+            whole = not _continues(data, start - key.unit, key.unit, key.first) and not _continues(
+                data, end, key.unit, key.last)
+            reason = key.weakness if whole else "inside a longer word"
+            previous = found.get((key.keyword, key.label))
+            if previous is None or (reason is None and not previous.strong):
+                found[(key.keyword, key.label)] = ValueMatch(key.value, reason is None, reason)
+
     def find_values(self, data: bytes) -> set[str]:
-        """Return every collected value (its original text) found in ``data``, UTF-8 forms only."""
+        """Return every collected value (its original text) found in ``data``, as substrings."""
         found: set[str] = set()
         if self._pattern is not None:
             for m in self._pattern.finditer(data.lower()):
                 key = m.group(1)
                 if not (key in self._bounded and _inside_longer_uid(data, m.end(1))):
-                    found.add(self._by_bytes[key][2])
+                    found.add(self._by_bytes[key].value)
+        return found
+
+    def scan_file(self, path: Path) -> dict[tuple[str, str], ValueMatch]:
+        """As :meth:`scan_bytes`, reading ``path`` in overlapping chunks (each match judged once with its context).
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        found: dict[tuple[str, str], ValueMatch] = {}
+        if self._pattern is None:
+            return found
+        keep = self.longest + 4  # a match cut at a chunk's end reappears whole, with 2 bytes each side
+        tail = b""
+        with open(path, "rb") as fh:
+            chunk = fh.read(self.CHUNK)
+            first = True
+            while chunk:
+                following = fh.read(self.CHUNK)
+                data = tail + chunk
+                self._scan(data, found, cut_start=not first, cut_end=bool(following))
+                tail, chunk, first = data[-keep:], following, False
         return found
 
     def match_file(self, path: Path) -> dict[tuple[str, str], str]:
@@ -290,26 +406,16 @@ class PhiMatcher:
         Raises:
             OSError: the file cannot be read.
         """
-        found: dict[tuple[str, str], str] = {}
-        if self._pattern is None:
-            return found
-        overlap = max(0, self.longest - 1)
-        tail = b""
-        with open(path, "rb") as fh:
-            while chunk := fh.read(self.CHUNK):
-                for key, value in self.match_bytes(tail + chunk).items():
-                    found.setdefault(key, value)
-                tail = (tail + chunk)[-overlap:] if overlap else b""
-        return found
+        return {key: m.value for key, m in self.scan_file(path).items()}
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with every collected value replaced by ``<redacted:Keyword>``."""
+        """Return ``text`` with every collected value replaced by ``<redacted:Keyword>`` (substrings too)."""
         if self._pattern is None:
             return text
         data = text.encode("utf-8", "surrogateescape")
         spans: list[tuple[int, int, str]] = []
         for m in self._pattern.finditer(data.lower()):
-            spans.append((m.start(1), m.end(1), self._by_bytes[m.group(1)][0]))
+            spans.append((m.start(1), m.end(1), self._by_bytes[m.group(1)].keyword))
         if not spans:
             return text
         out = bytearray()
@@ -321,6 +427,15 @@ class PhiMatcher:
             pos = end
         out += data[pos:]
         return out.decode("utf-8", "replace")
+
+
+def _continues(data: bytes, pos: int, unit: int, run: int) -> bool:
+    """True when the character at ``pos`` (``unit`` bytes) is of run class ``run`` (a letter or a digit)."""
+    if run == 0 or pos < 0 or pos + unit > len(data):
+        return False
+    if unit == 2 and data[pos + 1] != 0:
+        return False  # not an ASCII character in UTF-16LE
+    return _run_class(data[pos]) == run
 
 
 def _trie_pattern(keys: Iterable[bytes]) -> bytes:

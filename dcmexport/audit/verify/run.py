@@ -10,7 +10,7 @@ from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.audit.verify.dicom import iter_file_problems
 from dcmexport.audit.verify.findings import BadMedia, Finding, Kind, Problem, VerifyReport
 from dcmexport.audit.verify.media import MEDIA_SUFFIXES, iter_media_problems, sniff
-from dcmexport.audit.verify.phi import PhiMatcher, collect_phi_values
+from dcmexport.audit.verify.phi import PhiMatcher, ValueMatch, collect_phi_values
 from dcmexport.deid import DeidOptions
 from dcmexport.errors import InputError, UsageError
 from dcmexport.paths import contains, is_inside_any
@@ -47,12 +47,21 @@ def _iter_output_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
             yield top, top.name
 
 
+def _value_problem(strong: Kind, weak: Kind, key: tuple[str, str], match: ValueMatch,
+                   show_values: bool) -> Problem:
+    """A value found in a name or in bytes: ``Keyword`` (+ encoding), with the reason when it is weak."""
+    keyword, label = key
+    if match.strong:
+        return Problem(strong, keyword + label, match.value if show_values else None)
+    return Problem(weak, f"{keyword}{label} ({match.reason})", match.value if show_values else None)
+
+
 def _check_file(path: Path, rel: str, options: DeidOptions, matcher: PhiMatcher | None,
                 pseudonyms: frozenset[str], show_values: bool) -> list[Problem]:
     problems: list[Problem] = []
     if matcher is not None:
-        for (keyword, label), value in matcher.match_bytes(rel.encode("utf-8", "surrogateescape")).items():
-            problems.append(Problem(Kind.VALUE_IN_NAME, keyword + label, value if show_values else None))
+        for key, match in matcher.scan_bytes(rel.encode("utf-8", "surrogateescape")).items():
+            problems.append(_value_problem(Kind.VALUE_IN_NAME, Kind.WEAK_VALUE_IN_NAME, key, match, show_values))
     try:
         with open(path, "rb") as fh:
             head = fh.read(132)
@@ -65,8 +74,8 @@ def _check_file(path: Path, rel: str, options: DeidOptions, matcher: PhiMatcher 
         elif promised is not None:
             problems.append(Problem(Kind.UNREADABLE, f"suffix {path.suffix} but no {promised.upper()} signature"))
         if matcher is not None:
-            for (keyword, label), value in matcher.match_file(path).items():
-                problems.append(Problem(Kind.VALUE_IN_BYTES, keyword + label, value if show_values else None))
+            for key, match in matcher.scan_file(path).items():
+                problems.append(_value_problem(Kind.VALUE_IN_BYTES, Kind.WEAK_VALUE_IN_BYTES, key, match, show_values))
     except BadMedia as exc:
         problems.append(Problem(Kind.UNREADABLE, str(exc)))
     except OSError as exc:
