@@ -480,6 +480,16 @@ class TestWeakEvidence:
         assert not matcher.scan_bytes("x".encode("utf-16-le") + wide)[("PatientID", " (UTF-16LE)")].strong
         assert matcher.scan_bytes(b"\x05\xb3" + wide + b"Q\xed")[("PatientID", " (UTF-16LE)")].strong
 
+    def test_context_across_chunk_boundaries(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        matcher = PhiMatcher({"FAKE-ID-0001": "PatientID"})
+        monkeypatch.setattr(PhiMatcher, "CHUNK", 16)
+        for after, strong in ((b"2", False), (b".", True)):
+            path = tmp_path / "f.bin"
+            path.write_bytes(b"." * (32 - len(PID)) + PID.encode() + after + b"." * 20)  # ends at a chunk's end
+            assert matcher.scan_file(path)[("PatientID", "")].strong is strong
+            path.write_bytes(b"." * 15 + b"x" + PID.encode() + b"." * 20)  # the letter before is in the first chunk
+            assert not matcher.scan_file(path)[("PatientID", "")].strong
+
 
 class TestMatcher:
     def test_case_overlap_and_chunk_boundary(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
