@@ -38,10 +38,11 @@ from dcmexport.audit.verify import (
     verify_paths,
 )
 from dcmexport.audit.verify.media import _parse_ffmetadata, _parse_ffmpeg_dump
+from dcmexport.audit.verify.run import looks_like_input
 from dcmexport.cli import app
 from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
 from dcmexport.errors import InputError, UsageError
-from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
+from dcmexport.samples import make_ct, make_mr, make_us_rgb_cine, planted_phi, write_dataset
 
 runner = CliRunner()
 KEY = Key(b"verify-test-key-0123456789abcdef")
@@ -533,6 +534,32 @@ class TestContainerParsing:
         assert _parse_ffmpeg_dump(dump) == [
             ("container", "major_brand", "isom"), ("container", "comment", "one\ntwo"),
             ("stream 0", "handler_name", "Someone")]
+
+
+class TestArgumentTrap:
+    def test_originals_given_as_paths_to_verify_are_a_usage_error(self, tmp_path: Path) -> None:
+        # Issue #18 item 16: `verify out --against a.dcm b.dcm folder/` took only a.dcm as the original.
+        a, b = tmp_path / "a.dcm", tmp_path / "b.dcm"
+        write_dataset(make_ct(), a)
+        write_dataset(make_ct(phi={**PHI, "PatientID": "FAKE-ID-0002"}), b)
+        folder = tmp_path / "folder"
+        write_dataset(make_mr(), folder / "sub" / "mr.dcm")
+        out = tmp_path / "out"
+        api.export([a, b, folder], out, also_dicom=True, key=KEY)
+        res = _cli(str(out), "--against", str(a), str(b), str(folder))
+        assert res.exit_code == 2, res.output
+        assert f"--against {a} --against {b} --against {folder}" in res.output
+        assert "files checked" not in res.output
+        assert _cli(str(out), "--against", str(a), "--against", str(b), "--against", str(folder)).exit_code == 0
+
+    def test_outputs_are_recognised(self, study: dict[str, Path], tmp_path: Path) -> None:
+        deid = _one(study["out"] / "deid", "*.dcm")
+        shutil.copy(deid, tmp_path / deid.name)  # a dcmexport name, no manifest beside it
+        shutil.copy(deid, tmp_path / "renamed.dcm")  # another name, but it carries the marking
+        shutil.copy(_one(study["out"], "*.png"), tmp_path / "slide.png")
+        for path in (study["out"], study["out"] / "deid", tmp_path, tmp_path / deid.name, tmp_path / "renamed.dcm"):
+            assert looks_like_input(path) is None, path
+        assert looks_like_input(study["in"]) is not None and looks_like_input(study["in"] / "ct.dcm") is not None
 
 
 class TestPixelsAccepted:

@@ -67,6 +67,8 @@ def verify_command(
             from dcmexport.audit.linkage import read_patient_map
 
             pseudonyms = [v for pair in read_patient_map(patient_map).values() for v in pair]
+        if against:
+            _refuse_inputs_as_outputs(paths, against)
         report = verify_paths(paths, against=against or (), options=options, pseudonyms=pseudonyms,
                               show_values=show_values)
     if json_out:
@@ -97,3 +99,24 @@ def verify_command(
         out_console.print(table)
     typer.echo(report.summary())
     raise typer.Exit(report.exit_code)
+
+
+def _refuse_inputs_as_outputs(paths: list[Path], against: list[Path]) -> None:
+    """Stop when a path to verify looks like an original: ``--against a b`` takes only ``a``.
+
+    Raises:
+        UsageError: with the repeated ``--against`` form to use instead.
+    """
+    from dcmexport.audit.verify.run import looks_like_input
+    from dcmexport.errors import UsageError
+
+    reasons = {p: looks_like_input(p) for p in paths}
+    inputs = [p for p, reason in reasons.items() if reason is not None]
+    if not inputs:
+        return
+    outputs = [str(p) for p in paths if reasons[p] is None] or ["OUT"]
+    form = " ".join(["dcmexport verify", *outputs, *(f"--against {p}" for p in [*against, *inputs])])
+    raise UsageError(
+        f"{reasons[inputs[0]]}: it looks like an original input, not a dcmexport output. "
+        f"--against takes one value each time; repeat it for every original: {form}"
+    )

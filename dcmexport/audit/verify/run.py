@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -14,10 +16,75 @@ from dcmexport.audit.verify.phi import PhiMatcher, ValueMatch, collect_phi_value
 from dcmexport.deid import DeidOptions
 from dcmexport.errors import InputError, UsageError
 from dcmexport.paths import contains, is_inside_any
+from dcmexport.read import quiet_pydicom
 
 #: Files the pipeline writes beside the outputs: not DICOM, but still searched with ``against``.
 #: (``review.html`` is review's REVIEW_NAME, spelled here: importing the page would load numpy.)
 RUN_FILES = frozenset({MANIFEST_NAME, "review.html"})
+
+
+#: The names dcmexport gives its outputs (dcmexport.api.output_stem: 20 hex digits; ``_fNNNN`` per frame).
+OUTPUT_NAME = re.compile(r"^[0-9a-f]{20}(_f\d{4})?\.[a-z0-9]{2,4}$")
+
+
+def looks_like_input(path: Path) -> str | None:
+    """Why ``path`` looks like an original input rather than a dcmexport output, or None.
+
+    An output folder holds ``manifest.jsonl``, and its files are outputs. Elsewhere, a zip
+    archive, a DICOMDIR, or a DICOM file that has neither dcmexport's output name nor a
+    de-identification marking ((0012,0062) PatientIdentityRemoved, (0012,0063)
+    DeidentificationMethod) is an original; media files never are. A folder looks like an
+    input when any file below it (outside output folders) does.
+
+    Args:
+        path: a path given to ``verify`` as an output to check.
+
+    Returns:
+        A PHI-free reason naming the file, or None.
+    """
+    if path.is_dir():
+        for root, dirs, files in os.walk(path, followlinks=False):
+            dirs.sort()
+            if MANIFEST_NAME in files:
+                continue  # an output folder: its files are outputs (its subfolders are looked at)
+            for name in sorted(files):
+                reason = _original_file(Path(root) / name)
+                if reason is not None:
+                    return reason
+        return None
+    if (path.parent / MANIFEST_NAME).is_file():
+        return None
+    return _original_file(path)
+
+
+def _original_file(path: Path) -> str | None:
+    if not path.is_file():  # FIFOs and the like are never opened here
+        return None
+    if path.name.upper() == "DICOMDIR" or (path.suffix.lower() == ".zip" and zipfile.is_zipfile(path)):
+        return f"{path} is a {'DICOMDIR' if path.suffix.lower() != '.zip' else 'zip archive'}"
+    if OUTPUT_NAME.match(path.name):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            if sniff(fh.read(132)) != "dicom":
+                return None
+    except OSError:
+        return None  # verify reports it as unreadable
+    if not _has_marking(path):
+        return f"{path} is a DICOM file without a de-identification marking"
+    return None
+
+
+def _has_marking(path: Path) -> bool:
+    """True when the file carries PatientIdentityRemoved or DeidentificationMethod (or cannot be read)."""
+    import pydicom
+
+    with quiet_pydicom():
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=[0x00120062, 0x00120063])
+        except Exception:  # noqa: BLE001 - an unreadable file is verify's to report, not a usage error
+            return True
+    return 0x00120062 in ds or 0x00120063 in ds
 
 
 def _iter_input_paths(against: Sequence[Path]) -> Iterator[Path]:
