@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
 from dcmexport.deid import DeidOptions, InspectRow, inspect_dataset
@@ -79,10 +80,37 @@ def resolve_row(ds: Dataset, row: InspectRow) -> DataElement | None:
     return target.get(tag)  # the element (an int key), or None
 
 
+#: characters of a value shown by ``inspect --show-values`` (a long UT is cut, with a note)
+SHOWN_CHARS = 2000
+
+
+def value_text(elem: DataElement) -> str:
+    """An element's value as text: values joined with ``\\``, a sequence or bytes as a short summary.
+
+    The value itself, never pydicom's element representation (which quotes the tag, name and
+    VR and abbreviates long values). PHI: for ``--show-values`` and ``verify --show-values`` only.
+    """
+    value = elem.value
+    if elem.VR == "SQ":
+        return f"<sequence of {len(value or [])} item(s)>"
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
 def _value_at(ds: Dataset, row: InspectRow) -> str:
     """The element a row names, as text (``show_values`` only: PHI)."""
     elem = resolve_row(ds, row)
-    return "" if elem is None else str(elem)[:200]
+    if elem is None:
+        return ""
+    text = value_text(elem)
+    if len(text) > SHOWN_CHARS:
+        text = f"{text[:SHOWN_CHARS]}… (+{len(text) - SHOWN_CHARS} characters)"
+    return text
 
 
 def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_values: bool = False) -> Inspection:

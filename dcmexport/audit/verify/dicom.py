@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 
-from dcmexport.audit.inspect import resolve_row
+from dcmexport.audit.inspect import resolve_row, value_text
 from dcmexport.audit.verify.findings import VALUE_SHOWN, BadMedia, Kind, Problem
 from dcmexport.deid import DeidOptions, inspect_dataset
 from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
@@ -61,11 +61,7 @@ def element_values(elem: DataElement) -> list[Any]:
 def _shown(elem: DataElement | None, show_values: bool) -> str | None:
     if not show_values or elem is None:
         return None
-    if elem.VR == "SQ":
-        return f"<sequence of {len(elem.value or [])} item(s)>"
-    if isinstance(elem.value, bytes):
-        return f"<{len(elem.value)} bytes>"
-    return "\\".join(str(v) for v in element_values(elem))[:VALUE_SHOWN]
+    return value_text(elem)[:VALUE_SHOWN]
 
 
 def _is_dummy(elem: DataElement) -> bool:
