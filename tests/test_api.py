@@ -187,7 +187,7 @@ def test_output_dir_inside_input_is_not_reread(tmp_path: Path, key: Key) -> None
 
 def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) -> None:
     # --out inside the input: its files are skipped whether reached directly, through a
-    # symlinked file or through a symlinked folder (api._outside resolves each directory once).
+    # symlinked file or through a symlinked folder (outside_of resolves each directory once).
     inp = tmp_path / "in"
     write_dataset(make_ct(), inp / "ct.dcm")
     first = api.deidentify([inp], inp / "out", key=key)
@@ -202,7 +202,9 @@ def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) 
     again = api.deidentify([inp, inp / "linked-folder" / written.name], inp / "out", key=key)
     assert sorted(str(r.source.relative_to(inp)) for r in again.results) == ["ct.dcm", "outside.dcm"]
     assert sorted(r.status for r in again.results) == ["skipped", "written"]
-    assert api._outside(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
+    from dcmexport.pipeline.batch import outside_of
+
+    assert outside_of(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
 
 
 @pytest.mark.parametrize("masks", [["20,20,10,10"], []])
