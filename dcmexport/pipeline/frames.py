@@ -57,6 +57,22 @@ def resolve_format(fmt: OutputFormat, frames: int) -> OutputFormat:
     return fmt
 
 
+def playable_rate(fps: float, fmt: OutputFormat, result: ExportResult) -> float:
+    """The rate a clip is written at: ``fps``, or the format's fastest honest rate, every frame kept.
+
+    GIF delays are whole hundredths of a second and browsers play delays under
+    2/100 s slowly, so a faster clip is written at 50 fps and plays longer; the
+    result says so (issue #19 item 5: never drop frames, never report a rate the
+    file does not hold).
+    """
+    limit = fmt.spec.max_fps
+    if limit is None or fps <= limit:
+        return fps
+    result.notes.append(f"{fmt.value} plays at most {limit:g} fps: rate lowered from {fps:g} to {limit:g} fps, "
+                        f"every frame kept (plays {fps / limit:.2g}x slower)")
+    return limit
+
+
 def still_indices(selection: Frames, frames: int) -> list[int]:
     if selection.selection is FrameSelection.ALL:
         return list(range(frames))

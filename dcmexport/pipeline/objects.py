@@ -20,7 +20,7 @@ from dcmexport.mask import MaskPlan
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.frames import output_stem, plan_pixels, resolve_format, still_indices
+from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate, resolve_format, still_indices
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
@@ -117,13 +117,13 @@ def _export_file(
     try:
         if fmt.is_video:
             rate = frame_rate_from_dataset(ds, options.encode.fps)
-            result.fps, result.fps_source = rate.fps, rate.source
+            result.fps, result.fps_source = playable_rate(rate.fps, fmt, result), rate.source
             if rate.source == "default":
                 result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
             progress = FrameProgress(on_frame)
             if passthrough is not None:
                 try:
-                    encode_jpeg_clip(planned[0], fmt, rate.fps, path, ds, passthrough, pipeline, frames,
+                    encode_jpeg_clip(planned[0], fmt, result.fps, path, ds, passthrough, pipeline, frames,
                                       options, progress)
                 except UnsupportedError:
                     log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
@@ -131,7 +131,7 @@ def _export_file(
                     progress.replay()  # frames already reported are not reported twice
             if passthrough is None:
                 images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-                encode_clip(planned[0], fmt, rate.fps, images, frames, options, progress)
+                encode_clip(planned[0], fmt, result.fps, images, frames, options, progress)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]
