@@ -1,7 +1,7 @@
 """Where one de-identified CT slice's time goes: each stage of ``dcmexport deid``, timed in one process.
 
 ``python bench/deid_stages.py [--files N] [--rounds R]``: the benchmark corpus's CT slices
-(built on first use, see corpus.py) go through the same stages as ``api._deid_file``
+(built on first use, see corpus.py) go through the same stages as ``dcmexport.pipeline.objects._deid_file``
 (read, parse, geometry check, mask plan, SHA-256, de-identification, Part 10 write
 to a scratch folder), each stage timed with ``time.perf_counter``; no profiler, so
 the figures are what the code costs. The first round warms the caches a batch

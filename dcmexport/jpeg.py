@@ -1,6 +1,6 @@
 """JPEG frame headers (ISO/IEC 10918-1 Annex B): pure functions over one frame's bytes, no pydicom.
 
-The clip passthrough (see :func:`dcmexport.api._passthrough_plan`) sends a
+The clip passthrough (see :func:`dcmexport.pipeline.passthrough.passthrough_plan`) sends a
 DICOM object's JPEG frames to ffmpeg undecoded. Whether that gives what the
 Python decode path gives is decided from the frame headers read here: the
 coding process (SOF marker), sample precision, size, components, sampling

@@ -7,31 +7,15 @@ boundary (`parse_*` helpers here); inside the pipeline the types are trusted.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcmexport.encode.formats import FORMATS, OutputFormat, coerce_format
 from dcmexport.errors import UsageError
 
-
-class OutputFormat(enum.StrEnum):
-    """Output media format; AUTO picks PNG for single-frame and MP4 for multi-frame objects."""
-
-    AUTO = "auto"
-    PNG = "png"
-    JPG = "jpg"
-    TIFF = "tiff"
-    MP4 = "mp4"
-    WEBM = "webm"
-    GIF = "gif"
-
-    @property
-    def is_video(self) -> bool:
-        return self in (OutputFormat.MP4, OutputFormat.WEBM, OutputFormat.GIF)
-
-    @property
-    def extension(self) -> str:
-        return {"jpg": ".jpg", "tiff": ".tiff"}.get(self.value, "." + self.value)
+__all__ = ["OutputFormat"]  # re-exported: the format registry owns it (dcmexport.encode.formats)
 
 
 class VoiFunction(enum.StrEnum):
@@ -104,7 +88,7 @@ class EncodeOptions:
 
     format: OutputFormat = OutputFormat.AUTO
     quality: int = 95  # JPEG quality
-    crf: int = 18  # H.264 CRF; VP9 uses its own default unless given
+    crf: int | None = None  # constant-rate factor; None: the format's own default (H.264 18, VP9 32)
     fps: float | None = None
     frames: Frames = field(default_factory=Frames)
     montage: bool = False  # with --series and a still format: one contact sheet per series
@@ -192,3 +176,101 @@ class ExportOptions:
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions
+
+
+def build_options(
+    out_dir: str | Path,
+    *,
+    format: str | OutputFormat = OutputFormat.AUTO,
+    window: str | tuple[float, float] | None = None,
+    window_index: int = 0,
+    bit_depth: int = 8,
+    aspect: bool = True,
+    max_side: int | None = None,
+    frames: str | int = "first",
+    fps: float | None = None,
+    quality: int = 95,
+    crf: int | None = None,
+    masks: Iterable[str | tuple[int, int, int, int]] = (),
+    mask_file: str | Path | None = None,
+    mask_presets: bool = True,
+    mask_us_regions: bool | None = None,
+    accept_burned_in: bool = False,
+    ocr_check: str | OcrCheck = OcrCheck.OFF,
+    ocr_all_frames: bool = False,
+    deid: DeidOptions | None = None,
+    also_dicom: bool = False,
+    overwrite: bool = False,
+    keep_existing: bool = False,
+    series: bool = False,
+    montage: bool = False,
+    timeout: float | None = None,
+) -> ExportOptions:
+    """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
+
+    Raises:
+        UsageError: a value is out of range or malformed; the message names the option.
+    """
+    from dcmexport.options import MaskRect
+
+    fmt = format if isinstance(format, OutputFormat) else _coerce_format(format)
+    win = None
+    if isinstance(window, str):
+        win = parse_window(window)
+    elif window is not None:
+        win = parse_window(f"{window[0]},{window[1]}")
+    if bit_depth not in (8, 16):
+        raise UsageError(f"--bit-depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and fmt not in (OutputFormat.PNG, OutputFormat.TIFF, OutputFormat.AUTO):
+        raise UsageError("--bit-depth 16 applies to PNG and TIFF only")
+    if max_side is not None and max_side < 16:
+        raise UsageError(f"--max-side must be at least 16 pixels, got {max_side}")
+    if not 1 <= quality <= 100:
+        raise UsageError(f"--quality must be 1..100, got {quality}")
+    _check_crf(crf, fmt)
+    if montage and (not series or fmt.is_video):
+        raise UsageError("--montage needs --series and a still format (--format png, jpg or tiff)")
+    if overwrite and keep_existing:
+        raise UsageError("--overwrite and --keep-existing contradict each other; choose one")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
+    if fps is not None and not 0.1 <= fps <= 240:
+        raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
+    rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
+    return ExportOptions(
+        out_dir=Path(out_dir),
+        render=RenderOptions(window=win, window_index=window_index,
+                             bit_depth=bit_depth, aspect=aspect, max_side=max_side),
+        encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
+                             frames=parse_frames(str(frames)), montage=montage),
+        mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
+                         us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
+                         ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
+        deid=deid if deid is not None else _default_deid(),
+        also_dicom=also_dicom,
+        overwrite=overwrite,
+        keep_existing=keep_existing,
+        series=series,
+        timeout=timeout,
+    )
+
+
+def _coerce_format(text: str) -> OutputFormat:
+    try:
+        return coerce_format(text)
+    except ValueError:
+        choices = ", ".join(f.value for f in OutputFormat)
+        raise UsageError(f"--format must be one of {choices}; got {text!r}") from None
+
+
+def _check_crf(crf: int | None, fmt: OutputFormat) -> None:
+    """CRF against the chosen format's own range (the registry); AUTO makes MP4 clips."""
+    if crf is None:
+        return
+    spec = (OutputFormat.MP4 if fmt is OutputFormat.AUTO else fmt).spec
+    if spec.crf_range is None:
+        with_crf = ", ".join(f.value for f, s in FORMATS.items() if s.crf_range)
+        raise UsageError(f"--crf applies to {with_crf} only, not {fmt.value}")
+    low, high = spec.crf_range
+    if not low <= crf <= high:
+        raise UsageError(f"--crf for {spec.format.value} must be {low}..{high}, got {crf}")

@@ -1,4 +1,4 @@
-"""The JPEG clip passthrough (api._passthrough_plan / encode.video.JpegStreamWriter), end to end.
+"""The JPEG clip passthrough (pipeline.passthrough.passthrough_plan / encode.video.JpegStreamWriter), end to end.
 
 Each clip is exported twice, through the passthrough and through the decode
 path (forced by planning no passthrough), and both MP4s are decoded back to RGB
@@ -23,6 +23,10 @@ from pydicom.encaps import encapsulate, generate_frames
 from dcmexport import api
 from dcmexport.deid import Key
 from dcmexport.encode import probe_video, read_video_frames
+from dcmexport.pipeline import objects, passthrough
+from dcmexport.pipeline.frames import plan_pixels
+from dcmexport.pipeline.passthrough import Passthrough, passthrough_plan
+from dcmexport.results import ExportResult, Status
 from dcmexport.samples import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 from tests.conftest import data_store_file
 
@@ -35,7 +39,7 @@ class _Paths:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.decoded: list[Sequence[int] | None] = []  # the `indices` of each iter_frames call
         self.jpeg_clips = 0
-        real_iter_frames, real_jpeg = api.iter_frames, api.iter_jpeg_frames
+        real_iter_frames, real_jpeg = objects.iter_frames, passthrough.iter_jpeg_frames
 
         def iter_frames(path: Path, ds: pydicom.Dataset, indices: Sequence[int] | None = None) -> Iterator[np.ndarray]:
             self.decoded.append(None if indices is None else list(indices))
@@ -45,8 +49,10 @@ class _Paths:
             self.jpeg_clips += 1
             return real_jpeg(*args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(api, "iter_frames", iter_frames)
-        monkeypatch.setattr(api, "iter_jpeg_frames", iter_jpeg_frames)
+        # Every module of the pipeline that reads pixels (the decode path and the passthrough).
+        monkeypatch.setattr(objects, "iter_frames", iter_frames)
+        monkeypatch.setattr(passthrough, "iter_frames", iter_frames)
+        monkeypatch.setattr(passthrough, "iter_jpeg_frames", iter_jpeg_frames)
 
     @property
     def all_frames_decoded(self) -> bool:
@@ -54,7 +60,9 @@ class _Paths:
 
 
 def _export(src: Path, out: Path, **kwargs: object) -> api.ExportResult:
-    result = api.export([src], out, key=KEY, format=kwargs.pop("format", "mp4"), crf=18, **kwargs).results[0]
+    fmt = kwargs.pop("format", "mp4")
+    crf = {"crf": 18} if fmt in ("mp4", "webm") else {}  # CRF applies to those only (a usage error elsewhere)
+    result = api.export([src], out, key=KEY, format=fmt, **crf, **kwargs).results[0]
     assert result.status == "written", result.reason
     return result
 
@@ -68,7 +76,7 @@ def _both_paths(
         fast = _export(src, tmp_path / "fast", **kwargs)
         assert paths.jpeg_clips == 1 and not paths.all_frames_decoded, "the passthrough was not taken"
     with monkeypatch.context() as m:
-        m.setattr(api, "_passthrough_plan", lambda *a, **k: None)
+        m.setattr(objects, "passthrough_plan", lambda *a, **k: None)
         paths = _Paths(m)
         slow = _export(src, tmp_path / "slow", **kwargs)
         assert paths.jpeg_clips == 0 and paths.all_frames_decoded
@@ -224,14 +232,14 @@ class TestEquivalence:
         assert np.abs(fast - slow).mean() <= 2
 
 
-def _plan(path: Path, fmt: str = "mp4", **kwargs: object) -> api._Passthrough | None:
+def _plan(path: Path, fmt: str = "mp4", **kwargs: object) -> Passthrough | None:
     from dcmexport.options import OutputFormat
     from dcmexport.read import check_pixel_geometry, read_dataset
 
     ds = read_dataset(path)
     options = api.build_options(path.parent / "unused", format=fmt, **kwargs)  # type: ignore[arg-type]
-    pipeline = api._plan_pixels(ds, options, OutputFormat(fmt), check_pixel_geometry(ds), api.ExportResult(path, ""))
-    return api._passthrough_plan(path, ds, OutputFormat(fmt), pipeline)
+    pipeline = plan_pixels(ds, options, OutputFormat(fmt), check_pixel_geometry(ds), ExportResult(path, Status.FAILED))
+    return passthrough_plan(path, ds, OutputFormat(fmt), pipeline)
 
 
 class TestPassthroughPlan:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dcmexport.encode import VideoInfo, VideoWriter, open_video, probe_video, read_video_frames
-from dcmexport.encode.video import GIF_MAX_FPS, last_meaningful_line
+from dcmexport.encode.video import last_meaningful_line
 from dcmexport.errors import EncodeError, UnsupportedError, UsageError
 from dcmexport.options import OutputFormat
 
@@ -137,11 +137,13 @@ class TestVideoWriter:
         back = decode(_encoded(tmp_path, GIF, frames))
         assert np.abs(back - np.stack(frames)).max() <= 1
 
-    def test_gif_above_50_fps_drops_frames_to_keep_speed(self, tmp_path: Path) -> None:
-        info = encode(tmp_path / "clip", GIF, [moving_square(i) for i in range(30)], fps=60.0)
-        assert GIF_MAX_FPS == 50.0
-        assert info.fps == pytest.approx(50.0, rel=0.01)
-        assert info.frames == 25  # 0.5 s of clip at 50 fps
+    def test_gif_above_its_max_rate_is_refused_never_dropped(self, tmp_path: Path) -> None:
+        """The writer never drops frames (issue #19 item 5): the pipeline lowers the rate and says so."""
+        assert GIF.spec.max_fps == 50.0
+        with pytest.raises(UsageError, match="at most 50 fps"):
+            VideoWriter(tmp_path / "clip.gif", GIF, fps=60.0)
+        info = encode(tmp_path / "clip", GIF, [moving_square(i) for i in range(30)], fps=50.0)
+        assert info.fps == pytest.approx(50.0, rel=0.01) and info.frames == 30
 
     def test_crf_is_applied(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(3)

@@ -10,8 +10,9 @@ from PIL import Image
 
 from dcmexport import api
 from dcmexport.deid import Key
+from dcmexport.pipeline.series import order_slices, slice_info_from_dataset, slice_normal
+from dcmexport.render.montage import apply_montage, montage_shape
 from dcmexport.samples import make_ct, uid_from_name, write_dataset
-from dcmexport.series import apply_montage, montage_shape, order_slices, slice_info_from_dataset, slice_normal
 
 KEY = Key(b"series-test-key-0123456789abcdef")
 
@@ -35,7 +36,7 @@ def test_normal_and_position() -> None:
 
 
 def test_order_falls_back_to_instance_number() -> None:
-    from dcmexport.series import SliceInfo
+    from dcmexport.pipeline.series import SliceInfo
 
     items = [("b", SliceInfo("s", None, 2, 1)), ("a", SliceInfo("s", 1.0, 1, 1)), ("c", SliceInfo("s", 3.0, 3, 1))]
     assert order_slices(items) == ["a", "b", "c"]

@@ -292,7 +292,7 @@ class Manifest:
             options: the run's options (a dataclass; the output directory itself is omitted).
             key: only whether it is ephemeral is recorded, never the key.
             command: ``export`` or ``deid``.
-            fingerprint: the outputs' fingerprint (:mod:`dcmexport.resume`), recorded per object.
+            fingerprint: the outputs' fingerprint (:mod:`dcmexport.pipeline.resume`), recorded per object.
         """
         manifest = cls(out_dir / MANIFEST_NAME, fingerprint)
         opts = jsonable(options)

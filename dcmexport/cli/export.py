@@ -57,7 +57,7 @@ def export_command(
     montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.")] = False,
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).")] = None,
     quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
-    crf: Annotated[int, typer.Option(help="Video quality (H.264/VP9 CRF; lower is better).")] = 18,
+    crf: Annotated[int | None, typer.Option(help="Video quality: constant-rate factor, lower is better (default: the format's own, MP4 18, WebM 32).", show_default=False)] = None,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H on every frame (repeatable; negative X/Y from the right/bottom).")] = None,
     mask_file: params.MaskFile = None,
     mask_presets: params.MaskPresets = True,

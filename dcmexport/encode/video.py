@@ -39,8 +39,9 @@ GIF timing: frame delays are stored in 1/100 s. ffmpeg rounds each frame's
 timestamp (not each delay) to 10 ms, so individual delays alternate (e.g.
 3, 3, 4 cs at 30.3 fps) while the clip's total duration stays within 10 ms
 of the requested one, however long the clip (errors do not accumulate). Browsers
-play delays below 20 ms as 100 ms, so above 50 fps GIF frames are dropped
-(ffmpeg ``fps=50``) to keep real-time speed rather than play in slow motion.
+play delays below 20 ms as 100 ms, so a GIF plays at most 50 fps (the registry's
+``max_fps``): the pipeline lowers a faster rate to 50, keeps every frame and says
+so; this writer refuses a faster rate rather than drop frames.
 
 JPEG passthrough (:class:`JpegStreamWriter`): for a clip of 8-bit JPEG frames
 that needs nothing but masks and resizing, the orchestrator sends the frames
@@ -87,15 +88,8 @@ from typing import IO, Self
 import imageio_ffmpeg
 import numpy as np
 
+from dcmexport.encode.formats import OutputFormat
 from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError, UsageError
-from dcmexport.options import OutputFormat
-
-#: Default constant-rate factor per codec (lower is better quality).
-DEFAULT_CRF: dict[OutputFormat, int] = {OutputFormat.MP4: 18, OutputFormat.WEBM: 32}
-#: Valid CRF range per codec.
-CRF_RANGE: dict[OutputFormat, tuple[int, int]] = {OutputFormat.MP4: (0, 51), OutputFormat.WEBM: (0, 63)}
-#: Fastest GIF rate that browsers honour (2 cs per frame).
-GIF_MAX_FPS: float = 50.0
 
 # BT.709 limited range, applied and declared (see module docstring).
 _COLOUR_TAGS = (
@@ -186,14 +180,18 @@ class _FfmpegWriter:
             rate = math.nan
         if not (math.isfinite(rate) and rate > 0):
             raise UsageError(f"--fps must be a positive number, got {fps!r}")
-        if crf is not None and fmt in CRF_RANGE:
-            low, high = CRF_RANGE[fmt]
+        spec = fmt.spec  # the registry: defaults and ranges, also checked at the options boundary
+        if crf is not None and spec.crf_range is not None:
+            low, high = spec.crf_range
             if not low <= crf <= high:
                 raise UsageError(f"--crf for {fmt.value} must be {low}..{high}, got {crf}")
+        if spec.max_fps is not None and rate > spec.max_fps:
+            # The pipeline lowers the rate (every frame kept) and says so; never drop frames here.
+            raise UsageError(f"{fmt.value} plays at most {spec.max_fps:g} fps; got {rate:g}")
         self.path = Path(path)
         self.fmt = fmt
         self.fps = rate
-        self.crf = DEFAULT_CRF.get(fmt) if crf is None else crf
+        self.crf = spec.default_crf if crf is None else crf
         self.frames_written = 0
         self._codec = codec
         self._proc: subprocess.Popen[bytes] | None = None
@@ -271,7 +269,7 @@ class _FfmpegWriter:
     def _output_args(self, colour_tags: Sequence[str]) -> list[str]:
         """Encoder, CRF, the colour tags of the conversion applied, no metadata, muxer and output file."""
         args = [*self._codec.args]
-        if self.fmt in DEFAULT_CRF:
+        if self.crf is not None:
             args += ["-crf", str(self.crf), *colour_tags]
         return [
             *args,
@@ -429,12 +427,11 @@ class VideoWriter(_FfmpegWriter):
                 return _TO_YUV  # a no-op pad still copies every frame
             # Pad in the input's full-range space (black = 0), then convert.
             return f"pad={even_w}:{even_h}:0:0:color=black,{_TO_YUV}"
-        chain = f"fps={GIF_MAX_FPS:g}," if self.fps > GIF_MAX_FPS else ""
         if pix_fmt_in == "gray":
-            return chain + "format=gray"  # the GIF encoder takes 8-bit grey as-is: exact levels
+            return "format=gray"  # the GIF encoder takes 8-bit grey as-is: exact levels
         # One palette per frame (stats_mode=single, new=1) keeps the filter
         # streaming: a whole-clip palette would hold every frame until the end.
-        return chain + (
+        return (
             "split[a][b];[a]palettegen=stats_mode=single:max_colors=256:reserve_transparent=0[p];"
             "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=5"
         )

@@ -9,15 +9,27 @@ Instance Number is the fallback when the geometry is missing or inconsistent.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
+from dcmexport.deid import Deidentifier
+from dcmexport.errors import InputError
+from dcmexport.options import ExportOptions, OutputFormat
+from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate
+from dcmexport.pipeline.guard import run_guarded
+from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
+from dcmexport.read import check_pixel_geometry, iter_frames, read_dataset, sha256_file
+from dcmexport.render.montage import apply_montage
+from dcmexport.results import WRITTEN, ExportResult
 from dcmexport.sources import InputItem
 
 T = TypeVar("T")
@@ -133,21 +145,82 @@ def _geometry_value(ds: Dataset, keyword: str) -> object:
     return value if not isinstance(value, pydicom.multival.MultiValue) else tuple(value)
 
 
-def montage_shape(count: int) -> tuple[int, int]:
-    """Rows and columns of a contact sheet for ``count`` tiles: as square as possible, wider than tall."""
-    if count < 1:
-        raise ValueError("a montage needs at least one tile")
-    columns = math.ceil(math.sqrt(count))
-    return math.ceil(count / columns), columns
 
 
-def apply_montage(tiles: Sequence[np.ndarray]) -> np.ndarray:
-    """Lay equally sized tiles out on a black grid, row by row (pure array function)."""
-    rows, columns = montage_shape(len(tiles))
-    first = tiles[0]
-    h, w = first.shape[:2]
-    sheet = np.zeros((rows * h, columns * w, *first.shape[2:]), dtype=first.dtype)
-    for index, tile in enumerate(tiles):
-        r, c = divmod(index, columns)
-        sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = tile
-    return sheet
+
+
+
+
+#: Scroll-through clips of a series have no recorded frame rate: --fps or this.
+SERIES_DEFAULT_FPS = 10.0
+
+
+def export_series(
+    paths: Sequence[Path],
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    *,
+    on_frame: Callable[[], None] | None = None,
+    resume: ResumeIndex | None = None,
+) -> ExportResult:
+    """Export an ordered series of single-frame images as one clip, or one contact sheet with ``montage``.
+
+    Every slice is planned, masked and de-identified like a single object; one
+    failure fails the whole series (fail closed), and slices whose geometry
+    differs are reported, never silently resized.
+    """
+    index = resume or no_resume(options)
+    return run_guarded(paths[0], lambda result: _export_series(paths, options, deidentifier, result, on_frame, index),
+                    options.timeout)
+
+
+def _export_series(
+    paths: Sequence[Path],
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    result: ExportResult,
+    on_frame: Callable[[], None] | None,
+    resume: ResumeIndex,
+) -> None:
+    datasets = [read_dataset(p) for p in paths]
+    for ds in datasets:
+        check_pixel_geometry(ds)
+    mismatch = geometry_mismatch(datasets)
+    if mismatch is not None:
+        raise InputError(
+            f"series of {len(paths)} slices mixes geometries ({mismatch} differs); export it without --series"
+        )
+    result.frames = len(paths)
+    result.notes.append(f"series of {len(paths)} slices in slice order")
+    montage = options.encode.montage
+    fmt = OutputFormat.MP4 if options.encode.format is OutputFormat.AUTO else options.encode.format
+    pipelines = [plan_pixels(ds, options, fmt, len(paths), result) for ds in datasets]
+    shas = [sha256_file(p) for p in paths]
+    result.input_sha256 = hashlib.sha256("".join(shas).encode()).hexdigest()
+    counts: dict[str, int] = {}
+    for ds, pipeline in zip(datasets, pipelines, strict=True):
+        report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)
+        for kind, n in report.action_counts.items():
+            counts[kind] = counts.get(kind, 0) + n
+    result.action_counts = counts
+    series_uid = str(datasets[0].get("SeriesInstanceUID", "") or "")  # already remapped
+    final = options.out_dir / f"{output_stem(series_uid, result.input_sha256)}{fmt.extension}"
+    write_options = apply_resume(resume, [final], options, result)
+    if write_options is None:
+        return
+    options = write_options
+
+    def images() -> Iterator[np.ndarray]:
+        for index, (path, ds, pipeline) in enumerate(zip(paths, datasets, pipelines, strict=True)):
+            (frame,) = iter_frames(path, ds, indices=[0])
+            yield pipeline(frame, index, number=0)  # each slice's own frame 0
+
+    if montage:
+        write_still_atomic(final, apply_montage(list(images())), fmt, options, pipelines[0])
+    else:
+        fps = playable_rate(options.encode.fps or SERIES_DEFAULT_FPS, fmt, result)
+        result.fps, result.fps_source = fps, "--fps" if options.encode.fps else "default"
+        encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
+    result.outputs = [final]
+    result.status = WRITTEN
+    note_verification(result, pipelines)

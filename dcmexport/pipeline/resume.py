@@ -22,12 +22,13 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dcmexport import __version__
 from dcmexport.atomic import output_exists
+from dcmexport.results import KEPT, SKIPPED, ExportResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import Key
@@ -145,3 +146,39 @@ def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_
 
     fresh = frozenset(name for name, fp in read_output_fingerprints(out_dir).items() if fp == fingerprint)
     return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing)
+
+
+def no_resume(options: ExportOptions) -> ResumeIndex:
+    """For a direct call without a run's manifest: nothing is known, so any existing output is redone."""
+    return ResumeIndex("", overwrite=options.overwrite, keep_existing=options.keep_existing)
+
+
+def apply_resume(
+    resume: ResumeIndex, planned: list[Path], options: ExportOptions, result: ExportResult
+) -> ExportOptions | None:
+    """Settle an object's existing outputs before anything is written (issue #19, item 1).
+
+    Returns the options to write with (``overwrite`` set when existing files are to be
+    replaced), or None when the object is done: skipped (same fingerprint) or kept
+    (other options, ``keep_existing``), in which case the result claims nothing about
+    the kept files' masks, notes or de-identification.
+    """
+    decision = resume.decide(planned, options.out_dir)
+    if decision is Decision.SKIP:
+        result.status, result.reason, result.outputs = SKIPPED, "already exported with the same options (use --overwrite to redo)", planned
+        return None
+    if decision is Decision.DUPLICATE:
+        result.status, result.reason = SKIPPED, "duplicate: another input of this run has the same content"
+        result.outputs = planned
+        return None
+    if decision is Decision.KEEP:
+        result.status = KEPT
+        result.reason = ("an existing output was made under other options or by an unknown run; kept as it is "
+                         "(--keep-existing), so it does not reflect this run's options")
+        result.kept_outputs = [p for p in planned if output_exists(p)]
+        result.notes, result.mask_boxes, result.keep_boxes, result.action_counts = [], [], None, {}
+        return None
+    if decision is Decision.REDO and not options.overwrite:
+        result.notes.append("replaced an existing output made under other options or by an unknown run")
+        return replace(options, overwrite=True)
+    return options

@@ -1,0 +1,181 @@
+"""One object through read -> de-identify -> render -> mask -> encode: media (export) or DICOM (deid).
+
+Every failure becomes an :class:`ExportResult` with a PHI-free reason, so a
+batch goes on with the rest (fail closed per object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from dcmexport.burnedin import plan_masks
+from dcmexport.cine import frame_rate_from_dataset
+from dcmexport.deid import Deidentifier
+from dcmexport.errors import (
+    UnsupportedError,
+)
+from dcmexport.mask import MaskPlan
+from dcmexport.options import (
+    ExportOptions,
+)
+from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate, resolve_format, still_indices
+from dcmexport.pipeline.guard import log, run_guarded
+from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
+from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.writing import (
+    FrameProgress,
+    encode_clip,
+    note_verification,
+    remove_outputs,
+    write_dicom,
+    write_still_atomic,
+)
+from dcmexport.read import (
+    check_pixel_geometry,
+    has_pixels,
+    iter_frames,
+    read_dataset,
+    read_small_file,
+    sha256_file,
+)
+from dcmexport.results import (
+    SKIPPED,
+    WRITTEN,
+    ExportResult,
+)
+
+
+def export_file(
+    path: Path,
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    *,
+    on_frame: Callable[[], None] | None = None,
+    resume: ResumeIndex | None = None,
+) -> ExportResult:
+    """Export one DICOM object; never raises for an expected failure.
+
+    Args:
+        path: the input file (opened read-only).
+        options: the run's options.
+        deidentifier: the run's keyed de-identifier (same key -> same pseudonyms).
+        on_frame: called after each frame is encoded (progress).
+        resume: what is known of existing outputs (None: any existing output is redone).
+
+    Returns:
+        The result; its ``status`` is written, skipped, kept, failed or refused.
+    """
+    index = resume or no_resume(options)
+    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index),
+                    options.timeout)
+
+
+def _export_file(
+    path: Path,
+    options: ExportOptions,
+    deidentifier: Deidentifier,
+    result: ExportResult,
+    on_frame: Callable[[], None] | None,
+    resume: ResumeIndex,
+) -> None:
+    ds = read_dataset(path)
+    frames = check_pixel_geometry(ds)
+    result.frames = frames
+    fmt = resolve_format(options.encode.format, frames)
+    if fmt.is_video and frames < 2:
+        result.status = SKIPPED
+        result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
+        return
+    pipeline = plan_pixels(ds, options, fmt, frames, result)
+    passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
+
+    input_sha = sha256_file(path)
+    result.input_sha256 = input_sha
+    report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)  # fail closed: before any output
+    result.action_counts = dict(report.action_counts)
+    stem = output_stem(report.sop_instance_uid, input_sha)
+    out_dir = options.out_dir
+
+    planned: list[Path]
+    if fmt.is_video:
+        planned = [out_dir / f"{stem}{fmt.extension}"]
+    else:
+        indices = still_indices(options.encode.frames, frames)
+        planned = [
+            out_dir / (f"{stem}{fmt.extension}" if frames == 1 else f"{stem}_f{i:04d}{fmt.extension}") for i in indices
+        ]
+    if options.also_dicom:
+        planned.append(out_dir / f"{stem}.dcm")
+    write_options = apply_resume(resume, planned, options, result)
+    if write_options is None:
+        return
+    options = write_options
+
+    written: list[Path] = []
+    try:
+        if fmt.is_video:
+            rate = frame_rate_from_dataset(ds, options.encode.fps)
+            result.fps, result.fps_source = playable_rate(rate.fps, fmt, result), rate.source
+            if rate.source == "default":
+                result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+            progress = FrameProgress(on_frame)
+            if passthrough is not None:
+                try:
+                    encode_jpeg_clip(planned[0], fmt, result.fps, path, ds, passthrough, pipeline, frames,
+                                      options, progress)
+                except UnsupportedError:
+                    log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
+                    passthrough = None
+                    progress.replay()  # frames already reported are not reported twice
+            if passthrough is None:
+                images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
+                encode_clip(planned[0], fmt, result.fps, images, frames, options, progress)
+            written.append(planned[0])
+        else:
+            stills = [p for p in planned if p.suffix != ".dcm"]
+            for final, index, frame in zip(stills, indices, iter_frames(path, ds, indices=indices), strict=True):
+                image = pipeline(frame, 0 if len(indices) == 1 else index, number=index)
+                write_still_atomic(final, image, fmt, options, pipeline)
+                written.append(final)
+                if on_frame is not None:
+                    on_frame()
+        if options.also_dicom:
+            write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite)
+            written.append(planned[-1])
+    except BaseException:
+        remove_outputs(written)
+        raise
+    result.outputs = written
+    result.status = WRITTEN
+    note_verification(result, [pipeline])
+
+
+def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier,
+              resume: ResumeIndex | None = None) -> ExportResult:
+    """De-identify one object to ``<out>/<stem>.dcm``; never raises for an expected failure."""
+    index = resume or no_resume(options)
+    return run_guarded(path, lambda result: _deid_file(path, options, deidentifier, result, index), options.timeout)
+
+
+def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, result: ExportResult,
+               resume: ResumeIndex) -> None:
+    data = read_small_file(path)  # one read serves the hash and the parse (None: too large, stream)
+    ds = read_dataset(path, data)
+    plan = MaskPlan()
+    if has_pixels(ds):
+        result.frames = check_pixel_geometry(ds)
+        plan = plan_masks(ds, options.mask)
+        if not plan.is_empty:
+            result.notes.append(f"masked: {plan.describe()}")
+    result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
+    report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)
+    result.action_counts = dict(report.action_counts)
+    final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
+    write_options = apply_resume(resume, [final], options, result)
+    if write_options is None:
+        return
+    write_dicom(ds, plan, final, overwrite=write_options.overwrite)
+    result.outputs = [final]
+    result.status = WRITTEN

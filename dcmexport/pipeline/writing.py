@@ -1,0 +1,130 @@
+"""Writing one object's outputs atomically: stills, clips (streamed), de-identified DICOM."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from dcmexport.atomic import (
+    atomic_output,
+)
+from dcmexport.burnedin import apply_plan_to_dataset
+from dcmexport.encode.dicom import write_part10
+from dcmexport.encode.still import write_still
+from dcmexport.errors import (
+    EncodeError,
+)
+from dcmexport.mask import MaskPlan
+from dcmexport.options import (
+    ExportOptions,
+    OutputFormat,
+)
+from dcmexport.pipeline.frames import FramePipeline, output_dpi
+from dcmexport.results import (
+    ExportResult,
+)
+
+
+class ClipWriter(Protocol):
+    """What :func:`encode_clip` needs of a writer (:class:`VideoWriter`, :class:`JpegStreamWriter`)."""
+
+    frames_written: int
+
+    def write(self, frame: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def encode_clip(
+    final: Path,
+    fmt: OutputFormat,
+    fps: float,
+    frames: Iterable[np.ndarray] | Iterable[bytes],
+    expected: int,
+    options: ExportOptions,
+    on_frame: Callable[[], None] | None,
+    open_writer: Callable[[Path], ClipWriter] | None = None,
+) -> None:
+    """Stream already-transformed frames into one clip, atomically; check the frame count."""
+    from dcmexport.encode.video import VideoWriter  # only clips need imageio-ffmpeg (start-up time, issue #7)
+
+    with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
+        # The JPEG passthrough brings its own writer, which takes JPEG codestreams.
+        writer: ClipWriter = open_writer(tmp) if open_writer else VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
+        try:
+            for image in frames:
+                writer.write(image)
+                if on_frame is not None:
+                    on_frame()
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        if writer.frames_written != expected:
+            raise EncodeError(f"decoded {writer.frames_written} frames but (0028,0008) NumberOfFrames is {expected}")
+
+
+class FrameProgress:
+    """The per-frame progress callback of one clip, which a second attempt does not advance twice."""
+
+    def __init__(self, on_frame: Callable[[], None] | None) -> None:
+        self._on_frame = on_frame
+        self._reported = 0
+        self._skip = 0
+
+    def __call__(self) -> None:
+        if self._skip:
+            self._skip -= 1
+            return
+        self._reported += 1
+        if self._on_frame is not None:
+            self._on_frame()
+
+    def replay(self) -> None:
+        """The clip starts again from frame 0: stay silent until it passes the frames already reported."""
+        self._skip = self._reported
+
+
+def note_verification(result: ExportResult, pipelines: Sequence[FramePipeline]) -> None:
+    hits = sorted({i for p in pipelines for i in p.ocr_hits})
+    if hits:
+        frames_read = ", ".join(str(i) for i in hits)
+        result.notes.append(f"ocr: text still readable after masking on frame(s) {frames_read}; review before sharing")
+    if any(p.suspicious_frames for p in pipelines):
+        result.notes.append("suspicious: text-like rows outside the masks on frame 0; review or run --ocr-check")
+
+
+def remove_outputs(written: list[Path]) -> None:
+    """Fail closed per object: no output of a half-exported object survives."""
+    for done in written:
+        with contextlib.suppress(OSError):
+            done.unlink()
+
+
+def write_still_atomic(
+    final: Path, image: np.ndarray, fmt: OutputFormat, options: ExportOptions, pipeline: FramePipeline
+) -> None:
+    dpi = output_dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF else None
+    with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
+        write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
+
+
+def write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> None:
+    """Write the de-identified dataset, its pixels masked like the media."""
+    if not plan.is_empty:
+        apply_plan_to_dataset(ds, plan)
+    with atomic_output(final, overwrite=overwrite, sync_dir=False) as tmp:
+        try:
+            write_part10(ds, tmp)
+        except Exception as exc:  # pydicom's text can quote values: type only
+            raise EncodeError(
+                f"the de-identified DICOM cannot be written ({type(exc).__name__}); "
+                "(0002,0010) TransferSyntaxUID or a value does not match the data"
+            ) from None
