@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from dcmexport.audit.manifest import MANIFEST_NAME, ManifestContents, Rect, read_manifest
+from dcmexport.encode.formats import FORMATS
+from dcmexport.encode.still import read_still
 from dcmexport.errors import DcmexportError, InputError
 from dcmexport.paths import resolve_child
 from dcmexport.read import sha256_file
@@ -25,8 +27,9 @@ from dcmexport.results import Status
 
 THUMB_MAX_SIDE = 320
 
-STILL_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
-CLIP_SUFFIXES = frozenset({".mp4", ".webm", ".gif"})
+#: Suffixes with a preview, from the format registry (encode/formats.py).
+STILL_SUFFIXES = frozenset(s for spec in FORMATS.values() if not spec.clip for s in spec.suffixes)
+CLIP_SUFFIXES = frozenset(s for spec in FORMATS.values() if spec.clip for s in spec.suffixes)
 
 
 class OutputState(enum.StrEnum):
@@ -196,33 +199,6 @@ def encode_thumbnail(array: np.ndarray, max_side: int = THUMB_MAX_SIDE) -> tuple
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), img.width, img.height
 
 
-def _read_still(path: Path) -> tuple[np.ndarray, int]:
-    """The first image of a still file and its page count (TIFFs may hold several)."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        # tifffile, not Pillow: it reads every sample format we write (16-bit
-        # grey deflate) and those other tools write (float, multi-page).
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            return tif.pages[0].asarray(), len(tif.pages)
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.load()
-        pages = getattr(img, "n_frames", 1)
-        if img.mode in ("I;16", "I;16B", "I;16L"):
-            return np.asarray(img, dtype=np.uint16), pages
-        if img.mode == "I":
-            # Older Pillow opens 16-bit grey PNGs as 32-bit "I" holding 0..65535.
-            arr = np.asarray(img)
-            in_range = arr.size and arr.min() >= 0 and arr.max() <= 65535
-            return (arr.astype(np.uint16) if in_range else arr), pages
-        if img.mode in ("L", "RGB", "RGBA"):
-            return np.asarray(img), pages
-        has_alpha = "A" in img.getbands() or "transparency" in img.info
-        return np.asarray(img.convert("RGBA" if has_alpha else "RGB")), pages
-
-
 @dataclass(frozen=True)
 class Thumbnail:
     """One embedded preview: which frame it shows, the PNG data URI and its size."""
@@ -328,7 +304,7 @@ def inspect_output(out_dir: Path, entry: ReviewEntry, *, max_side: int = THUMB_M
         )  # fmt: skip
     try:
         if kind == "still":
-            array, pages = _read_still(path)
+            array, pages = read_still(path)
             uri, tw, th = encode_thumbnail(array, max_side)
             label = "image" if pages == 1 else f"page 1 of {pages}"
             return ReviewItem(

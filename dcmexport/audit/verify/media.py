@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dcmexport.audit.verify.findings import VALUE_SHOWN, BadMedia, Kind, Problem
+from dcmexport.encode.formats import FORMATS
 from dcmexport.jpeg import JpegMarkerError, iter_jpeg_segments
 
 #: Suffixes that promise a media file; one whose signature matches no format is reported.
-MEDIA_SUFFIXES: dict[str, str] = {
-    ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff",
-    ".gif": "gif", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".webm": "webm", ".mkv": "webm",
-}
+MEDIA_SUFFIXES: dict[str, str] = {s: spec.container for spec in FORMATS.values() for s in spec.suffixes}
 _EOI = 0xD9
 
 
