@@ -178,7 +178,14 @@ class FigureOptions:
     zoom: float = 1.0
     scale_bar: ScaleBar | None = None
     dpi: float | None = None  # written into PNG/TIFF/JPEG (both axes)
-    width_mm: float | None = None  # printed width: the dpi follows from the output width
+    width_mm: float | None = None  # printed width: the dpi follows from the output width (or, with dpi, the size)
+
+    @property
+    def target_width(self) -> int | None:
+        """Output columns for ``--width-mm`` with ``--dpi`` (the image is resampled to print that wide)."""
+        if self.dpi is None or self.width_mm is None:
+            return None
+        return max(1, round(self.width_mm / 25.4 * self.dpi))
 
     @property
     def shapes_pixels(self) -> bool:
@@ -189,6 +196,7 @@ class FigureOptions:
             or self.crop is not None
             or self.zoom != 1.0
             or self.scale_bar is not None
+            or self.target_width is not None
         )
 
 
@@ -242,8 +250,8 @@ def build_figure_options(
         raise UsageError("--crop and --crop-mm contradict each other; choose one")
     if not (isinstance(zoom, int | float) and math.isfinite(zoom) and 0.05 <= zoom <= 16):
         raise UsageError(f"--zoom must be between 0.05 and 16, got {zoom!r}")
-    if dpi is not None and width_mm is not None:
-        raise UsageError("--dpi and --width-mm contradict each other (the width decides the dpi); choose one")
+    if dpi is not None and width_mm is not None and zoom != 1.0:
+        raise UsageError("--dpi with --width-mm resamples the image to that width: drop --zoom")
     if dpi is not None and not 1 <= dpi <= 100_000:
         raise UsageError(f"--dpi must be between 1 and 100000, got {dpi:g}")
     if width_mm is not None and not 1 <= width_mm <= 10_000:

@@ -31,7 +31,7 @@ class WindowSource:
 
     def cite(self) -> str:
         """One line: authors, title, publisher, URL."""
-        parts = [p for p in (self.authors, self.title, self.publisher, self.url) if p]
+        parts = [p.strip().rstrip(".") for p in (self.authors, self.title, self.publisher, self.url) if p]
         return ". ".join(parts)
 
 

@@ -25,6 +25,8 @@ ALLOWED_KEYS: dict[str, type | tuple[type, ...]] = {
     "window_index": int,
     "series": bool,
     "montage": bool,
+    "dpi": (int, float),
+    "width_mm": (int, float),
 }
 
 

@@ -7,7 +7,7 @@ batch goes on with the rest (fail closed per object).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dcmexport.burnedin import plan_masks
@@ -24,6 +24,7 @@ from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate, r
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.states import choose_state
 from dcmexport.pipeline.writing import (
     FrameProgress,
     encode_clip,
@@ -54,6 +55,7 @@ def export_file(
     *,
     on_frame: Callable[[], None] | None = None,
     resume: ResumeIndex | None = None,
+    presentations: Sequence[Path] = (),
 ) -> ExportResult:
     """Export one DICOM object; never raises for an expected failure.
 
@@ -63,13 +65,14 @@ def export_file(
         deidentifier: the run's keyed de-identifier (same key -> same pseudonyms).
         on_frame: called after each frame is encoded (progress).
         resume: what is known of existing outputs (None: any existing output is redone).
+        presentations: presentation state files that may apply (the most recent referencing the image does).
 
     Returns:
         The result; its ``status`` is written, skipped, kept, failed or refused.
     """
     index = resume or no_resume(options)
-    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index),
-                    options.timeout)
+    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index,
+                                                         presentations), options.timeout)
 
 
 def _export_file(
@@ -79,6 +82,7 @@ def _export_file(
     result: ExportResult,
     on_frame: Callable[[], None] | None,
     resume: ResumeIndex,
+    presentations: Sequence[Path] = (),
 ) -> None:
     ds = read_dataset(path)
     frames = check_pixel_geometry(ds)
@@ -88,7 +92,8 @@ def _export_file(
         result.status = SKIPPED
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
-    pipeline = plan_pixels(ds, options, fmt, frames, result)
+    state = choose_state(ds, presentations, options.figure.presentation.mode, result) if presentations else None
+    pipeline = plan_pixels(ds, options, fmt, frames, result, state=state)
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)

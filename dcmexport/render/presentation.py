@@ -103,7 +103,7 @@ def presentation_view(image: Dataset, state: PresentationState, voi: SoftcopyVoi
 def apply_presentation_lut(values: np.ndarray, lut: Lut, bit_depth: int) -> np.ndarray:
     """Map 16-bit VOI output through a Presentation LUT table to ``bit_depth`` display values.
 
-    The VOI output range 0..65535 is scaled linearly onto the table's entries and
+    The VOI output range 0..65535 is scaled linearly onto the table's entries (truncated) and
     the table's output (``lut.bits`` wide) onto 0..2**bit_depth-1 (PS3.4 N.2.1.1).
 
     :param values: uint16 VOI output.
@@ -111,7 +111,8 @@ def apply_presentation_lut(values: np.ndarray, lut: Lut, bit_depth: int) -> np.n
     :param bit_depth: 8 or 16.
     """
     entries = len(lut.data)
-    index = np.rint(np.arange(65536, dtype=np.float64) * (entries - 1) / 65535.0).astype(np.int64)
+    # Truncated like dcmtk, which renders the VOI output straight into the table's index range.
+    index = np.floor(np.arange(65536, dtype=np.float64) * (entries - 1) / 65535.0 + 1e-9).astype(np.int64)
     table = np.asarray(lut.data, dtype=np.float64)[index] * (output_max(bit_depth) / float((1 << lut.bits) - 1))
     dtype = np.uint8 if bit_depth == 8 else np.uint16
     full = np.clip(np.rint(table), 0, output_max(bit_depth)).astype(dtype)
@@ -157,7 +158,7 @@ class PresentationRenderers:
         voi = self._state.voi_for(self._uid, index + 1)
         return -1 if voi is None else self._state.vois.index(voi)
 
-    def for_frame(self, index: int) -> FrameRenderer | _TableRenderer:  # type: ignore[override]
+    def for_frame(self, index: int) -> FrameRenderer | _TableRenderer:
         """The renderer for frame ``index`` (0-based)."""
         key = self._keys[index] if index < len(self._keys) else self._keys[0]
         found = self._by_key.get(key)
