@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+# The sample makers, imported here only (they move to tests/samplegen with the reader's branch).
+from dcmexport.samples import make_cr_mono1, make_ct, make_mr, make_us_gray_cine, write_dataset  # noqa: F401
 
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 
@@ -129,6 +131,7 @@ def make_gsps(
     voi_lut: tuple[Sequence[int], Sequence[int]] | None = None,  # (descriptor, data)
     voi_frames: Sequence[int] | None = None,
     rescale: tuple[float, float] | None = None,  # (slope, intercept)
+    modality_lut: tuple[Sequence[int], Sequence[int]] | None = None,  # (descriptor, data)
     plut_shape: str | None = "IDENTITY",
     plut: tuple[Sequence[int], Sequence[int]] | None = None,  # (descriptor, data)
     rotation: int = 0,
@@ -187,6 +190,12 @@ def make_gsps(
     if rescale is not None:
         ds.RescaleSlope, ds.RescaleIntercept = rescale[0], rescale[1]
         ds.RescaleType = "HU"
+    if modality_lut is not None:
+        item = Dataset()
+        item.add_new(0x00283002, "US", list(modality_lut[0]))
+        item.add_new(0x00283006, "US", list(modality_lut[1]))
+        item.ModalityLUTType = "HU"
+        ds.ModalityLUTSequence = DicomSequence([item])
     if window is not None or voi_lut is not None:
         voi = Dataset()
         if voi_frames is not None:
@@ -197,13 +206,13 @@ def make_gsps(
         else:
             assert voi_lut is not None
             lut = Dataset()
-            lut.LUTDescriptor = list(voi_lut[0])
-            lut.add_new(0x00283006, "US" if voi_lut[0][2] <= 8 or True else "OW", list(voi_lut[1]))
+            lut.add_new(0x00283002, "US", list(voi_lut[0]))
+            lut.add_new(0x00283006, "US", list(voi_lut[1]))
             voi.VOILUTSequence = DicomSequence([lut])
         ds.SoftcopyVOILUTSequence = DicomSequence([voi])
     if plut is not None:
         item = Dataset()
-        item.LUTDescriptor = list(plut[0])
+        item.add_new(0x00283002, "US", list(plut[0]))
         item.add_new(0x00283006, "US", list(plut[1]))
         ds.PresentationLUTSequence = DicomSequence([item])
     elif plut_shape is not None:
@@ -307,10 +316,6 @@ def _text_item(t: Text) -> Dataset:
 
 def write(ds: Dataset, path: Path) -> Path:
     """Write ``ds`` as a Part 10 file (explicit VR little endian)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
-
-
-def dataset_kwargs(**kwargs: Any) -> dict[str, Any]:
-    """Identity helper for readable parametrised tests."""
-    return kwargs
