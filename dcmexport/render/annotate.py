@@ -238,7 +238,8 @@ def apply_annotations(
     :param shapes: polylines, polygons and points in output pixels.
     :param labels: texts in output pixels.
     :param line_width: pixels; default: 1 per 512 pixels of the long side, at least 1.
-    :param font_size: pixels; default: 1/32 of the long side, at least 10 (a box may shrink it).
+    :param font_size: pixels; default: 1/32 of the long side, at least 10. Text in a box takes the
+        largest size that fits the box (up to four times this).
     :returns: a new image (RGB when a coloured ink met a grey image).
     """
     size = image.shape[:2]
@@ -258,7 +259,7 @@ def apply_annotations(
         text = label.text.replace("\r\n", "\n").replace("\r", "\n")
         if label.box is not None:
             left, top, right, bottom = label.box
-            font = _fit_font(text, right - left, bottom - top, font_px)
+            font = _fit_font(text, right - left, bottom - top, max(font_px, min(int(bottom - top), 4 * font_px)))
         else:
             font = _font(font_px)
         probe = ImageDraw.Draw(Image.new("L", (1, 1)))
