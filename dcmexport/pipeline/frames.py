@@ -196,8 +196,8 @@ def output_dpi(pipeline: FramePipeline, out_shape: tuple[int, ...]) -> tuple[flo
     Computed from the physical extent of the stored image and the output size,
     so aspect correction and --max-side are accounted for.
     """
-    if pipeline.figure is not None:
-        return None if pipeline.figure_dpi is None else pipeline.figure_dpi(out_shape)
+    if pipeline.figure_dpi is not None:
+        return pipeline.figure_dpi(out_shape)
     spacing = pipeline.spacing
     if spacing is None or not spacing.physical or pipeline.stored_shape is None:
         return None
@@ -220,6 +220,7 @@ def plan_pixels(
     """
     from dcmexport.pipeline.figure import figure_dpi, plan_figure, resolve_voi
     from dcmexport.render.presentation import PresentationRenderers
+    from dcmexport.render.viewport import plan_viewport
 
     render_options = options.render
     if fmt.is_video or fmt is OutputFormat.JPG:
@@ -276,6 +277,9 @@ def plan_pixels(
     if figure is not None:
         physical = figure.physical_spacing or spacing
         pipeline.figure_dpi = lambda shape: figure_dpi(options.figure, figure.viewport, physical, shape)
+    elif options.figure.dpi is not None or options.figure.width_mm is not None:
+        viewport = plan_viewport(rows, cols, spacing=spacing, max_side=render_options.max_side)
+        pipeline.figure_dpi = lambda shape: figure_dpi(options.figure, viewport, spacing, shape)
     return pipeline
 
 
