@@ -237,14 +237,14 @@ def apply_annotations(
     :param image: grey ``(H, W)`` uint8/uint16 or ``(H, W, 3)`` uint8 RGB; not changed.
     :param shapes: polylines, polygons and points in output pixels.
     :param labels: texts in output pixels.
-    :param line_width: pixels; default: 1 per 512 pixels of the long side, at least 1.
+    :param line_width: pixels; default: 1 per 256 pixels of the long side, at least 1.
     :param font_size: pixels; default: 1/32 of the long side, at least 10. Text in a box takes the
         largest size that fits the box (up to four times this).
     :returns: a new image (RGB when a coloured ink met a grey image).
     """
     size = image.shape[:2]
     long_side = max(size)
-    width = line_width or max(1, round(long_side / 512))
+    width = line_width or max(1, round(long_side / 256))
     font_px = font_size or max(10, round(long_side / 32))
     if not shapes and not labels:
         return image
