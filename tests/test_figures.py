@@ -235,8 +235,8 @@ class TestPresentationStates:
 
     def test_shutters_displayed_area_and_magnify(self, ct: Path, tmp_path: Path, key: Key) -> None:
         plain = _one(api.export([ct], tmp_path / "a", key=key, window="40,400"))
-        state = _gsps(ct, tmp_path, areas=[Area((11, 21), (60, 60), "MAGNIFY", magnification=2.0)],
-                      shutters=Shutters(rect=(21, 128, 1, 96), value=65535))
+        _gsps(ct, tmp_path, areas=[Area((11, 21), (60, 60), "MAGNIFY", magnification=2.0)],
+              shutters=Shutters(rect=(21, 128, 1, 96), value=65535))
         image = _one(api.export([tmp_path / "in"], tmp_path / "b", key=key, presentation_state="auto"))
         assert image.shape == (80, 100)  # columns 11..60, rows 21..60, magnified twice
         assert np.all(image[:, :12] == 255) and image[:, :20].mean() > 240  # columns 11..20 shuttered (white)

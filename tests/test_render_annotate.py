@@ -17,7 +17,12 @@ from dcmexport.render.annotate import (
     ink_from_cielab,
     spline_points,
 )
-from dcmexport.render.scalebar import apply_scale_bar, choose_length, format_length, scale_spacing_from_dataset
+from dcmexport.render.scalebar import (
+    apply_scale_bar,
+    choose_length,
+    format_length,
+    scale_spacing_from_dataset,
+)
 
 
 class TestGeometry:
