@@ -230,6 +230,43 @@ class TestOptions:
         assert ds.StudyTime == "101500"  # times kept
         assert ds.AcquisitionDateTime == expected + "101530.5+0100"
 
+    @pytest.mark.parametrize(("value", "kept"), [
+        ("+0100", True), ("-0530", True), ("+1400", True), ("QZ12345", False), ("+01:00", False),
+        ("+2500", False), ("0100", False), ("Doe^Jane", False)])
+    def test_modified_dates_keep_only_a_well_formed_utc_offset(self, value: str, kept: bool) -> None:
+        # Table E.1-1: (0008,0201) is C under Modified Dates. A whole-day shift leaves a real offset
+        # unchanged, so a valid &ZZXX is kept; anything else is free text and gets the Basic action (X).
+        ds = make_ds()
+        ds.TimezoneOffsetFromUTC = value
+        report = deid(ds, DeidOptions(retain_modified_dates=True))
+        assert ("TimezoneOffsetFromUTC" in ds) is kept
+        if kept:
+            assert ds.TimezoneOffsetFromUTC == value
+        else:
+            assert report.action_counts.get("X", 0) >= 1
+
+    @pytest.mark.parametrize(("value", "kept"), [
+        ("101500", True), ("1015", True), ("10", True), ("101500.123456", True), ("235960", True),
+        ("101500.1234567", False), ("10:15:00", False), ("2500", False), ("QZ1234", False)])
+    def test_modified_dates_keep_only_well_formed_times(self, value: str, kept: bool) -> None:
+        ds = make_ds()
+        ds.StudyTime = value
+        deid(ds, DeidOptions(retain_modified_dates=True))
+        assert (ds.StudyTime == value) is kept
+        if not kept:
+            assert ds.StudyTime == ""  # the Basic Profile action of Study Time: Z
+
+    def test_clean_descriptors_removes_binary_values_it_cannot_check(self) -> None:
+        # (0016,002B) Maker Note and (0016,004B) Device Setting Description are OB and C under Clean
+        # Descriptors: words cannot be checked in bytes, so the Basic Profile action (X) applies.
+        ds = make_ds()
+        ds.add_new(0x0016002B, "OB", b"Doe^Jane MRN 12345 ")
+        ds.add_new(0x0016004B, "OB", b"Station of Dr Who  ")
+        ds.add_new(0x04000565, "CS", "COERCE")  # a CS C row: kept only when its words are in the vocabulary
+        deid(ds, DeidOptions(clean_descriptors=True))
+        assert 0x0016002B not in ds and 0x0016004B not in ds
+        assert ds[0x04000565].value == "ANONYMIZED"  # not in the vocabulary: its Basic action, D
+
     def test_clean_descriptors_keeps_only_vocabulary(self) -> None:
         ds = make_ds()
         deid(ds, DeidOptions(clean_descriptors=True))

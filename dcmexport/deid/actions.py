@@ -11,7 +11,8 @@ The rules (written here once, and listed in plain English by :mod:`describe`):
 * **Option columns** override the Basic Profile code when their option is on. When two enabled
   options disagree, ``C`` (clean) wins over ``K`` (keep): fail closed.
 * **What ``C`` means** depends on the column: Modified Dates -> shift DA/DT by the patient's
-  offset (TM and the UTC offset are kept); Clean Graphics -> remove (graphics cannot be cleaned
+  offset; TM and the UTC offset are kept when well formed (a whole-day shift leaves them
+  unchanged), otherwise the Basic Profile action applies; Clean Graphics -> remove (graphics cannot be cleaned
   automatically); Retain Safe Private -> keep only allow-listed private elements; every other
   column -> sequences are kept and cleaned item by item, text is kept only when every word is in
   the descriptor vocabulary (``presets/deid/keep.toml``), otherwise the Basic Profile action applies.
@@ -48,6 +49,7 @@ class Action(StrEnum):
     SHIFT = "shift"
     YEAR = "year"
     AGE = "age"
+    FORM = "form"
     PSEUDONYM = "pseudonym"
     PRIVATE = "private"
     PN_UNLISTED = "pn-unlisted"
@@ -137,8 +139,8 @@ def decide_entry(entry: TableEntry, options: DeidOptions) -> Decision:
         elif "rtnLongModifDatesOpt" in c_cols:
             if vr in DATE_VRS:
                 decision = Decision(Action.SHIFT, basic)
-            elif vr in ("TM", "SH"):  # times of day and the UTC offset are not shifted
-                decision = Decision(Action.KEEP, basic)
+            elif vr in ("TM", "SH"):  # times of day and the UTC offset: a day shift leaves them as they are
+                decision = Decision(Action.FORM, basic)
         elif "rtnSafePrivOpt" in c_cols:
             decision = Decision(Action.PRIVATE, basic)
         else:
@@ -313,6 +315,26 @@ def cap_age(value: str) -> str | None:
         return None
     years = int(value[:3]) / {"D": 365.25, "W": 52.1775, "M": 12.0, "Y": 1.0}[value[3]]
     return "090Y" if years > 89 else value
+
+
+#: PS3.5 6.2: TM is HH[MM[SS[.F{1,6}]]] (seconds up to 60 for a leap second); the UTC offset
+#: (0008,0201) is &ZZXX, within -12:00 .. +14:00.
+_TM_FORM = re.compile(r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:(?:[0-5]\d|60)(?:\.\d{1,6})?)?)?")
+_UTC_OFFSET_FORM = re.compile(r"[+-](?:0\d|1[0-4])[0-5]\d")
+
+
+def is_well_formed(value: str, vr: str) -> bool:
+    """True when ``value`` (one value, padding trimmed) has the form of a time (TM) or a UTC offset (SH).
+
+    Used for the attributes the Modified Dates option marks C but a date shift leaves unchanged:
+    Times (TM) and Timezone Offset From UTC (0008,0201, SH). A value of any other form may hold
+    free text, so it is not kept (fail closed). An empty value is well formed.
+    """
+    value = value.strip(" \0")
+    if not value:
+        return True
+    form = _TM_FORM if vr == "TM" else _UTC_OFFSET_FORM if vr == "SH" else None
+    return form is not None and form.fullmatch(value) is not None
 
 
 _WORD = re.compile(r"[A-Za-z]+|\d+")

@@ -18,7 +18,9 @@ _SAFE_HARBOR_TEXT = "Safe Harbor: dates to year, ages over 89 as 090Y"
 _OPTION_TEXT: dict[str, str] = {
     "retain_modified_dates": "Retain Longitudinal Temporal Information, Modified Dates (113107): every date and "
     "date-time is shifted by one offset per patient (365 to 3650 days back, derived from the key and "
-    "the original Patient ID), so intervals between a patient's studies survive; times of day are kept.",
+    "the original Patient ID), so intervals between a patient's studies survive; times of day and the "
+    "Timezone Offset From UTC are kept when well formed (HHMMSS.FFFFFF, +HHMM), otherwise the Basic Profile "
+    "action applies.",
     "retain_full_dates": "Retain Longitudinal Temporal Information, Full Dates (113106): dates, times and "
     "date-times are kept unchanged.",
     "retain_patient_chars": "Retain Patient Characteristics (113108): sex, age, size, weight, ethnic group, "

@@ -33,6 +33,7 @@ from dcmexport.deid.actions import (
     cap_age,
     dummy_value,
     is_clean_descriptor,
+    is_well_formed,
     resolve_vr,
     shift_date,
     year_only,
@@ -57,6 +58,8 @@ _REMOVING = frozenset({Action.REMOVE, Action.TEXT_UNLISTED, Action.PRIVATE})
 #: VRs whose dummy/empty value can be written without decoding the old one.
 _SIMPLE_VRS = frozenset({"DA", "DT", "TM", "AS", "DS", "IS", "CS", "AE", "LO", "SH", "PN", "LT", "ST", "UT",
                          "UC", "UR", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
+#: VRs whose values the Clean action can check word by word (text, and coded strings).
+_CLEANABLE_VRS = TEXT_VRS | {"CS"}
 _EMPTY: dict[str, Any] = {vr: None for vr in ("FL", "FD", "SL", "SS", "UL", "US", "SV", "UV")}
 
 
@@ -327,7 +330,13 @@ class Deidentifier:
             else:
                 elem.value = run.patient_name
         elif action is Action.CLEAN:
-            if vr in TEXT_VRS and not all(is_clean_descriptor(v, self._vocab) for v in _values(elem)):
+            # Only words can be checked against the vocabulary: binary values (Maker Note, OB) cannot
+            # be cleaned, so they get the Basic Profile action (fail closed).
+            if vr not in _CLEANABLE_VRS or not all(is_clean_descriptor(v, self._vocab) for v in _values(elem)):
+                self._apply(ds, tag, Decision(decision.fallback), depth, run)
+            return
+        elif action is Action.FORM:
+            if not all(is_well_formed(v, vr) for v in _values(elem)):
                 self._apply(ds, tag, Decision(decision.fallback), depth, run)
             return
         elif action is Action.SHIFT or action is Action.YEAR:
