@@ -94,17 +94,31 @@ def _cli(*args: str) -> Result:
 class TestCleanOutputs:
     def test_every_output_passes_against_the_inputs(self, study: dict[str, Path]) -> None:
         report = verify_paths([study["out"]], against=[study["in"]])
-        assert report.findings == []
+        # the US cine's DICOM outputs are masked, not checked: named, not failing (issue #20 item 1)
+        assert report.ok and {f.kind for f in report.findings} == {"pixels-not-claimed"}
         suffixes = {p.suffix for p in study["out"].rglob("*") if p.is_file()}
         assert {".png", ".mp4", ".dcm", ".jpg", ".tiff", ".gif", ".webm", ".jsonl"} <= suffixes
         assert report.files_checked == sum(1 for p in study["out"].rglob("*") if p.is_file())
         assert report.values_searched > 40  # names, IDs, dates, UIDs, in two encodings
 
+    def test_pixels_not_claimed_clean_are_reported_not_failing(self, study: dict[str, Path]) -> None:
+        # Issue #20 item 1: the ultrasound cine is masked outside its regions only, so its DICOM
+        # outputs say Patient Identity Removed NO, and why; verify names the reason, exit 0.
+        report = verify_paths([study["out"]])
+        assert report.exit_code == 0
+        assert {(f.kind, f.category, f.detail) for f in report.findings} == {
+            ("pixels-not-claimed", Category.UNCLAIMED, "(0012,0062) PatientIdentityRemoved NO: masked-not-checked")}
+        assert len(report.findings) == 2  # export --also-dicom and deid
+        assert "2 pixels masked, not checked: not failing" in report.summary()
+        res = _cli(str(study["out"]), "--json")
+        assert res.exit_code == 0 and json.loads(res.stdout)["findings"][0]["kind"] == "pixels-not-claimed"
+
     def test_cli_exit_zero_and_summary(self, study: dict[str, Path]) -> None:
         res = _cli(str(study["out"]), "--against", str(study["in"]))
         assert res.exit_code == 0, res.output
         n = sum(1 for p in study["out"].rglob("*") if p.is_file())
-        assert f"{n} files checked, 0 findings" in res.output
+        # the US cine's two DICOM outputs: masked, not checked (issue #20 item 1), named and not failing
+        assert f"{n} files checked, 2 findings (2 pixels masked, not checked: not failing)" in res.output
 
     def test_the_inputs_themselves_fail(self, study: dict[str, Path]) -> None:
         # The original objects carry everything the profile removes: proves the DICOM check can fail.
@@ -620,7 +634,9 @@ class TestCli:
         res = _cli(str(study["out"] / "deid"), "--json")
         assert res.exit_code == 0, res.output
         payload = json.loads(res.output)
-        assert payload["findings"] == [] and payload["files_checked"] == 3  # 2 .dcm + manifest
+        assert payload["files_checked"] == 3  # 2 .dcm + manifest
+        # the US cine: masked, not checked (issue #20 item 1); nothing that fails
+        assert [(f["kind"], f["fails"]) for f in payload["findings"]] == [("pixels-not-claimed", False)]
 
 
 @pytest.mark.slow
@@ -630,4 +646,7 @@ def test_engine_outputs_of_pydicom_test_files_pass_the_dicom_rules(tmp_path: Pat
     batch = api.deidentify([src], tmp_path / "out", key=KEY, accept_burned_in=True, jobs=2)
     assert batch.count("written") > 50
     report = verify_paths([tmp_path / "out"])
-    assert report.findings == []
+    # --accept-burned-in objects say Patient Identity Removed NO, and why (issue #20 item 1): named, not
+    # failing; any rule disagreement would be a failing category
+    assert [f for f in report.findings if f.category.fails] == []
+    assert {f.kind for f in report.findings} <= {"pixels-accepted", "pixels-not-claimed"}

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import pickle
 import re
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dcmexport.deid import Deidentifier, DeidOptions, Key, engine, load_profile
+from dcmexport.deid.marking import PixelState, evidence_from_method
 from dcmexport.errors import DeidentificationError, UsageError
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -142,7 +144,7 @@ class TestMarking:
 
     def test_pixels_cleaned_adds_113101(self) -> None:
         ds = make_ds()
-        deid(ds, pixels_cleaned=True)
+        deid(ds, pixels=PixelState(source_burned_in="YES", suspect=True, changed=True))
         assert "113101" in [i.CodeValue for i in ds.DeidentificationMethodCodeSequence]
 
     def test_burned_in_without_cleaning_is_not_claimed(self) -> None:
@@ -152,9 +154,56 @@ class TestMarking:
         assert ds.PatientIdentityRemoved == "NO"
         ds2 = make_ds()
         ds2.BurnedInAnnotation = "YES"
-        deid(ds2, pixels_cleaned=True)
+        deid(ds2, pixels=PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True,
+                                    ocr_clean=True))
         assert ds2.PatientIdentityRemoved == "YES"
 
+    # Issue #20 item 1: the four cases of the marking rule, and what each may claim.
+    @pytest.mark.parametrize(("state", "removed", "burned_in", "code_113101", "evidence"), [
+        # --accept-burned-in, nothing masked: the pixels were never cleaned
+        (PixelState(source_burned_in="YES", suspect=True, accepted=True), "NO", "YES", False, "accepted-uncleaned"),
+        (PixelState(source_burned_in="", suspect=True, accepted=True), "NO", None, False, "accepted-uncleaned"),
+        # ultrasound masked outside its regions only: the regions' inside was not looked at
+        (PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True), "NO", "YES", True,
+         "masked-not-checked"),
+        (PixelState(source_burned_in="", suspect=True, changed=True, outside_regions=True), "NO", None, True,
+         "masked-not-checked"),
+        # ... and with OCR on every frame reading nothing, inside the regions included
+        (PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True, ocr_clean=True),
+         "YES", "NO", True, "masked-and-checked"),
+        # rectangles plus OCR on every frame: verified, but not "no burned-in annotation"
+        (PixelState(source_burned_in="YES", suspect=True, changed=True, ocr_clean=True), "YES", "YES", True,
+         "ocr-checked"),
+        # the source says NO: nothing to claim beyond it; masking still adds 113101
+        (PixelState(source_burned_in="NO"), "YES", "NO", False, "source-no"),
+        (PixelState(source_burned_in="NO", changed=True), "YES", "NO", True, "source-no"),
+        # a CT without Burned In Annotation: nothing suggests text
+        (PixelState(), "YES", None, False, "not-suspected"),
+        (PixelState(has_pixels=False, source_burned_in="YES", suspect=True), "YES", "YES", False, "no-pixels"),
+    ])
+    def test_marking_claims_only_what_was_done(self, state: PixelState, removed: str, burned_in: str | None,
+                                               code_113101: bool, evidence: str) -> None:
+        ds = make_ds()
+        if state.source_burned_in:
+            ds.BurnedInAnnotation = state.source_burned_in
+        report = deid(ds, pixels=state)
+        assert ds.PatientIdentityRemoved == removed
+        assert ds.get("BurnedInAnnotation") == burned_in
+        assert ("113101" in [i.CodeValue for i in ds.DeidentificationMethodCodeSequence]) is code_113101
+        assert report.pixel_evidence == evidence
+        assert evidence_from_method(ds.DeidentificationMethod) == evidence
+
+    def test_marking_again_with_more_knowledge(self) -> None:
+        ds = make_ds()
+        ds.BurnedInAnnotation = "YES"
+        deidentifier = Deidentifier(DeidOptions(), KEY)
+        unchecked = PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True)
+        deidentifier.deidentify(ds, pixels=unchecked)
+        assert ds.PatientIdentityRemoved == "NO" and ds.BurnedInAnnotation == "YES"
+        assert deidentifier.mark(ds, replace(unchecked, ocr_clean=True)) == "masked-and-checked"
+        assert ds.PatientIdentityRemoved == "YES" and ds.BurnedInAnnotation == "NO"
+        assert deidentifier.mark(ds, unchecked) == "masked-not-checked"
+        assert ds.PatientIdentityRemoved == "NO" and ds.BurnedInAnnotation == "YES"
 
     @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     @pytest.mark.parametrize(("burned_in", "cleaned"), [("NO", False), ("YES", False), ("YES", True)])
@@ -177,15 +226,20 @@ class TestMarking:
             ds.save_as(buf, enforce_file_format=True)
             return buf.getvalue()
 
+        def state(cleaned: bool) -> PixelState:
+            # cleaned: masked outside the regions and checked by OCR, so the marking may say so
+            return PixelState(source_burned_in=burned_in, suspect=burned_in == "YES", changed=cleaned,
+                              outside_regions=cleaned, ocr_clean=cleaned)
+
         options = DeidOptions(retain_modified_dates=True, clean_descriptors=True)
         deidentifier = Deidentifier(options, KEY)
         fast = [read_back() for _ in range(2)]
         for ds in fast:
-            deidentifier.deidentify(ds, pixels_cleaned=cleaned)
+            deidentifier.deidentify(ds, pixels=state(cleaned))
         assert isinstance(fast[0]._dict[0x00120064], RawDataElement)  # the pre-encoded path was taken
         monkeypatch.setattr(engine, "native_encoding", lambda ds: None)
         slow = read_back()
-        Deidentifier(options, KEY).deidentify(slow, pixels_cleaned=cleaned)
+        Deidentifier(options, KEY).deidentify(slow, pixels=state(cleaned))
         assert not isinstance(slow._dict[0x00120064], RawDataElement)
         assert written(fast[0]) == written(fast[1]) == written(slow)
         back = pydicom.dcmread(BytesIO(written(fast[1])))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from dcmexport.deid.marking import describe_marking
 from dcmexport.deid.options import CID7050, DeidOptions, method_codes
 from dcmexport.deid.table import load_table
 
@@ -116,10 +117,14 @@ def describe_actions(options: DeidOptions) -> list[str]:
     dates = ("MODIFIED" if options.retain_modified_dates or options.safe_harbor
              else "UNMODIFIED" if options.retain_full_dates else "REMOVED")
     lines += [
-        "Patient Identity Removed is set to YES, unless Burned In Annotation is YES and the pixels were "
-        "not cleaned, in which case it is set to NO.",
-        f"De-identification Method Code Sequence lists {codes} (plus 113101 Clean Pixel Data when "
-        f"burned-in text was masked); Longitudinal Temporal Information Modified is {dates}.",
+        "The marking claims only what was done to the pixels: Patient Identity Removed is YES only when "
+        "the pixels are known clean, Burned In Annotation becomes NO only when everything outside the "
+        "image regions was blanked and OCR read no text on any frame, and 113101 Clean Pixel Data is "
+        "listed only when masking changed pixels. A De-identification Method value 'pixels: ...' names "
+        "the case, and `verify` reports a NO by that name (a note, not a finding). The cases, first match wins:",
+        *describe_marking(),
+        f"De-identification Method Code Sequence lists {codes} (plus 113101 Clean Pixel Data as above); "
+        f"Longitudinal Temporal Information Modified is {dates}.",
     ]
     return lines
 

@@ -21,6 +21,7 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
 from dcmexport.deid.actions import (
     PATIENT_ID,
@@ -40,6 +41,7 @@ from dcmexport.deid.actions import (
 )
 from dcmexport.deid.describe import method_description, method_values
 from dcmexport.deid.keys import Key, date_offset_days, patient_token, uid_from_key
+from dcmexport.deid.marking import Marking, PixelState, decide_marking
 from dcmexport.deid.options import DeidOptions, method_codes
 from dcmexport.deid.table import load_safe_private
 from dcmexport.encode.dicom import native_encoding
@@ -79,6 +81,7 @@ class DeidReport:
     action_counts: dict[str, int]
     sop_instance_uid: str  # the NEW SOP Instance UID
     patient_pseudonym: str  # the new PatientID ("" when the object had none)
+    pixel_evidence: str = ""  # why the marking says what it says about the pixels (deid.marking.PixelEvidence)
 
 
 @dataclass
@@ -124,7 +127,7 @@ class Deidentifier:
         self._safe_private = load_safe_private() if options.retain_safe_private else frozenset()
         self._uids: dict[str, str] = {}
         self._patients: dict[str, tuple[str, str]] = {}
-        self._marking: dict[tuple[str, bool, bool], tuple[RawDataElement, ...]] = {}
+        self._marking: dict[tuple[Marking, bool], tuple[RawDataElement, ...]] = {}
         self._links: dict[tuple[str, str], str] = {}
         self._link_order: list[LinkageRecord] = []  # first-seen order, so callers can take the new ones
 
@@ -177,13 +180,15 @@ class Deidentifier:
 
     # --- the pass -----------------------------------------------------------------------------
 
-    def deidentify(self, ds: Dataset, *, pixels_cleaned: bool = False) -> DeidReport:
+    def deidentify(self, ds: Dataset, *, pixels: PixelState | None = None) -> DeidReport:
         """De-identify ``ds`` in place, including ``ds.file_meta``, and mark it (PS3.15 E.1.1, E.3).
 
         Args:
             ds: the dataset; changed in place.
-            pixels_cleaned: the caller masked burned-in text (adds 113101 and allows
-                PatientIdentityRemoved=YES even when BurnedInAnnotation is YES).
+            pixels: what the caller did to and knows about the pixels (masks, OCR, the
+                burned-in policy), built from the ORIGINAL dataset; it decides Patient Identity
+                Removed, Burned In Annotation and 113101 (:func:`dcmexport.deid.marking.decide_marking`).
+                None: nobody masked or checked them (:meth:`PixelState.from_dataset`).
 
         Returns:
             Counts of actions by kind, the new SOP Instance UID and the patient pseudonym.
@@ -193,6 +198,7 @@ class Deidentifier:
                 tag and keyword only); the dataset must then be discarded.
         """
         try:
+            state = pixels if pixels is not None else PixelState.from_dataset(ds)
             orig_pid = _text(ds.get(PATIENT_ID))
             new_pid, new_name = self._patient(orig_pid)
             run = _Run(offset=date_offset_days(self.key, orig_pid), patient_id=new_pid, patient_name=new_name)
@@ -201,7 +207,7 @@ class Deidentifier:
                 ds.preamble = b"\0" * 128  # a preamble can hold a TIFF header with PHI
             self._clean(ds, 0, run)
             self._clean_file_meta(ds)
-            self._mark(ds, pixels_cleaned)
+            marking = self._mark(ds, state)
             sop = _text(ds.get(_SOP_INSTANCE))
         except DeidentificationError:
             raise
@@ -211,7 +217,20 @@ class Deidentifier:
         if not sop:
             raise DeidentificationError("(0008,0018) SOPInstanceUID: missing, the object cannot be named; "
                                         "it is not written")
-        return DeidReport(action_counts=run.counts, sop_instance_uid=sop, patient_pseudonym=new_pid)
+        return DeidReport(action_counts=run.counts, sop_instance_uid=sop, patient_pseudonym=new_pid,
+                          pixel_evidence=marking.evidence.value)
+
+    def mark(self, ds: Dataset, pixels: PixelState) -> str:
+        """Write the marking of an already de-identified ``ds`` again, for what is known now.
+
+        For a caller that learns more about the pixels after :meth:`deidentify` (OCR runs while
+        the frames are rendered, before the DICOM output is written). ``pixels`` must describe
+        the original dataset, as for :meth:`deidentify`.
+
+        Returns:
+            The pixel evidence name (:class:`dcmexport.deid.marking.PixelEvidence`).
+        """
+        return self._mark(ds, pixels).evidence.value
 
     def _record_links(self, ds: Dataset, orig_pid: str, new_pid: str, new_name: str) -> None:
         if orig_pid:
@@ -396,31 +415,47 @@ class Deidentifier:
                 _text(meta.get(_MEDIA_SOP_INSTANCE)) if self.options.retain_uids
                 else self.remap_uid(_text(meta.get(_MEDIA_SOP_INSTANCE))))
 
-    def _mark(self, ds: Dataset, pixels_cleaned: bool) -> None:
-        """Write the PS3.15 E.1.1 marking (PS3.3 C.7.1.1 Patient Identity Removed and friends)."""
-        burned_in = _text(ds.get(_BURNED_IN)).upper()
-        # Never claim identity removed while burned-in text may remain in the pixels.
-        removed = "YES" if pixels_cleaned or burned_in != "YES" else "NO"
+    def _mark(self, ds: Dataset, pixels: PixelState) -> Marking:
+        """Write the PS3.15 E.1.1 marking (PS3.3 C.7.1.1 Patient Identity Removed and friends).
+
+        What it claims about the pixels comes from :func:`decide_marking`: only what was done.
+        """
+        marking = decide_marking(pixels)
+        self._mark_burned_in(ds, marking, pixels)
         # Pre-encoded elements may join only a dataset written in the encoding its raw elements were read in.
         implicit = native_encoding(ds)
         if implicit is None:
-            self._mark_elements(ds, removed, pixels_cleaned)
-            return
-        key = (removed, pixels_cleaned, implicit)
+            self._mark_elements(ds, marking)
+            return marking
+        key = (marking, implicit)
         elements = self._marking.get(key)
         if elements is None:
-            elements = self._marking[key] = self._encoded_marking(removed, pixels_cleaned, implicit)
+            elements = self._marking[key] = self._encoded_marking(marking, implicit)
         if not elements:
-            self._mark_elements(ds, removed, pixels_cleaned)
-            return
+            self._mark_elements(ds, marking)
+            return marking
         elems: MutableMapping[Any, Any] = ds._dict
         for elem in elements:
             elems[elem.tag] = elem
+        return marking
 
-    def _encoded_marking(self, removed: str, pixels_cleaned: bool, implicit: bool) -> tuple[RawDataElement, ...]:
+    @staticmethod
+    def _mark_burned_in(ds: Dataset, marking: Marking, pixels: PixelState) -> None:
+        """Burned In Annotation: NO when the marking may claim it, otherwise the source's value as it was."""
+        elems: MutableMapping[Any, Any] = ds._dict
+        if marking.burned_in_annotation is not None:
+            elems[Tag(_BURNED_IN)] = DataElement(_BURNED_IN, "CS", marking.burned_in_annotation)
+        elif _text(ds.get(_BURNED_IN)).upper() != pixels.source_burned_in:
+            # Marked before with more knowledge (mark() again): back to what the source said.
+            if pixels.source_burned_in:
+                elems[Tag(_BURNED_IN)] = DataElement(_BURNED_IN, "CS", pixels.source_burned_in)
+            else:
+                elems.pop(Tag(_BURNED_IN), None)
+
+    def _encoded_marking(self, marking: Marking, implicit: bool) -> tuple[RawDataElement, ...]:
         """The marking elements as pydicom encodes them, in ``implicit`` or explicit VR little endian.
 
-        The marking is the same for every object of a run (bar these three inputs), and
+        The marking is the same for every object of a run (bar these inputs), and
         building it as pydicom elements (a code sequence of three items) cost ~0.3 ms per
         object, then as much again to write it. Encoded once by pydicom's own writer
         and read back, the elements are immutable raw tuples that any number of
@@ -429,7 +464,7 @@ class Deidentifier:
         elements built per object (tests/test_deid_engine.py).
         """
         scratch = Dataset()
-        self._mark_elements(scratch, removed, pixels_cleaned)
+        self._mark_elements(scratch, marking)
         fp = DicomBytesIO()
         fp.is_implicit_VR, fp.is_little_endian = implicit, True
         write_dataset(fp, scratch)
@@ -437,11 +472,13 @@ class Deidentifier:
         raw = tuple(e for e in encoded._dict.values() if isinstance(e, RawDataElement))
         return raw if len(raw) == len(encoded._dict) else ()  # () : not shareable, build per object
 
-    def _mark_elements(self, ds: Dataset, removed: str, pixels_cleaned: bool) -> None:
-        ds.PatientIdentityRemoved = removed
-        ds.DeidentificationMethod = method_values(self.options, pixels_cleaned=pixels_cleaned)
+    def _mark_elements(self, ds: Dataset, marking: Marking) -> None:
+        cleaned = marking.clean_pixel_data
+        ds.PatientIdentityRemoved = marking.patient_identity_removed
+        ds.DeidentificationMethod = method_values(self.options, pixels_cleaned=cleaned) + [
+            marking.evidence.method_value]
         items = []
-        for code, meaning in method_codes(self.options, pixels_cleaned=pixels_cleaned):
+        for code, meaning in method_codes(self.options, pixels_cleaned=cleaned):
             item = Dataset()
             item.CodeValue = code
             item.CodingSchemeDesignator = "DCM"

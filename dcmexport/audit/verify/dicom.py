@@ -23,6 +23,7 @@ from dcmexport.audit.inspect import resolve_row, value_text
 from dcmexport.audit.verify.findings import VALUE_SHOWN, BadMedia, Kind, Problem
 from dcmexport.deid import DeidOptions, inspect_dataset
 from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
+from dcmexport.deid.marking import PixelEvidence, evidence_from_method
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.read import quiet_pydicom
 
@@ -39,6 +40,9 @@ _PSEUDONYM = {_PATIENT_ID: re.compile(r"ANON-[A-Z2-7]{10}"), _PATIENT_NAME: re.c
 _NUMERIC_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 _TEXT_VRS = frozenset({"LO", "SH", "UC", "LT", "ST", "UT", "UR", "AE", "PN", "CS"})
 _REMOVING = frozenset({"X", "text-unlisted"})
+_ACCEPTED_EVIDENCE_DETAIL = ("(0012,0062) PatientIdentityRemoved NO: accepted-uncleaned, the pixels may hold "
+                             "burned-in text ((0028,0301) BurnedInAnnotation not NO) and no mask applied; accepted "
+                             "by the user (--accept-burned-in)")
 _ACCEPTED_DETAIL = ("(0012,0062) PatientIdentityRemoved NO: (0028,0301) BurnedInAnnotation YES and no mask "
                     "applied; burned-in text was accepted by the user (--accept-burned-in)")
 
@@ -163,13 +167,21 @@ def _marking_problems(ds: Dataset, show_values: bool) -> Iterator[Problem]:
     removed = ds.get(0x00120062)  # the element, not its value
     value = "" if removed is None else str(removed.value).strip().upper()
     burned_in = ds.get(0x00280301)
-    if value == "NO" and burned_in is not None and str(burned_in.value).strip().upper() == "YES":
+    method = ds.get(0x00120063)
+    evidence = evidence_from_method(element_values(method)) if method is not None else None
+    if value == "NO" and evidence is not None and not evidence.clean:
+        # The engine said NO and why (dcmexport.deid.marking, issue #20 item 1): an honest marking.
+        if evidence is PixelEvidence.ACCEPTED:
+            yield Problem(Kind.PIXELS_ACCEPTED, _ACCEPTED_EVIDENCE_DETAIL, _shown(removed, show_values))
+        else:
+            yield Problem(Kind.PIXELS_NOT_CLAIMED, f"(0012,0062) PatientIdentityRemoved NO: {evidence.value}",
+                          _shown(removed, show_values))
+    elif value == "NO" and burned_in is not None and str(burned_in.value).strip().upper() == "YES":
         # The engine's own marking when the pixels may hold text no mask covered: only with
         # --accept-burned-in (PS3.3 C.7.1.1; dcmexport.deid.engine never claims YES then).
         yield Problem(Kind.PIXELS_ACCEPTED, _ACCEPTED_DETAIL, _shown(removed, show_values))
     elif value != "YES":
         yield Problem(Kind.MARKING, "(0012,0062) PatientIdentityRemoved missing or not YES", _shown(removed, show_values))
-    method = ds.get(0x00120063)
     if method is None or not element_values(method):
         yield Problem(Kind.MARKING, "(0012,0063) DeidentificationMethod missing")
 
