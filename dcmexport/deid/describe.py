@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from dcmexport.deid.echo import DESCRIPTION as ECHO_DESCRIPTION
 from dcmexport.deid.marking import describe_marking
 from dcmexport.deid.options import CID7050, DeidOptions, method_codes
 from dcmexport.deid.table import load_table
@@ -103,6 +104,7 @@ def describe_actions(options: DeidOptions) -> list[str]:
         "allow list in presets/deid/keep.toml; unlisted UIDs are remapped; unlisted dates follow the "
         "date rules; unknown public attributes (VR UN), group lengths and whole overlay groups (60xx) "
         "are removed.",
+        ECHO_DESCRIPTION,
         "All private attributes (odd groups), including private sequences and private creators, are "
         "removed" + (" except the Retain Safe Private allow list." if options.retain_safe_private else "."),
         "File meta: Media Storage SOP Instance UID is set to the new SOP Instance UID; source, sending "

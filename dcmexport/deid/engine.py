@@ -40,6 +40,7 @@ from dcmexport.deid.actions import (
     year_only,
 )
 from dcmexport.deid.describe import method_description, method_values
+from dcmexport.deid.echo import EchoGuard
 from dcmexport.deid.keys import Key, date_offset_days, patient_token, uid_from_key
 from dcmexport.deid.marking import Marking, PixelState, decide_marking
 from dcmexport.deid.options import DeidOptions, method_codes
@@ -55,6 +56,7 @@ _META_KEEP = frozenset({0x00020000, 0x00020001, 0x00020002, 0x00020010, 0x000200
 _MEDIA_SOP_INSTANCE = 0x00020003
 _SOP_INSTANCE, _STUDY_UID, _SERIES_UID = 0x00080018, 0x0020000D, 0x0020000E
 _BURNED_IN = 0x00280301
+_CHARSET = 0x00080005
 _LABELS: dict[Action, str] = {a: a.value for a in Action}
 _REMOVING = frozenset({Action.REMOVE, Action.TEXT_UNLISTED, Action.PRIVATE})
 #: VRs whose dummy/empty value can be written without decoding the old one.
@@ -91,11 +93,15 @@ class _Run:
     offset: int
     patient_id: str
     patient_name: str
+    echo: EchoGuard
     counts: dict[str, int] = field(default_factory=dict)
 
     def count(self, action: Action, n: int = 1) -> None:
         label = _LABELS[action]
         self.counts[label] = self.counts.get(label, 0) + n
+
+    def count_label(self, label: str) -> None:
+        self.counts[label] = self.counts.get(label, 0) + 1
 
 
 def _tag_label(tag: int) -> str:
@@ -201,11 +207,13 @@ class Deidentifier:
             state = pixels if pixels is not None else PixelState.from_dataset(ds)
             orig_pid = _text(ds.get(PATIENT_ID))
             new_pid, new_name = self._patient(orig_pid)
-            run = _Run(offset=date_offset_days(self.key, orig_pid), patient_id=new_pid, patient_name=new_name)
+            run = _Run(offset=date_offset_days(self.key, orig_pid), patient_id=new_pid, patient_name=new_name,
+                       echo=EchoGuard(ds._dict.get(Tag(_CHARSET))))
             self._record_links(ds, orig_pid, new_pid, new_name)
             if getattr(ds, "preamble", None) is not None:
                 ds.preamble = b"\0" * 128  # a preamble can hold a TIFF header with PHI
             self._clean(ds, 0, run)
+            run.echo.apply(run.count_label, dummy_value)  # kept text repeating a value taken away
             self._clean_file_meta(ds)
             marking = self._mark(ds, state)
             sop = _text(ds.get(_SOP_INSTANCE))
@@ -281,14 +289,19 @@ class Deidentifier:
                     decision = Decision(Action.PSEUDONYM)
                 action = decision.action
                 if action is Action.KEEP:
-                    if (vr or _dictionary_vr(tag)) == "SQ":
+                    kept_vr = vr or _dictionary_vr(tag)
+                    if kept_vr == "SQ":
                         self._recurse(ds[btag], depth, run)
+                    elif kept_vr in TEXT_VRS:
+                        run.echo.note_kept(ds, btag, kept_vr)
                 elif action in _REMOVING:
+                    run.echo.note_original(elems[btag], vr or _dictionary_vr(tag))
                     del elems[btag]
                     run.count(action)
                 elif (action is Action.EMPTY or action is Action.DUMMY or action is Action.PN_UNLISTED) and (
                         simple_vr := vr or _dictionary_vr(tag)) in _SIMPLE_VRS:
                     # No need to decode the old value: write the new element directly.
+                    run.echo.note_original(elems[btag], simple_vr)
                     elems[btag] = DataElement(btag, simple_vr, dummy_value(simple_vr) if action is not Action.EMPTY
                                               else _EMPTY.get(simple_vr, ""))
                     run.count(action)
@@ -317,6 +330,8 @@ class Deidentifier:
     def _apply(self, ds: Dataset, tag: Any, decision: Decision, depth: int, run: _Run) -> None:
         action = decision.action
         if action in _REMOVING:
+            elem = ds._dict[tag]
+            run.echo.note_original(elem, elem.VR or _dictionary_vr(int(tag)))
             del ds._dict[tag]
             run.count(action)
             return
@@ -329,6 +344,8 @@ class Deidentifier:
             else:  # D, U, C, K on a sequence: keep it, clean every item (PS3.15 E.1.1 note on SQ)
                 self._recurse(elem, depth, run)
             return
+        if action is not Action.CLEAN and action is not Action.FORM:
+            run.echo.note_original(elem, vr)  # about to be emptied or replaced
         if action is Action.EMPTY:
             elem.value = elem.empty_value
         elif action is Action.DUMMY or action is Action.PN_UNLISTED:
@@ -353,6 +370,8 @@ class Deidentifier:
             # be cleaned, so they get the Basic Profile action (fail closed).
             if vr not in _CLEANABLE_VRS or not all(is_clean_descriptor(v, self._vocab) for v in _values(elem)):
                 self._apply(ds, tag, Decision(decision.fallback), depth, run)
+            elif vr in TEXT_VRS:
+                run.echo.note_kept(ds, tag, vr)
             return
         elif action is Action.FORM:
             if not all(is_well_formed(v, vr) for v in _values(elem)):
