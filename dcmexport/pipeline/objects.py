@@ -35,6 +35,7 @@ from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import (
     FrameProgress,
+    count_pixel_text,
     encode_clip,
     note_verification,
     remove_outputs,
@@ -153,7 +154,7 @@ def _export_file(
                     on_frame()
         if options.also_dicom:
             deidentifier.mark(ds, replace(pixels, ocr_clean=ocr_read_nothing(pipeline, frames)))  # OCR has run now
-            write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite)
+            count_pixel_text(result, write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite))
             written.append(planned[-1])
     except BaseException:
         remove_outputs(written)
@@ -187,6 +188,6 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
-    write_dicom(ds, plan, final, overwrite=write_options.overwrite)
+    count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
     result.outputs = [final]
     result.status = WRITTEN

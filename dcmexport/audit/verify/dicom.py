@@ -25,6 +25,7 @@ from dcmexport.deid import DeidOptions, inspect_dataset
 from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
 from dcmexport.deid.marking import PixelEvidence, evidence_from_method
 from dcmexport.deid.table import load_keep_lists
+from dcmexport.encode.jpeg_segments import iter_pixel_data_text
 from dcmexport.read import quiet_pydicom
 
 _PATIENT_NAME, _PATIENT_ID = 0x00100010, 0x00100020
@@ -217,3 +218,5 @@ def iter_file_problems(path: Path, options: DeidOptions, *, pseudonyms: frozense
         except Exception as exc:  # noqa: BLE001 - pydicom's text can quote values
             raise BadMedia(f"not a readable DICOM file ({type(exc).__name__})") from None
         yield from iter_dataset_problems(ds, options, pseudonyms=pseudonyms, show_values=show_values)
+        for _frame, kind in iter_pixel_data_text(ds):  # text segments inside compressed frames (issue #20 item 3)
+            yield Problem(Kind.METADATA, f"(7FE0,0010) PixelData compressed frame: {kind}")
