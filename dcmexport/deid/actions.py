@@ -5,9 +5,10 @@ The rules (written here once, and listed in plain English by :mod:`describe`):
 * **Combined codes** (PS3.15 E.1.1 lets the choice depend on the IOD's attribute type; we do not
   model every IOD, so we choose the action that can never make the object invalid by
   removing a possibly Type 1 or Type 2 attribute): ``X/Z -> Z``, ``X/D -> D``, ``X/Z/D -> D``,
-  ``Z/D -> D``, ``X/Z/U* -> U`` (sequences: kept, their UIDs remapped). One exception, checked
+  ``Z/D -> D``, ``X/Z/U* -> U`` (sequences: kept, their UIDs remapped). Exceptions, checked
   with dciodvfy: an ``X/Z`` *sequence* is removed (an empty Type 3 sequence is invalid, and these
-  are Type 3 in the image IODs), except Acquisition Context Sequence, which is Type 2.
+  are Type 3 in the image IODs), except Acquisition Context Sequence, which is Type 2; guarded
+  Type 1 attributes listed X, Z or X/Z get dummies. All of it is data: :data:`BASIC_RULES`.
 * **Option columns** override the Basic Profile code when their option is on. When two enabled
   options disagree, ``C`` (clean) wins over ``K`` (keep): fail closed.
 * **What ``C`` means** depends on the column: Modified Dates -> shift DA/DT by the patient's
@@ -56,6 +57,38 @@ class Action(StrEnum):
     TEXT_UNLISTED = "text-unlisted"
 
 
+    @property
+    def description(self) -> str:
+        """What this action does to an attribute, in plain English (the README lists these)."""
+        return _ACTION_TEXT[self].format_map({vr: v for vr, v in _DUMMIES.items() if isinstance(v, str)})
+
+
+_ACTION_TEXT: dict[Action, str] = {
+    Action.REMOVE: "removed, wherever it occurs (a sequence with all its items)",
+    Action.EMPTY: "kept with an empty value (a sequence with no items)",
+    Action.DUMMY: "replaced by a dummy value valid for its VR (text and person names {PN}, dates {DA}, "
+    "date-times {DT}, times {TM}, ages {AS}, numbers {DS}, binary values empty; UIDs remapped as for U); "
+    "a sequence is kept and each item cleaned",
+    Action.UID: "its UIDs remapped to 2.25.<HMAC> (well-known UIDs unchanged); a sequence is kept and each "
+    "item cleaned; a value that is not a UID in this file is removed",
+    Action.KEEP: "kept as it is; a sequence is kept and each item cleaned",
+    Action.CLEAN: "kept only when every word of every value is in the descriptor vocabulary and no number has "
+    "more than 3 digits, otherwise its Basic Profile action; values that are not text (binary, person "
+    "names) get the Basic Profile action; a sequence is kept and each item cleaned",
+    Action.SHIFT: "date or date-time shifted by the patient's offset, time and UTC offset kept; a value that "
+    "is not a valid date becomes the dummy; other VRs get the Basic Profile action",
+    Action.YEAR: "date or date-time reduced to 1 January of its year (a value that is not a valid date becomes "
+    "the dummy); other VRs get the Basic Profile action",
+    Action.AGE: "an age over 89 years becomes 090Y (an invalid age is emptied)",
+    Action.FORM: "kept when it has the form of a time (HHMMSS.FFFFFF) or of a UTC offset (+HHMM), otherwise "
+    "its Basic Profile action",
+    Action.PSEUDONYM: "replaced by the keyed patient pseudonym",
+    Action.PRIVATE: "removed unless on the Retain Safe Private allow list",
+    Action.PN_UNLISTED: "a person name the table does not list: replaced by ANONYMIZED",
+    Action.TEXT_UNLISTED: "free text the table does not list and the allow list does not name: removed",
+}
+
+
 class Decision(NamedTuple):
     """The action for an attribute and, for ``CLEAN``, what to do when cleaning fails."""
 
@@ -84,6 +117,44 @@ _DATE_COLUMN = "rtnLongFullDatesOpt"
 def resolve_code(code: str) -> Action:
     """Return the concrete action for a Table E.1-1 code (combined codes resolved, see module doc)."""
     return COMBINED[code]
+
+
+class BasicRule(NamedTuple):
+    """How Basic Profile codes resolve for the rows a condition selects (first matching rule wins)."""
+
+    codes: tuple[str, ...]
+    action: Action
+    when: str  # plain English; "" for every other row with these codes
+    applies: Any  # Callable[[TableEntry], bool] | None
+
+
+def _guarded(entry: TableEntry) -> bool:
+    return entry.match == "exact" and entry.value in TYPE1_GUARD
+
+
+def _type3_sequence(entry: TableEntry) -> bool:
+    return entry.vr == "SQ" and entry.value not in TYPE2_SEQUENCES
+
+
+#: The resolution of Basic Profile codes, specific rules first; :func:`resolve_basic` applies them and
+#: :mod:`describe` lists them, so the README cannot drift from what the engine does.
+BASIC_RULES: tuple[BasicRule, ...] = (
+    BasicRule(("X", "Z", "X/Z"), Action.DUMMY, "Type 1 attributes of every composite IOD (SOP Class and "
+              "Instance UID, Study and Series Instance UID, Modality), never removed or emptied", _guarded),
+    BasicRule(("X/Z",), Action.REMOVE, "sequences: they are Type 3 in the image IODs, and an empty Type 3 "
+              "sequence is invalid (PS3.5 7.5)", _type3_sequence),
+    BasicRule(("X/Z",), Action.EMPTY, "Type 2 sequences (Acquisition Context Sequence)",
+              lambda entry: entry.vr == "SQ"),
+    *(BasicRule((code,), action, "", None) for code, action in COMBINED.items()),
+)
+
+
+def resolve_basic(entry: TableEntry) -> Action:
+    """Return the action of a row's Basic Profile code (:data:`BASIC_RULES`, first match)."""
+    for rule in BASIC_RULES:
+        if entry.basic in rule.codes and (rule.applies is None or rule.applies(entry)):
+            return rule.action
+    raise KeyError(entry.basic)
 
 
 def _dictionary_vr(tag: int) -> str:
@@ -120,13 +191,7 @@ def decide_entry(entry: TableEntry, options: DeidOptions) -> Decision:
     Returns:
         The concrete action, plus the Basic Profile action to fall back on when cleaning fails.
     """
-    basic = resolve_code(entry.basic)
-    if entry.basic == "X/Z" and entry.vr == "SQ" and entry.value not in TYPE2_SEQUENCES:
-        # An empty Type 3 sequence is invalid (PS3.5 7.5: a present Type 3 sequence has items);
-        # these sequences are Type 3 in the composite image IODs, so removal is the valid choice.
-        basic = Action.REMOVE
-    if entry.match == "exact" and entry.value in TYPE1_GUARD and basic in (Action.REMOVE, Action.EMPTY):
-        basic = Action.DUMMY
+    basic = resolve_basic(entry)
     enabled = {col: entry.options[col] for name, (col, _) in OPTION_COLUMNS.items()
                if getattr(options, name) and col in entry.options}
     vr = entry.vr
