@@ -97,7 +97,7 @@ class TestExactOutput:
     def test_basic_actions(self) -> None:
         ds = make_ds()
         report = deid(ds)
-        assert ds.StudyDate == ""  # Z
+        assert ds.StudyDate == "20000101"  # Z, as a dummy: a DICOMDIR's study record needs it
         assert ds.SeriesDate == "20000101"  # X/D -> D, a valid dummy date
         assert ds.ContentDate == "20000101"  # Z/D -> D
         assert ds.AcquisitionDateTime == "20000101000000"  # X/Z/D -> D
@@ -308,7 +308,7 @@ class TestOptions:
         deid(ds, DeidOptions(retain_modified_dates=True))
         assert (ds.StudyTime == value) is kept
         if not kept:
-            assert ds.StudyTime == ""  # the Basic Profile action of Study Time: Z
+            assert ds.StudyTime == "000000"  # the Basic Profile action of Study Time: Z, as a dummy (DICOMDIR)
 
     def test_clean_descriptors_removes_binary_values_it_cannot_check(self) -> None:
         # (0016,002B) Maker Note and (0016,004B) Device Setting Description are OB and C under Clean
@@ -334,7 +334,7 @@ class TestOptions:
         assert ds.PatientAge == "090Y"
         assert ds.StudyDate == "20200101" and ds.SeriesDate == "20200101"
         assert ds.AcquisitionDateTime == "20200101"
-        assert ds.StudyTime == ""  # finer than a year: Basic Profile (Z)
+        assert ds.StudyTime == "000000"  # finer than a year: Basic Profile (Z, as a dummy for a DICOMDIR)
         ds2 = make_ds()
         ds2.PatientAge = "089Y"
         deid(ds2, load_profile("safe-harbor"))
@@ -370,7 +370,7 @@ class TestBeyondTheTable:
         ds.add_new(0x00191001, "SQ", Sequence([Dataset()]))
         report = deid(ds)
         out = ds.ContentSequence[0]
-        assert str(out.PersonName) == "ANONYMIZED" and str(out[0x00142006].value) == "ANONYMIZED"
+        assert str(out.PersonName) == "ANONYMIZED^" and str(out[0x00142006].value) == "ANONYMIZED^"
         assert "TextValue" not in out
         assert out.ReferencedSOPInstanceUID == ds.SOPInstanceUID  # the reference still resolves
         code = out.ConceptNameCodeSequence[0]

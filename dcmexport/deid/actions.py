@@ -66,7 +66,7 @@ class Action(StrEnum):
 _ACTION_TEXT: dict[Action, str] = {
     Action.REMOVE: "removed, wherever it occurs (a sequence with all its items)",
     Action.EMPTY: "kept with an empty value (a sequence with no items)",
-    Action.DUMMY: "replaced by a dummy value valid for its VR (text and person names {PN}, dates {DA}, "
+    Action.DUMMY: "replaced by a dummy value valid for its VR (text {LO}, person names {PN}, dates {DA}, "
     "date-times {DT}, times {TM}, ages {AS}, numbers {DS}, binary values empty; UIDs remapped as for U); "
     "a sequence is kept and each item cleaned",
     Action.UID: "its UIDs remapped to 2.25.<HMAC> (well-known UIDs unchanged); a sequence is kept and each "
@@ -84,7 +84,7 @@ _ACTION_TEXT: dict[Action, str] = {
     "its Basic Profile action",
     Action.PSEUDONYM: "replaced by the keyed patient pseudonym",
     Action.PRIVATE: "removed unless on the Retain Safe Private allow list",
-    Action.PN_UNLISTED: "a person name the table does not list: replaced by ANONYMIZED",
+    Action.PN_UNLISTED: "a person name the table does not list: replaced by {PN}",
     Action.TEXT_UNLISTED: "free text the table does not list and the allow list does not name: removed",
 }
 
@@ -107,6 +107,8 @@ COMBINED: dict[str, Action] = {
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 #: Type 1 attributes of every composite IOD that must never be removed or emptied (PS3.3 C.12.1, C.7).
 TYPE1_GUARD = frozenset({0x00080016, 0x00080018, 0x0020000D, 0x0020000E, 0x00080060})
+#: Z attributes that are Type 1 in a DICOMDIR study record (PS3.3 F.5.2): Study Date, Study Time, Study ID.
+DICOMDIR_NEEDS = frozenset({0x00080020, 0x00080030, 0x00200010})
 #: X/Z sequences that are Type 2 where they occur (Acquisition Context Module, PS3.3 C.7.6.14): emptied, not removed.
 TYPE2_SEQUENCES = frozenset({0x00400555})
 DATE_VRS = frozenset({"DA", "DT"})
@@ -141,6 +143,9 @@ def _type3_sequence(entry: TableEntry) -> bool:
 BASIC_RULES: tuple[BasicRule, ...] = (
     BasicRule(("X", "Z", "X/Z"), Action.DUMMY, "Type 1 attributes of every composite IOD (SOP Class and "
               "Instance UID, Study and Series Instance UID, Modality), never removed or emptied", _guarded),
+    BasicRule(("Z",), Action.DUMMY, "attributes a DICOMDIR's study record needs (Study Date, Study Time, "
+              "Study ID: Type 1 there, PS3.3 F.5.2): Z allows a dummy value, and an empty one would make the "
+              "object unfit for a DICOMDIR", lambda entry: entry.match == "exact" and entry.value in DICOMDIR_NEEDS),
     BasicRule(("X/Z",), Action.REMOVE, "sequences: they are Type 3 in the image IODs, and an empty Type 3 "
               "sequence is invalid (PS3.5 7.5)", _type3_sequence),
     BasicRule(("X/Z",), Action.EMPTY, "Type 2 sequences (Acquisition Context Sequence)",
@@ -302,11 +307,14 @@ class RulePlan:
 # --- values -------------------------------------------------------------------------------
 
 DUMMY_TEXT = "ANONYMIZED"
+#: A person name dummy in the current form: family name component and its delimiter (PS3.5 6.2.1.1).
+#: Without the '^' dciodvfy warns "Retired Person Name form" (the pre-1993 single-string form).
+DUMMY_PN = DUMMY_TEXT + "^"
 DUMMY_DATE = "20000101"  # valid (PS3.5 6.2 DA); never "00010101" which many readers reject
 _DUMMIES: dict[str, object] = {
     "DA": DUMMY_DATE, "DT": DUMMY_DATE + "000000", "TM": "000000", "AS": "000D",
     "DS": "0", "IS": "0", "FL": 0.0, "FD": 0.0, "SL": 0, "SS": 0, "UL": 0, "US": 0, "SV": 0, "UV": 0,
-    "CS": DUMMY_TEXT, "AE": DUMMY_TEXT, "LO": DUMMY_TEXT, "SH": DUMMY_TEXT, "PN": DUMMY_TEXT,
+    "CS": DUMMY_TEXT, "AE": DUMMY_TEXT, "LO": DUMMY_TEXT, "SH": DUMMY_TEXT, "PN": DUMMY_PN,
     "LT": DUMMY_TEXT, "ST": DUMMY_TEXT, "UT": DUMMY_TEXT, "UC": DUMMY_TEXT, "UR": "",
     "OB": b"", "OW": b"", "OD": b"", "OF": b"", "OL": b"", "OV": b"", "UN": b"", "AT": None,
 }

@@ -72,7 +72,11 @@ def describe_actions(options: DeidOptions) -> list[str]:
     Counts come from the shipped Table E.1-1 resolved under the options, so the text always
     matches what the engine does (PS3.15 E.1.1, E.3).
     """
-    from dcmexport.deid.actions import Action, RulePlan  # local: actions imports this module's siblings
+    from dcmexport.deid.actions import (  # local: actions imports this module's siblings
+        DUMMY_PN,
+        Action,
+        RulePlan,
+    )
 
     plan = RulePlan(options)
     table = load_table()
@@ -100,7 +104,7 @@ def describe_actions(options: DeidOptions) -> list[str]:
         "UIDs (SOP classes, transfer syntaxes) and class/syntax attributes are never changed.",
         "Patient ID becomes ANON- plus 10 base32 characters of HMAC-SHA256(key, Patient ID) and "
         "Patient Name ANON^ plus the same characters, unless a patient map gives explicit pseudonyms.",
-        "Every attribute with VR PN that the table does not list, anywhere, is replaced by ANONYMIZED.",
+        f"Every attribute with VR PN that the table does not list, anywhere, is replaced by {DUMMY_PN}.",
         "Unlisted free text (LO, SH, UC, LT, ST, UT, UR, AE) is removed unless its keyword is on the "
         "allow list in presets/deid/keep.toml; unlisted UIDs are remapped; unlisted dates follow the "
         "date rules; unknown public attributes (VR UN), group lengths and whole overlay groups (60xx) "

@@ -22,7 +22,7 @@ from pydicom.multival import MultiValue
 from dcmexport.audit.inspect import resolve_row, value_text
 from dcmexport.audit.verify.findings import VALUE_SHOWN, BadMedia, Kind, Problem
 from dcmexport.deid import DeidOptions, inspect_dataset
-from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
+from dcmexport.deid.actions import DUMMY_PN, DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
 from dcmexport.deid.marking import PixelEvidence, evidence_from_method
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.encode.jpeg_segments import iter_pixel_data_text
@@ -83,13 +83,14 @@ def _is_dummy(elem: DataElement) -> bool:
     dummy = dummy_value(vr)
     if isinstance(dummy, bytes | type(None)):
         return False  # binary and AT dummies are empty, and the value is not
-    return all(str(v).strip(" \0") == str(dummy) for v in values)
+    dummies = {str(dummy), DUMMY_TEXT} if vr == "PN" else {str(dummy)}  # PN: also the dummy of earlier versions
+    return all(str(v).strip(" \0") in dummies for v in values)
 
 
 def _is_pseudonym(elem: DataElement, tag: int, allowed: frozenset[str]) -> bool:
     for value in element_values(elem):
         text = str(value).strip(" \0")
-        if text and text != DUMMY_TEXT and text not in allowed and not _PSEUDONYM[tag].fullmatch(text):
+        if text and text not in (DUMMY_TEXT, DUMMY_PN) and text not in allowed and not _PSEUDONYM[tag].fullmatch(text):
             return False
     return True
 
