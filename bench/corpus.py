@@ -121,7 +121,7 @@ def _write_mjpeg(mjpeg: Path) -> int:
 def _fps(path: Path) -> float:
     import pydicom
 
-    from dcmexport.cine import frame_rate_from_dataset
+    from dcmexport.render.timing import frame_rate_from_dataset
 
     return frame_rate_from_dataset(pydicom.dcmread(path, stop_before_pixels=True), None).fps
 

@@ -33,7 +33,6 @@ from dcmexport.atomic import (
     remove_stale_temporaries,
 )
 from dcmexport.burnedin import apply_plan_to_dataset, may_carry_burned_in, plan_masks
-from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier, DeidOptions, Key
 from dcmexport.encode.dicom import write_part10
 from dcmexport.encode.still import write_still
@@ -46,7 +45,6 @@ from dcmexport.errors import (
     UnsupportedError,
     UsageError,
 )
-from dcmexport.jpeg import JpegHeader
 from dcmexport.manifest import Manifest
 from dcmexport.mask import Box, MaskPlan, align_box_outward
 from dcmexport.options import (
@@ -73,6 +71,7 @@ from dcmexport.read import (
     read_small_file,
     sha256_file,
 )
+from dcmexport.read.jpeg import JpegHeader
 from dcmexport.render import (
     FrameRenderers,
     PixelSpacing,
@@ -80,6 +79,7 @@ from dcmexport.render import (
     aspect_size,
     pixel_spacing_from_dataset,
 )
+from dcmexport.render.timing import frame_rate_from_dataset
 from dcmexport.results import (
     FAILED,
     SKIPPED,

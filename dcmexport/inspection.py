@@ -12,12 +12,12 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from dcmexport.burnedin import match_mask_presets, may_carry_burned_in, plan_masks, us_regions_from_dataset
-from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import DeidOptions, InspectRow, inspect_dataset
 from dcmexport.errors import BurnedInError, DcmexportError
 from dcmexport.options import MaskOptions
 from dcmexport.read import check_pixel_geometry, has_pixels, read_dataset
 from dcmexport.render import pixel_spacing_from_dataset
+from dcmexport.render.timing import frame_rate_from_dataset
 
 
 @dataclass

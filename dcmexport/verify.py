@@ -67,10 +67,10 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from dcmexport.deid import DeidOptions, inspect_dataset
 from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
-from dcmexport.deid.engine import WELL_KNOWN_UIDS
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.errors import InputError, NotDicomError, UsageError
 from dcmexport.read import quiet_pydicom
+from dcmexport.read.pydicom_adapter import WELL_KNOWN_UIDS
 
 __all__ = [
     "Finding",

@@ -362,7 +362,7 @@ class TestRealClip:
         pydicom = pytest.importorskip("pydicom")
         from pydicom.data import get_testdata_file
 
-        from dcmexport.cine import frame_rate_from_dataset
+        from dcmexport.render.timing import frame_rate_from_dataset
 
         source = get_testdata_file("examples_ybr_color.dcm")
         assert isinstance(source, str)

@@ -91,8 +91,8 @@ class TestReadDataset:
 
     def test_geometry_memo_only_for_identical_headers(self, tmp_path: Path) -> None:
         # check_pixel_geometry reuses a frame count for a byte-identical header and Pixel
-        # Data length (read._geometry_key); anything that changes the answer is checked again.
-        from dcmexport.read import _GEOMETRY_MEMO, _geometry_key
+        # Data length (read.geometry._geometry_key); anything that changes the answer is checked again.
+        from dcmexport.read.geometry import _GEOMETRY_MEMO, _geometry_key
         from dcmexport.samples import make_us_gray_cine, write_dataset
 
         good = write_dataset(make_us_gray_cine(rows=64, columns=64, frames=8), tmp_path / "good.dcm")

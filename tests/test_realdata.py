@@ -30,7 +30,7 @@ def _all_real_files() -> list[Path]:
 
 
 def _expected_fps(ds: pydicom.Dataset) -> float | None:
-    """The frame-rate rule written independently of dcmexport.cine (PS3.3 C.7.6.5)."""
+    """The frame-rate rule written independently of dcmexport.render.timing (PS3.3 C.7.6.5)."""
     for keyword in ("FrameTime",):
         v = ds.get(keyword)
         if v not in (None, "") and float(v) > 0:

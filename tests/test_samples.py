@@ -448,7 +448,7 @@ class TestCompressJpegBaseline:
     ) -> None:
         from pydicom.encaps import generate_frames
 
-        from dcmexport.jpeg import read_jpeg_header
+        from dcmexport.read.jpeg import read_jpeg_header
 
         ds = samples.make_us_rgb_cine(frames=3)
         original = ds.pixel_array.astype(int)

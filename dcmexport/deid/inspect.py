@@ -8,9 +8,10 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from dcmexport.deid.actions import PATIENT_ID, PATIENT_NAME, Action, RulePlan, _dictionary_vr, resolve_vr
+from dcmexport.deid.actions import PATIENT_ID, PATIENT_NAME, Action, RulePlan, resolve_vr
 from dcmexport.deid.options import DeidOptions
 from dcmexport.deid.table import load_safe_private
+from dcmexport.read.pydicom_adapter import dictionary_vr
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _walk(ds: Dataset, plan: RulePlan, safe: frozenset[tuple[str, int, int]], pr
             action = plan.decide(tag, vr).action
             if tag == PATIENT_ID or (tag == PATIENT_NAME and depth == 0):
                 action = Action.DUMMY
-        is_seq = (vr or _dictionary_vr(tag)) == "SQ"
+        is_seq = (vr or dictionary_vr(tag)) == "SQ"
         if action is not Action.KEEP:
             elem = ds[tag]
             has_value = not elem.is_empty

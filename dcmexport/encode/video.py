@@ -351,7 +351,7 @@ class VideoWriter(_FfmpegWriter):
         :param path: destination; written exactly there whatever its suffix (the
             format comes from ``fmt``).
         :param fmt: MP4, WEBM or GIF.
-        :param fps: frames per second (see :mod:`dcmexport.cine`); must be finite and > 0.
+        :param fps: frames per second (see :mod:`dcmexport.render.timing`); must be finite and > 0.
         :param crf: constant-rate factor (MP4 0..51, default 18; WebM 0..63,
             default 32); ignored for GIF.
         :raises UnsupportedError: ``fmt`` is not a video format.
