@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydicom.dataset import Dataset
 
-from dcmexport import __version__
+from dcmexport._version import __version__
 from dcmexport.atomic import (
     atomic_output,
     deferred_commits,

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from dcmexport.encode import VideoInfo, VideoWriter, open_video, probe_video, read_video_frames
-from dcmexport.encode.video import GIF_MAX_FPS, last_meaningful_line
+from dcmexport.encode.ffmpeg import last_meaningful_line
+from dcmexport.encode.video import GIF_MAX_FPS
 from dcmexport.errors import EncodeError, UnsupportedError, UsageError
 from dcmexport.options import OutputFormat
 
