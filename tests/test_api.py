@@ -14,7 +14,7 @@ from dcmexport import api
 from dcmexport.deid import Key
 from dcmexport.errors import DeidentificationError, EncodeError
 from dcmexport.read import sha256_file
-from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
 
 
 @pytest.fixture()

@@ -23,8 +23,8 @@ from pydicom.encaps import encapsulate, generate_frames
 from dcmexport import api
 from dcmexport.deid import Key
 from dcmexport.encode import probe_video, read_video_frames
-from dcmexport.samples import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 from tests.conftest import data_store_file
+from tests.samplegen import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 
 KEY = Key(b"passthrough-test-key-0123456789a")
 

@@ -22,8 +22,8 @@ from dcmexport.options import OutputFormat, RenderOptions
 from dcmexport.read import apply_ybr_full_to_rgb, iter_frames, read_dataset
 from dcmexport.read.frames import _is_ybr_jpeg
 from dcmexport.render import renderer_from_dataset
-from dcmexport.samples import make_ct, make_us_gray_cine
 from tests.conftest import data_store_file
+from tests.samplegen import make_ct, make_us_gray_cine
 
 
 class TestApplyYbrFullToRgb:

@@ -71,7 +71,7 @@ class TestReadDataset:
             check_pixel_geometry(ds)
 
     def test_geometry_check_leaves_large_pixel_data_on_disk(self, tmp_path: Path) -> None:
-        from dcmexport.samples import make_us_gray_cine, write_dataset
+        from tests.samplegen import make_us_gray_cine, write_dataset
 
         path = write_dataset(make_us_gray_cine(rows=256, columns=256, frames=8), tmp_path / "clip.dcm")
         ds = read_dataset(path)  # 512 KB of pixels: above the 256 KB defer size
@@ -81,7 +81,7 @@ class TestReadDataset:
         assert len(next(iter_frames(path, ds))) == 256
 
     def test_geometry_check_still_counts_frames_of_deferred_native_data(self, tmp_path: Path) -> None:
-        from dcmexport.samples import make_us_gray_cine, write_dataset
+        from tests.samplegen import make_us_gray_cine, write_dataset
 
         ds = make_us_gray_cine(rows=256, columns=256, frames=8)
         ds.NumberOfFrames = 9  # one frame more than the 512 KB of Pixel Data hold
@@ -93,7 +93,7 @@ class TestReadDataset:
         # check_pixel_geometry reuses a frame count for a byte-identical header and Pixel
         # Data length (read.geometry._geometry_key); anything that changes the answer is checked again.
         from dcmexport.read.geometry import _GEOMETRY_MEMO, _geometry_key
-        from dcmexport.samples import make_us_gray_cine, write_dataset
+        from tests.samplegen import make_us_gray_cine, write_dataset
 
         good = write_dataset(make_us_gray_cine(rows=64, columns=64, frames=8), tmp_path / "good.dcm")
         _GEOMETRY_MEMO.clear()
@@ -171,7 +171,7 @@ class TestArchivesAndDicomdir:
 
         from dcmexport import api
         from dcmexport.deid import Key
-        from dcmexport.samples import make_ct, make_mr, write_dataset
+        from tests.samplegen import make_ct, make_mr, write_dataset
 
         folder = tmp_path / "cd"
         write_dataset(make_ct(), folder / "a" / "ct.dcm")
@@ -239,7 +239,7 @@ class TestJpegFrames:
         assert jpeg_header_from_dataset(path, read_dataset(path)) is None  # native, lossless, RLE
 
     def _clip(self, tmp_path: Path, frames: int = 4) -> Path:
-        from dcmexport.samples import compress_jpeg_baseline, make_us_rgb_cine, write_dataset
+        from tests.samplegen import compress_jpeg_baseline, make_us_rgb_cine, write_dataset
 
         ds = make_us_rgb_cine(frames=frames)
         compress_jpeg_baseline(ds)

@@ -15,8 +15,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian
 
-from dcmexport.render.timing import DEFAULT_FPS, MAX_FPS, MIN_FPS, FrameRate, frame_rate_from_dataset
 from dcmexport.errors import UsageError
+from dcmexport.render.timing import DEFAULT_FPS, MAX_FPS, MIN_FPS, FrameRate, frame_rate_from_dataset
 
 FRAME_TIME = Tag(0x0018, 0x1063)
 FRAME_TIME_VECTOR = Tag(0x0018, 0x1065)

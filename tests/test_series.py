@@ -10,8 +10,8 @@ from PIL import Image
 
 from dcmexport import api
 from dcmexport.deid import Key
-from dcmexport.samples import make_ct, uid_from_name, write_dataset
 from dcmexport.series import apply_montage, montage_shape, order_slices, slice_info_from_dataset, slice_normal
+from tests.samplegen import make_ct, uid_from_name, write_dataset
 
 KEY = Key(b"series-test-key-0123456789abcdef")
 

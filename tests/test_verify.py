@@ -25,7 +25,6 @@ from dcmexport import api
 from dcmexport.cli import app
 from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
 from dcmexport.errors import InputError, UsageError
-from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
 from dcmexport.verify import (
     PhiMatcher,
     VerifyReport,
@@ -38,6 +37,7 @@ from dcmexport.verify import (
     iter_png_metadata,
     verify_paths,
 )
+from tests.samplegen import make_ct, make_us_rgb_cine, planted_phi, write_dataset
 
 runner = CliRunner()
 KEY = Key(b"verify-test-key-0123456789abcdef")
