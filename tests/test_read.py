@@ -156,6 +156,30 @@ class TestIterFrames:
         with pytest.raises(InputError, match="could not be decoded"):
             list(iter_frames(path, ds))
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "image_dfl.dcm",  # Deflated Explicit VR Little Endian: the file's bytes are not the dataset's
+            "SC_rgb_jpeg.dcm",  # JPEG Baseline whose dataset is written in implicit VR (not as its syntax says)
+            "SC_ybr_full_422_uncompressed.dcm",  # native YBR_FULL_422: 2 bytes per pixel, not 3 (PS3.3 C.7.6.3.1.2)
+        ],
+    )
+    def test_files_pydicom_decodes_are_decoded_alike(self, name: str) -> None:
+        import pydicom
+
+        path = Path(get_testdata_file(name))
+        ds = read_dataset(path)
+        assert check_pixel_geometry(ds) == 1
+        (frame,) = iter_frames(path, ds)
+        np.testing.assert_array_equal(frame, pydicom.dcmread(path).pixel_array)
+
+    def test_native_ybr_full_422_still_needs_its_two_bytes_per_pixel(self) -> None:
+        path = Path(get_testdata_file("SC_ybr_full_422_uncompressed.dcm"))
+        ds = read_dataset(path)
+        ds.NumberOfFrames = 2
+        with pytest.raises(InputError, match="holds fewer frames"):
+            check_pixel_geometry(ds)
+
 
 def test_sha256_matches_hashlib(tmp_path: Path) -> None:
     import hashlib

@@ -145,3 +145,67 @@ def test_deid_cine_archives_export_with_right_frame_count(deid_cine_dir: Path, t
             assert probe_video(result.outputs[0]).frames == int(ds.NumberOfFrames)
             written += 1
     assert written >= 1
+
+
+#: Files pydicom decodes that dcmexport once could not (issue #18 item 1).
+ONCE_UNDECODED = [
+    "image_dfl.dcm",  # Deflated Explicit VR Little Endian
+    "SC_rgb_jpeg.dcm",  # JPEG Baseline (explicit VR) whose dataset is written in implicit VR
+    "SC_ybr_full_422_uncompressed.dcm",  # native YBR_FULL_422: 2 bytes per pixel
+]
+
+
+@pytest.mark.parametrize("name", ONCE_UNDECODED)
+def test_files_pydicom_decodes_export_and_deidentify(name: str, tmp_path: Path) -> None:
+    import warnings
+
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    path = Path(get_testdata_file(name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = pydicom.dcmread(path)
+        expected = original.pixel_array
+    still = _check_batch(path, tmp_path / "png", format="png", accept_burned_in=True)
+    assert still.status == "written", still.reason
+    with Image.open(still.outputs[0]) as im:
+        assert im.size == (int(original.Columns), int(original.Rows))
+        assert np.asarray(im).std() > 0  # an image, not a blank frame
+    batch = api.deidentify([path], tmp_path / "dcm", key=Key.random(), accept_burned_in=True)
+    (deid,) = batch.results
+    assert deid.status == "written", deid.reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the output is encoded as its file meta says
+        back = pydicom.dcmread(deid.outputs[0])
+        assert back.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+        np.testing.assert_array_equal(back.pixel_array, expected)
+
+
+@pytest.mark.slow
+def test_every_file_pydicom_decodes_is_exported(deid_cine_dir: Path, tmp_path: Path) -> None:
+    """Wherever pydicom's ``pixel_array`` succeeds, dcmexport writes a still of the first frame.
+
+    Every file of pydicom's test files, pydicom-data and deid-data (its cine archives
+    unpacked), burned-in text accepted (that policy is tested elsewhere).
+    """
+    import warnings
+
+    files = _all_real_files() + sorted(p for p in deid_cine_dir.rglob("*") if p.is_file())
+    key = Key.random()
+    decoded, missing = 0, []
+    for number, path in enumerate(files):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is the point
+        except Exception:  # noqa: BLE001 - pydicom cannot decode it: not this test's business
+            continue
+        decoded += 1
+        batch = api.export([path], tmp_path / str(number), key=key, format="png", frames="first",
+                           accept_burned_in=True)
+        result = batch.results[0]
+        if result.status != "written":
+            missing.append(f"{path.parent.name}/{path.name}: {result.status}: {result.reason}")
+    assert decoded >= 130, "the sweep found too few decodable files: are pydicom-data and deid-data installed?"
+    assert missing == []

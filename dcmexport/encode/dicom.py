@@ -23,7 +23,8 @@ Anything unusual falls back to pydicom's writer for the whole file: a transfer
 syntax that changes the encoding of the body (deflate, big endian, a private or
 unknown syntax), a dataset whose encoding or character set differs from the one
 it was read with (pydicom then re-encodes raw elements), or a dataset without
-file meta.
+file meta. A dataset read in another encoding than its transfer syntax declares,
+which pydicom's writer refuses, is converted first and written as declared.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pydicom.tag import Tag
 from pydicom.uid import UID
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, PersonName
 
-from dcmexport.read.dataset import native_encoding
+from dcmexport.read.dataset import native_encoding, read_encoding
 from dcmexport.read.pydicom_adapter import character_set, elements, replace_elements
 
 _DICM = b"DICM"
@@ -70,6 +71,7 @@ def write_part10(ds: Dataset, path: Path) -> None:
     """
     plan = _fast_plan(ds)
     if plan is None:
+        _convert_misencoded(ds)
         ds.save_as(path, enforce_file_format=True)
         return
     meta, implicit = plan
@@ -85,6 +87,26 @@ def write_part10(ds: Dataset, path: Path) -> None:
         _write_meta(raw, fp, meta)
         fp.is_implicit_VR, fp.is_little_endian = implicit, True
         _write_body(raw, fp, ds, implicit)
+
+
+def _convert_misencoded(ds: Dataset) -> None:
+    """Convert every element of a dataset read in another encoding than its transfer syntax declares.
+
+    pydicom reads such a file as it finds it (implicit VR under an explicit VR
+    syntax, e.g. pydicom's ``SC_rgb_jpeg.dcm``) but then writes its raw elements
+    as they are, without the VRs an explicit VR syntax needs (``TypeError``).
+    Converted elements are written in the declared syntax, so the output is
+    what its file meta says. Other datasets are left to pydicom.
+    """
+    file_meta = getattr(ds, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if not isinstance(tsyntax, UID) or not tsyntax.is_transfer_syntax or tsyntax.is_private:
+        return
+    declared = (tsyntax.is_implicit_VR, tsyntax.is_little_endian)
+    # When original_encoding differs from the syntax, pydicom re-encodes on its own.
+    if ds.original_encoding == declared and read_encoding(ds) != declared:
+        for _ in ds.iterall():  # iterating converts each element, nested items included
+            pass
 
 
 def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:

@@ -23,6 +23,7 @@ from dcmexport.read.dataset import (
     quiet_pydicom,
     raw_signature,
     read_dataset,
+    read_encoding,
     read_small_file,
     sha256_file,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "quiet_pydicom",
     "raw_signature",
     "read_dataset",
+    "read_encoding",
     "read_small_file",
     "sha256_file",
 ]

@@ -213,13 +213,29 @@ def raw_signature(ds: Dataset, tags: Sequence[int]) -> tuple[object, ...] | None
     return tuple(found)
 
 
+def read_encoding(ds: Dataset) -> tuple[bool, bool]:
+    """(implicit VR, little endian): the encoding the elements of ``ds`` were read in.
+
+    Usually ``ds.original_encoding``. But pydicom reads a dataset written in
+    another encoding than its transfer syntax declares (implicit VR under an
+    explicit VR syntax) as it finds it, and records the declared encoding in
+    ``original_encoding`` all the same; its raw elements carry the true one.
+    pydicom decides once per dataset, so the first raw element tells.
+    """
+    for elem in elements(ds).values():
+        if isinstance(elem, RawDataElement):
+            return elem.is_implicit_VR, elem.is_little_endian
+    implicit, little = ds.original_encoding
+    return bool(implicit), bool(little)
+
+
 def native_encoding(ds: Dataset) -> bool | None:
     """True for implicit, False for explicit VR little endian: the encoding ``ds`` was read in and will be written in.
 
     None when its file meta names no transfer syntax pydicom knows (or a private
     one), a big endian one, or one other than the encoding the dataset was read
-    in: pydicom then re-encodes raw elements when writing (VR lookup, ambiguous
-    VRs), so raw bytes may not be copied into the output as they are.
+    in (:func:`read_encoding`): pydicom then re-encodes raw elements when writing
+    (VR lookup, ambiguous VRs), so raw bytes may not be copied into the output as they are.
     """
     file_meta = getattr(ds, "file_meta", None)
     tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
@@ -228,4 +244,4 @@ def native_encoding(ds: Dataset) -> bool | None:
     if not tsyntax.is_little_endian:
         return None
     implicit = bool(tsyntax.is_implicit_VR)
-    return implicit if ds.original_encoding == (implicit, True) else None
+    return implicit if ds.original_encoding == (implicit, True) and read_encoding(ds) == (implicit, True) else None

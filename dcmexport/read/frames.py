@@ -19,7 +19,7 @@ from pydicom.pixels import iter_pixels
 from pydicom.uid import UID, JPEGBaseline8Bit, JPEGExtended12Bit
 
 from dcmexport.errors import InputError, UnsupportedError
-from dcmexport.read.dataset import open_regular
+from dcmexport.read.dataset import open_regular, read_encoding
 from dcmexport.read.geometry import number_of_frames
 from dcmexport.read.jpeg import SEQUENTIAL_SOF, JpegHeader, read_jpeg_header, trim_jpeg_frame
 
@@ -89,14 +89,37 @@ def _iter_ybr_jpeg_as_rgb(
         yield apply_ybr_full_to_rgb(frame)
 
 
+def _file_is_as_declared(ds: Dataset) -> bool:
+    """True when the file holds the dataset encoded as its transfer syntax says.
+
+    pydicom streams frames from a file by trusting the transfer syntax. That
+    fails for a deflated syntax (the file holds the dataset compressed) and for
+    a dataset written in another encoding than its syntax declares (implicit VR
+    under an explicit VR syntax: pydicom's reader notices and reads it as it is,
+    its frame streamer misreads the Pixel Data). An unknown syntax counts as
+    declared: decoding reports it.
+    """
+    try:
+        syntax = UID(ds.file_meta.get("TransferSyntaxUID", ""))
+        if syntax.is_deflated:
+            return False
+        if not syntax.is_transfer_syntax:
+            return True
+        return read_encoding(ds) == (syntax.is_implicit_VR, syntax.is_little_endian)
+    except (TypeError, ValueError):
+        return True
+
+
 def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -> Iterator[np.ndarray]:
     """Yield decoded frames one at a time (memory independent of the frame count).
 
     Frames come from :func:`pydicom.pixels.iter_pixels` with ``as_rgb=True``:
     YBR data arrive as RGB exactly once (never convert again), palette colour
     arrives as indices. Part 10 files are streamed from ``path``; objects without
-    File Meta Information are decoded from ``ds``. 8-bit YBR_FULL(_422) JPEG is
-    decoded by Pillow and converted in C (see :func:`_iter_ybr_jpeg_as_rgb`).
+    File Meta Information, deflated ones and ones not encoded as their transfer
+    syntax says (:func:`_file_is_as_declared`) are decoded from ``ds``, with
+    their Pixel Data in memory. 8-bit YBR_FULL(_422) JPEG is decoded by Pillow
+    and converted in C (see :func:`_iter_ybr_jpeg_as_rgb`).
 
     Args:
         path: the file the dataset was read from.
@@ -107,7 +130,7 @@ def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -
         InputError: the pixel data cannot be decoded (truncated, unsupported transfer syntax).
     """
     bare = getattr(ds, "preamble", None) is None or not ds.file_meta.get("MediaStorageSOPClassUID")
-    src: Path | Dataset = ds if bare else path
+    src: Path | Dataset = ds if bare or not _file_is_as_declared(ds) else path
     kwargs: dict[str, object] = {"as_rgb": True}
     if bare:
         kwargs["transfer_syntax_uid"] = ds.file_meta.TransferSyntaxUID

@@ -65,7 +65,8 @@ def check_pixel_geometry(ds: Dataset) -> int:
 #: Frame counts of headers already checked, by :func:`_geometry_key`: a series repeats one
 #: geometry, whose check converted five elements per object (~0.25 ms per CT slice in `deid`).
 _GEOMETRY_MEMO: dict[tuple[object, ...], int] = {}
-_GEOMETRY_TAGS = (0x00280002, 0x00280008, 0x00280010, 0x00280011, 0x00280100)  # Samples, Frames, Rows, Cols, Bits
+#: Samples, Photometric Interpretation, Frames, Rows, Columns, Bits Allocated.
+_GEOMETRY_TAGS = (0x00280002, 0x00280004, 0x00280008, 0x00280010, 0x00280011, 0x00280100)
 
 
 def _geometry_key(ds: Dataset) -> tuple[object, ...] | None:
@@ -123,7 +124,12 @@ def _check_pixel_geometry(ds: Dataset) -> int:
         compressed = UID(ds.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian)).is_compressed
     except ValueError:  # an unknown transfer syntax: decoding reports it
         compressed = True
+    stored_frame_bytes = frame_bytes
+    if samples == 3 and str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+        # Native YBR_FULL_422 stores two Y, one Cb and one Cr per pair of pixels (PS3.3 C.7.6.3.1.2).
+        stored_frame_bytes = frame_bytes // 3 * 2
     # Encapsulated frames vary in size: only native pixel data can be checked this way.
-    if not compressed and length is not None and length != 0xFFFFFFFF and frame_bytes * frames > length * bits_scale:
+    if (not compressed and length is not None and length != 0xFFFFFFFF
+            and stored_frame_bytes * frames > length * bits_scale):
         raise InputError(f"(0028,0008) NumberOfFrames is {frames} but (7FE0,0010) PixelData holds fewer frames")
     return frames
