@@ -151,10 +151,9 @@ class TestIterFrames:
         np.testing.assert_array_equal(got[0], full[3])
 
     def test_truncated_pixel_data_is_input_error(self) -> None:
-        path = Path(get_testdata_file("MR_truncated.dcm"))
-        ds = read_dataset(path)
-        with pytest.raises(InputError, match="could not be decoded"):
-            list(iter_frames(path, ds))
+        path = Path(get_testdata_file("MR_truncated.dcm"))  # refused when read now (issue #18 item 2)
+        with pytest.raises(InputError, match=r"truncated: the file ends at byte 9630, inside \(7FE0,0010\) PixelData"):
+            read_dataset(path)
 
     @pytest.mark.parametrize(
         "name",
@@ -179,6 +178,65 @@ class TestIterFrames:
         ds.NumberOfFrames = 2
         with pytest.raises(InputError, match="holds fewer frames"):
             check_pixel_geometry(ds)
+
+
+class TestTruncatedFiles:
+    """A file that ends inside an element is damaged input, said so with byte positions (issue #18 item 2)."""
+
+    def test_undefined_length_pixel_data_without_its_end(self) -> None:
+        import data_store
+
+        path = Path(data_store.__file__).parent / "data" / "emri_small_jpeg_2k_lossless_too_short.dcm"
+        with pytest.raises(InputError, match=r"^truncated: the file ends at byte 40316 inside an element of undefined"):
+            read_dataset(path)
+
+    def test_a_sequence_value_cut(self) -> None:
+        with pytest.raises(InputError, match=r"^truncated: .* inside \(300A,00B0\) BeamSequence, whose value needs 976"):
+            read_dataset(Path(get_testdata_file("rtplan_truncated.dcm")))
+
+    @pytest.fixture
+    def ct(self, tmp_path: Path) -> Path:
+        from tests.samplegen import make_ct, write_dataset
+
+        return write_dataset(make_ct(rows=512, columns=512), tmp_path / "ct.dcm")  # 512 KB: deferred when read
+
+    @pytest.mark.parametrize("in_memory", [False, True], ids=["deferred", "in-memory"])
+    def test_pixel_data_cut(self, ct: Path, tmp_path: Path, in_memory: bool) -> None:
+        data = ct.read_bytes()[:-1000]
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(data)
+        with pytest.raises(InputError, match=rf"^truncated: the file ends at byte {len(data)}, inside \(7FE0,0010\)"):
+            read_dataset(cut, data if in_memory else None)
+
+    def test_header_of_the_last_element_cut(self, ct: Path, tmp_path: Path) -> None:
+        import pydicom
+
+        tell = pydicom.dcmread(ct, defer_size=64).get_item(0x7FE00010, keep_deferred=True).value_tell
+        header = tell - 12  # explicit VR OW: tag, VR, 2 reserved bytes, 4-byte length
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(ct.read_bytes()[: header + 5])
+        with pytest.raises(InputError, match=rf"ends at byte {header + 5}, inside an element that starts at byte {header}"):
+            read_dataset(cut)
+
+    def test_an_early_value_cut_drops_nothing_silently(self, ct: Path, tmp_path: Path) -> None:
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(ct.read_bytes()[:700])
+        with pytest.raises(InputError, match=r"^truncated: the file ends at byte 700"):
+            read_dataset(cut)
+
+    def test_image_that_does_not_parse_from_its_start_is_damaged_not_foreign(self, ct: Path, tmp_path: Path) -> None:
+        # pydicom's no_meta.dcm (one stray byte before the dataset) and a Part 10 file with one byte added in front.
+        with pytest.raises(InputError, match=r"^damaged DICOM: \(7FE0,0010\) PixelData found at byte 5953"):
+            read_dataset(Path(get_testdata_file("no_meta.dcm")))
+        shifted = tmp_path / "shifted.dcm"
+        shifted.write_bytes(b"\0" + ct.read_bytes())
+        with pytest.raises(InputError, match=r"^damaged DICOM") as info:
+            read_dataset(shifted)
+        assert not isinstance(info.value, NotDicomError)
+
+    def test_complete_files_pass(self, ct: Path) -> None:
+        assert check_pixel_geometry(read_dataset(ct)) == 1
+        assert check_pixel_geometry(read_dataset(ct, ct.read_bytes())) == 1
 
 
 def test_sha256_matches_hashlib(tmp_path: Path) -> None:

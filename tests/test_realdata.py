@@ -182,6 +182,21 @@ def test_files_pydicom_decodes_export_and_deidentify(name: str, tmp_path: Path) 
         np.testing.assert_array_equal(back.pixel_array, expected)
 
 
+@pytest.mark.parametrize("command", ["export", "deidentify"])
+def test_truncated_file_fails_saying_where(command: str, tmp_path: Path) -> None:
+    """Issue #18 item 2: damaged input is failed (exit 1), not skipped as having no pixel data."""
+    from tests.conftest import data_store_file
+
+    path = data_store_file("emri_small_jpeg_2k_lossless_too_short.dcm")
+    run = api.export if command == "export" else api.deidentify
+    batch = run([path], tmp_path / "out", key=Key.random(), accept_burned_in=True)
+    (result,) = batch.results
+    assert result.status == "failed" and batch.exit_code == 1
+    assert result.reason is not None and "\n" not in result.reason
+    assert result.reason.startswith("truncated: the file ends at byte 40316")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name != "manifest.jsonl"]
+
+
 @pytest.mark.slow
 def test_every_file_pydicom_decodes_is_exported(deid_cine_dir: Path, tmp_path: Path) -> None:
     """Wherever pydicom's ``pixel_array`` succeeds, dcmexport writes a still of the first frame.
@@ -193,19 +208,28 @@ def test_every_file_pydicom_decodes_is_exported(deid_cine_dir: Path, tmp_path: P
 
     files = _all_real_files() + sorted(p for p in deid_cine_dir.rglob("*") if p.is_file())
     key = Key.random()
-    decoded, missing = 0, []
+    decoded, missing, skipped_pixels = 0, [], []
     for number, path in enumerate(files):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is the point
-        except Exception:  # noqa: BLE001 - pydicom cannot decode it: not this test's business
-            continue
-        decoded += 1
+            decodes = True
+        except Exception:  # noqa: BLE001 - pydicom cannot decode it: then only "not skipped" is required
+            decodes = False
+        decoded += decodes
         batch = api.export([path], tmp_path / str(number), key=key, format="png", frames="first",
                            accept_burned_in=True)
         result = batch.results[0]
-        if result.status != "written":
+        if decodes and result.status != "written":
             missing.append(f"{path.parent.name}/{path.name}: {result.status}: {result.reason}")
+        # Skipped (exit 0) is for inputs that are not images; a file holding a Pixel Data tag is one.
+        if result.status == "skipped" and any(tag in path.read_bytes() for tag in _PIXEL_DATA_TAG_BYTES):
+            skipped_pixels.append(f"{path.parent.name}/{path.name}: {result.reason}")
     assert decoded >= 130, "the sweep found too few decodable files: are pydicom-data and deid-data installed?"
     assert missing == []
+    assert skipped_pixels == []
+
+
+#: (7FE0,0010) Pixel Data as its tag is written, little endian then big endian.
+_PIXEL_DATA_TAG_BYTES = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pydicom
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
@@ -162,13 +163,16 @@ def read_dataset(path: Path, data: bytes | None = None) -> Dataset:
             try:
                 ds = pydicom.dcmread(source(), defer_size=defer, force=True)
             except Exception:  # a forced parse of non-DICOM bytes fails in many ways
+                _refuse_damaged_dicom(path, data)
                 raise NotDicomError("not a DICOM file (no DICM prefix and no parsable DICOM attributes)") from None
             if "SOPClassUID" not in ds and not any(t in ds for t in PIXEL_TAGS):
+                _refuse_damaged_dicom(path, data)
                 raise NotDicomError("not a DICOM file (no DICM prefix and no DICOM attributes found)") from None
             ds.file_meta = pydicom.dataset.FileMetaDataset()
             ds.file_meta.TransferSyntaxUID = _transfer_syntax_of_bare(ds)
         if "TransferSyntaxUID" not in ds.file_meta:
             ds.file_meta.TransferSyntaxUID = _transfer_syntax_of_bare(ds)
+        size = len(data) if data is not None else path.stat().st_size
     except InputError:
         raise
     except PermissionError:
@@ -177,7 +181,112 @@ def read_dataset(path: Path, data: bytes | None = None) -> Dataset:
         raise InputError(f"cannot be read ({type(exc).__name__}; truncated or damaged file?)") from None
     except Exception as exc:  # pydicom raises many types on malformed headers; never echo its text (may hold values)
         raise InputError(f"not a readable DICOM file ({type(exc).__name__} while parsing the header)") from None
+    _check_complete(ds, size)
     return ds
+
+
+#: How much of a file that does not parse as DICOM is searched for a Pixel Data element.
+_DAMAGE_SCAN_BYTES = 16 << 20
+#: (7FE0,0010) Pixel Data with an explicit VR of OB or OW, little endian, as a Part 10 dataset writes it.
+_PIXEL_DATA_HEADERS = (b"\xe0\x7f\x10\x00OW\x00\x00", b"\xe0\x7f\x10\x00OB\x00\x00")
+
+
+def _refuse_damaged_dicom(path: Path, data: bytes | None) -> None:
+    """Raise when bytes that do not parse as DICOM still hold a Pixel Data element: damaged, not foreign.
+
+    A file that lost or gained bytes at its start (or its header) cannot be read
+    from the beginning, yet is an image: it must fail, not be skipped as a
+    stranger in the folder. Only the first :data:`_DAMAGE_SCAN_BYTES` are searched.
+
+    Raises:
+        InputError: a Pixel Data element header was found; the message gives its byte offset.
+    """
+    if data is None:
+        try:
+            with open_regular(path) as fh:
+                data = fh.read(_DAMAGE_SCAN_BYTES)
+        except (InputError, OSError):
+            return
+    found = [at for at in (data.find(h, 0, _DAMAGE_SCAN_BYTES) for h in _PIXEL_DATA_HEADERS) if at >= 0]
+    if found:
+        raise InputError(
+            f"damaged DICOM: (7FE0,0010) PixelData found at byte {min(found)}, but the file does not parse "
+            "from its start (no DICM prefix, no readable attributes); bytes are missing or added before it"
+        )
+
+
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_DELIMITER_BYTES = 8  # (FFFE,E0DD) and a zero length
+
+
+def _check_complete(ds: Dataset, size: int) -> None:
+    """Refuse a dataset whose file ends inside an element (pydicom reads such files without a word).
+
+    pydicom keeps a last value cut short (or, deferred, never looks), silently
+    drops an element whose header or value the file cuts, and returns an empty
+    dataset when the file ends before an undefined-length element's delimiter.
+    Here the last element read must end exactly where the file does: at
+    ``value_tell + length`` of a raw element (plus the delimiter for an
+    undefined length read into memory). Elements pydicom converted while
+    reading (sequences) and deflated files (offsets in the inflated stream) are
+    not checked this way; pydicom raises for a sequence that the file cuts.
+
+    Args:
+        ds: the dataset as :func:`pydicom.dcmread` returned it.
+        size: the file's size in bytes.
+
+    Raises:
+        InputError: the file is truncated; the message says where, in bytes, and names the element.
+    """
+    elems = elements(ds)
+    meta = ds.get("file_meta")
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if not elems:
+        start = _dataset_start(ds)
+        if start is not None and size > start:
+            raise InputError(
+                f"truncated: the file ends at byte {size} inside an element of undefined length (a sequence or "
+                f"encapsulated Pixel Data without its delimiter); nothing after byte {start} could be read"
+            )
+        return
+    if isinstance(syntax, UID) and syntax.is_transfer_syntax and syntax.is_deflated:
+        return
+    last = next(reversed(elems.values()))  # type: ignore[call-overload]  # a dict: file order
+    if not isinstance(last, RawDataElement):
+        return
+    label = _element_label(int(last.tag))
+    if last.length == _UNDEFINED_LENGTH:
+        if last.value is None:
+            return  # deferred: pydicom found the delimiter, or it would have raised
+        end = last.value_tell + len(last.value) + _DELIMITER_BYTES
+    else:
+        end = last.value_tell + last.length
+        if end > size or (last.value is not None and len(last.value) < last.length):
+            raise InputError(
+                f"truncated: the file ends at byte {size}, inside {label}, whose value needs "
+                f"{last.length} bytes from byte {last.value_tell} (up to byte {end})"
+            )
+    if size > end:
+        raise InputError(
+            f"truncated: the file ends at byte {size}, inside an element that starts at byte {end} "
+            f"(after {label}); its header or value is cut"
+        )
+
+
+def _element_label(tag: int) -> str:
+    keyword = keyword_for_tag(tag) if not (tag >> 16) & 1 else ""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword or 'element'}"
+
+
+def _dataset_start(ds: Dataset) -> int | None:
+    """Byte offset where the dataset of a Part 10 file begins (after the preamble and the file meta); None if unknown."""
+    if getattr(ds, "preamble", None) is None:
+        return None
+    try:
+        group_length = int(ds.file_meta[0x00020000].value)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return 128 + 4 + 12 + group_length  # preamble, "DICM", (0002,0000) UL element, the rest of the group
 
 
 def raw_signature(ds: Dataset, tags: Sequence[int]) -> tuple[object, ...] | None:

@@ -101,10 +101,10 @@ def _file_is_as_declared(ds: Dataset) -> bool:
     """
     try:
         syntax = UID(ds.file_meta.get("TransferSyntaxUID", ""))
-        if syntax.is_deflated:
-            return False
         if not syntax.is_transfer_syntax:
             return True
+        if syntax.is_deflated:
+            return False
         return read_encoding(ds) == (syntax.is_implicit_VR, syntax.is_little_endian)
     except (TypeError, ValueError):
         return True
