@@ -35,7 +35,7 @@ from dcmexport.deid.actions import (
     shift_date,
     year_only,
 )
-from dcmexport.deid.describe import method_description, method_values
+from dcmexport.deid.describe import method_values
 from dcmexport.deid.keys import Key, date_offset_days, patient_token, uid_from_key
 from dcmexport.deid.options import DeidOptions, method_codes
 from dcmexport.deid.table import load_safe_private
@@ -170,10 +170,6 @@ class Deidentifier:
         if (kind, original) not in self._links:
             self._links[(kind, original)] = pseudonym
             self._link_order.append(LinkageRecord(kind, original, pseudonym))
-
-    def method_description(self) -> str:
-        """Return the DeidentificationMethod text for this profile and options."""
-        return method_description(self.options)
 
     # --- the pass -----------------------------------------------------------------------------
 

@@ -595,15 +595,6 @@ def _drain(stream: IO[bytes] | None, tail: collections.deque[str]) -> None:
             tail.append(raw.decode("utf-8", "replace").rstrip())
 
 
-def open_video(path: Path, fmt: OutputFormat, *, fps: float, crf: int | None = None) -> VideoWriter:
-    """Return a :class:`VideoWriter` (same arguments); a verb-style alias for use in ``with`` blocks.
-
-    :raises UnsupportedError: ``fmt`` is not a video format.
-    :raises UsageError: ``fps`` or ``crf`` out of range.
-    """
-    return VideoWriter(path, fmt, fps=fps, crf=crf)
-
-
 def _fps_fraction(fps: float) -> Fraction:
     """``fps`` as a fraction for ffmpeg's ``-r`` (it becomes the encoder time base).
 

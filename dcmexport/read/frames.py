@@ -23,8 +23,10 @@ from dcmexport.read.dataset import open_regular, read_encoding
 from dcmexport.read.geometry import number_of_frames
 from dcmexport.read.jpeg import SEQUENTIAL_SOF, JpegHeader, read_jpeg_header, trim_jpeg_frame
 
-#: 8-bit JPEG syntaxes whose YCbCr frames go through :func:`_iter_ybr_jpeg_as_rgb`.
-_YBR_JPEG_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})
+#: The DCT sequential Huffman processes (PS3.5 A.4.1). Their 8-bit YCbCr frames are decoded
+#: by Pillow (:func:`_is_ybr_jpeg`), and their frames may be handed to ffmpeg undecoded
+#: (:func:`jpeg_header_from_dataset`), which decodes them like libjpeg.
+JPEG_BITSTREAM_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})
 _YBR_FULL = frozenset({"YBR_FULL", "YBR_FULL_422"})
 
 
@@ -42,7 +44,7 @@ def _is_ybr_jpeg(ds: Dataset) -> bool:
     ts = ds.file_meta.get("TransferSyntaxUID")
     try:
         simple = (
-            ts in _YBR_JPEG_SYNTAXES
+            ts in JPEG_BITSTREAM_SYNTAXES
             and str(ds.get("PhotometricInterpretation", "")).strip() in _YBR_FULL
             and int(ds.get("SamplesPerPixel", 1)) == 3
             and int(ds.get("BitsAllocated", 0)) == 8
@@ -150,11 +152,6 @@ def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -
         if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
             raise  # KeyboardInterrupt, GeneratorExit, the --timeout alarm
         raise InputError(f"pixel data could not be decoded ({type(exc).__name__}; truncated or inconsistent Image Pixel module?)") from None
-
-
-#: Transfer syntaxes whose frames may be handed to ffmpeg undecoded: the DCT sequential
-#: Huffman processes (PS3.5 A.4.1), whose 8-bit frames ffmpeg decodes like libjpeg.
-JPEG_BITSTREAM_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})
 
 
 def _iter_encoded_frames(path: Path, ds: Dataset) -> Iterator[bytes]:

@@ -39,7 +39,7 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
                     if name.startswith(".") or name.upper() == "DICOMDIR":
                         continue
                     yield Path(root) / name
-        elif top.is_file() and top.name.upper() == "DICOMDIR" or top.exists():
+        elif top.exists():  # a file, a DICOMDIR, or something the reader refuses (a FIFO ...)
             yield top
         else:
             raise InputError(f"{top}: no such file or directory")
