@@ -16,7 +16,7 @@ from dcmexport.deid.marking import evidence_from_method
 from dcmexport.errors import DeidentificationError, EncodeError
 from dcmexport.paths import outside_of
 from dcmexport.read import sha256_file
-from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
 
 
 @pytest.fixture()
@@ -351,12 +351,12 @@ def test_deid_same_bytes_whether_the_file_is_read_into_memory_or_streamed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Small files are read once into memory (hash + parse); large ones keep the deferred, streamed path."""
-    from dcmexport import read
+    from dcmexport.read import dataset as read_module
 
     src = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
     key = Key(b"same-bytes-either-path-key-01234")
     small = api.deidentify(src, tmp_path / "memory", key=key)
-    monkeypatch.setattr(read, "PRELOAD_MAX_BYTES", 0)  # every file now counts as large
+    monkeypatch.setattr(read_module, "PRELOAD_MAX_BYTES", 0)  # every file now counts as large
     large = api.deidentify(src, tmp_path / "streamed", key=key)
     (a,), (b,) = small.results[0].outputs, large.results[0].outputs
     assert a.name == b.name and a.read_bytes() == b.read_bytes()

@@ -42,7 +42,7 @@ from dcmexport.audit.verify.run import looks_like_input
 from dcmexport.cli import app
 from dcmexport.deid import Deidentifier, DeidOptions, Key, load_profile
 from dcmexport.errors import InputError, UsageError
-from dcmexport.samples import make_ct, make_mr, make_us_rgb_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_mr, make_us_rgb_cine, planted_phi, write_dataset
 
 runner = CliRunner()
 KEY = Key(b"verify-test-key-0123456789abcdef")

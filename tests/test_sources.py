@@ -12,8 +12,8 @@ from pydicom.data import get_testdata_file
 
 from dcmexport import api
 from dcmexport.deid import Key
-from dcmexport.samples import make_ct, write_dataset
 from dcmexport.sources import is_dicomdir, iter_input_files, iter_inputs
+from tests.samplegen import make_ct, write_dataset
 
 KEY = Key(b"sources-test-key-0123456789abcdef")
 SRC = Path(get_testdata_file("DICOMDIR")).parent

@@ -32,10 +32,9 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pydicom.datadict import DicomDictionary
-
 from dcmexport.deid.options import OPTION_COLUMNS, DeidOptions
 from dcmexport.deid.table import KeepLists, TableEntry, load_keep_lists, load_table
+from dcmexport.read.pydicom_adapter import dictionary_vr
 
 
 class Action(StrEnum):
@@ -162,11 +161,6 @@ def resolve_basic(entry: TableEntry) -> Action:
     raise KeyError(entry.basic)
 
 
-def _dictionary_vr(tag: int) -> str:
-    entry = DicomDictionary.get(tag)
-    return entry[0] if entry else ""
-
-
 def resolve_vr(ds: Any, btag: Any, vr: str | None) -> str | None:
     """The VR that decides an element's rule, resolving elements stored with VR UN.
 
@@ -180,7 +174,7 @@ def resolve_vr(ds: Any, btag: Any, vr: str | None) -> str | None:
     """
     if vr != "UN":
         return vr
-    known = _dictionary_vr(int(btag))
+    known = dictionary_vr(int(btag))
     if not known or known == "UN":
         return vr
     return str(ds[btag].VR)
@@ -295,7 +289,7 @@ class RulePlan:
                     found = decision
                     break
             else:
-                dvr = _dictionary_vr(tag)
+                dvr = dictionary_vr(tag)
                 # The dictionary VR wins over a file's UN; ambiguous ones ("US or SS", "OB or OW")
                 # are binary/numeric either way, so the file's VR is good enough there.
                 real_vr = dvr if dvr and " or " not in dvr else (vr or dvr)

@@ -27,6 +27,8 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from dcmexport.read.pydicom_adapter import elements
+
 #: VRs whose values are text that a kept attribute could repeat.
 STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC",
                         "UI", "UR", "UT"})
@@ -73,7 +75,7 @@ class EchoGuard:
         if not originals:
             return
         for ds, tag, vr in self._kept:
-            elems: Any = ds._dict
+            elems: Any = elements(ds)
             elem = elems.get(tag)
             if elem is None or not elem.value:
                 continue

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from pydicom._uid_dict import UID_dictionary
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -30,7 +29,6 @@ from dcmexport.deid.actions import (
     Action,
     Decision,
     RulePlan,
-    _dictionary_vr,
     cap_age,
     dummy_value,
     is_clean_descriptor,
@@ -39,17 +37,22 @@ from dcmexport.deid.actions import (
     shift_date,
     year_only,
 )
-from dcmexport.deid.describe import method_description, method_values
+from dcmexport.deid.describe import method_values
 from dcmexport.deid.echo import EchoGuard
 from dcmexport.deid.keys import Key, date_offset_days, patient_token, uid_from_key
 from dcmexport.deid.marking import Marking, PixelState, decide_marking
 from dcmexport.deid.options import DeidOptions, method_codes
 from dcmexport.deid.table import load_safe_private
-from dcmexport.encode.dicom import native_encoding
 from dcmexport.errors import DeidentificationError
+from dcmexport.read.dataset import native_encoding
+from dcmexport.read.pydicom_adapter import (
+    WELL_KNOWN_UIDS,
+    ElementMap,
+    dictionary_vr,
+    elements,
+    forget_private_blocks,
+)
 
-#: Well-known UIDs (SOP classes, transfer syntaxes, coding schemes...) are never remapped.
-WELL_KNOWN_UIDS = frozenset(UID_dictionary)
 #: File meta elements kept (PS3.10 7.1); anything else in group 0002 is removed (AE titles,
 #: presentation addresses, private information). MediaStorageSOPInstanceUID is remapped.
 _META_KEEP = frozenset({0x00020000, 0x00020001, 0x00020002, 0x00020010, 0x00020012, 0x00020013})
@@ -180,10 +183,6 @@ class Deidentifier:
             self._links[(kind, original)] = pseudonym
             self._link_order.append(LinkageRecord(kind, original, pseudonym))
 
-    def method_description(self) -> str:
-        """Return the DeidentificationMethod text for this profile and options."""
-        return method_description(self.options)
-
     # --- the pass -----------------------------------------------------------------------------
 
     def deidentify(self, ds: Dataset, *, pixels: PixelState | None = None) -> DeidReport:
@@ -208,7 +207,7 @@ class Deidentifier:
             orig_pid = _text(ds.get(PATIENT_ID))
             new_pid, new_name = self._patient(orig_pid)
             run = _Run(offset=date_offset_days(self.key, orig_pid), patient_id=new_pid, patient_name=new_name,
-                       echo=EchoGuard(ds._dict.get(Tag(_CHARSET))))
+                       echo=EchoGuard(elements(ds).get(Tag(_CHARSET))))
             self._record_links(ds, orig_pid, new_pid, new_name)
             if getattr(ds, "preamble", None) is not None:
                 ds.preamble = b"\0" * 128  # a preamble can hold a TIFF header with PHI
@@ -261,7 +260,7 @@ class Deidentifier:
         # Work on pydicom's element dict directly: Dataset.__getitem__/__delitem__/get_item
         # convert keys with Tag() on every call, which dominated the profile (issue #3 asks for
         # >= 3x dicognito). Raw elements are converted only when a value is needed.
-        elems: MutableMapping[Any, Any] = ds._dict
+        elems: MutableMapping[Any, Any] = elements(ds)
         decide = self._plan.decide
         safe_private = self._safe_private
         creators: list[int] = []
@@ -277,10 +276,10 @@ class Deidentifier:
                         del elems[btag]
                         private_removed += 1
                     else:
-                        self._private(ds, btag, depth, run, creators, used_creators)
+                        self._private(ds, elems, btag, depth, run, creators, used_creators)
                     continue
                 vr = resolve_vr(ds, btag, elems[btag].VR)
-                if vr == "UN" and _dictionary_vr(tag) == "SQ":
+                if vr == "UN" and dictionary_vr(tag) == "SQ":
                     del elems[btag]  # a sequence that cannot be decoded cannot be checked: remove it
                     run.count(Action.REMOVE)
                     continue
@@ -289,17 +288,17 @@ class Deidentifier:
                     decision = Decision(Action.PSEUDONYM)
                 action = decision.action
                 if action is Action.KEEP:
-                    kept_vr = vr or _dictionary_vr(tag)
+                    kept_vr = vr or dictionary_vr(tag)
                     if kept_vr == "SQ":
                         self._recurse(ds[btag], depth, run)
                     elif kept_vr in TEXT_VRS:
                         run.echo.note_kept(ds, btag, kept_vr)
                 elif action in _REMOVING:
-                    run.echo.note_original(elems[btag], vr or _dictionary_vr(tag))
+                    run.echo.note_original(elems[btag], vr or dictionary_vr(tag))
                     del elems[btag]
                     run.count(action)
                 elif (action is Action.EMPTY or action is Action.DUMMY or action is Action.PN_UNLISTED) and (
-                        simple_vr := vr or _dictionary_vr(tag)) in _SIMPLE_VRS:
+                        simple_vr := vr or dictionary_vr(tag)) in _SIMPLE_VRS:
                     # No need to decode the old value: write the new element directly.
                     run.echo.note_original(elems[btag], simple_vr)
                     elems[btag] = DataElement(btag, simple_vr, dummy_value(simple_vr) if action is not Action.EMPTY
@@ -319,8 +318,8 @@ class Deidentifier:
                 private_removed += 1
         if private_removed:
             run.count(Action.PRIVATE, private_removed)
-        if private_seen and getattr(ds, "_private_blocks", None):
-            ds._private_blocks = {}  # cached creator lookups may point at removed elements
+        if private_seen:
+            forget_private_blocks(ds)  # cached creator lookups may point at removed elements
 
     def _recurse(self, elem: DataElement, depth: int, run: _Run) -> None:
         if isinstance(elem.value, Sequence):
@@ -330,9 +329,9 @@ class Deidentifier:
     def _apply(self, ds: Dataset, tag: Any, decision: Decision, depth: int, run: _Run) -> None:
         action = decision.action
         if action in _REMOVING:
-            elem = ds._dict[tag]
-            run.echo.note_original(elem, elem.VR or _dictionary_vr(int(tag)))
-            del ds._dict[tag]
+            elem = elements(ds)[tag]
+            run.echo.note_original(elem, elem.VR or dictionary_vr(int(tag)))
+            del elements(ds)[tag]
             run.count(action)
             return
         elem = ds[tag]
@@ -357,7 +356,7 @@ class Deidentifier:
             if vr == "UI":
                 _map_values(elem, self.remap_uid)
             else:  # a U row whose element is not UI in this file (UN): cannot remap, remove
-                del ds._dict[tag]
+                del elements(ds)[tag]
                 run.count(Action.REMOVE)
                 return
         elif action is Action.PSEUDONYM:
@@ -398,7 +397,7 @@ class Deidentifier:
             return year_only(value.split("-")[0] if vr == "DA" else value, vr)
         return shift_date(value, vr, offset)
 
-    def _private(self, ds: Dataset, btag: Any, depth: int, run: _Run,
+    def _private(self, ds: Dataset, elems: ElementMap, btag: Any, depth: int, run: _Run,
                  creators: list[int], used: set[int]) -> None:
         """Retain Safe Private (PS3.15 E.3.10): keep allow-listed elements and their creators."""
         tag = int(btag)
@@ -408,14 +407,14 @@ class Deidentifier:
             return
         if elem_no >= 0x1000:
             ctag = (tag & 0xFFFF0000) | (elem_no >> 8)
-            creator = _text(ds[ctag]) if ctag in ds._dict else ""
+            creator = _text(ds[ctag]) if ctag in elems else ""
             if creator and (creator.strip(), tag >> 16, elem_no & 0xFF) in self._safe_private:
                 used.add(ctag)
                 elem = ds[btag]
                 if isinstance(elem.value, Sequence):
                     self._recurse(elem, depth, run)
                 return
-        del ds._dict[btag]
+        del elems[btag]
         run.count(Action.PRIVATE)
 
     def _clean_file_meta(self, ds: Dataset) -> None:
@@ -447,21 +446,21 @@ class Deidentifier:
             self._mark_elements(ds, marking)
             return marking
         key = (marking, implicit)
-        elements = self._marking.get(key)
-        if elements is None:
-            elements = self._marking[key] = self._encoded_marking(marking, implicit)
-        if not elements:
+        encoded = self._marking.get(key)
+        if encoded is None:
+            encoded = self._marking[key] = self._encoded_marking(marking, implicit)
+        if not encoded:
             self._mark_elements(ds, marking)
             return marking
-        elems: MutableMapping[Any, Any] = ds._dict
-        for elem in elements:
+        elems: MutableMapping[Any, Any] = elements(ds)
+        for elem in encoded:
             elems[elem.tag] = elem
         return marking
 
     @staticmethod
     def _mark_burned_in(ds: Dataset, marking: Marking, pixels: PixelState) -> None:
         """Burned In Annotation: NO when the marking may claim it, otherwise the source's value as it was."""
-        elems: MutableMapping[Any, Any] = ds._dict
+        elems: MutableMapping[Any, Any] = elements(ds)
         if marking.burned_in_annotation is not None:
             elems[Tag(_BURNED_IN)] = DataElement(_BURNED_IN, "CS", marking.burned_in_annotation)
         elif _text(ds.get(_BURNED_IN)).upper() != pixels.source_burned_in:
@@ -488,8 +487,9 @@ class Deidentifier:
         fp.is_implicit_VR, fp.is_little_endian = implicit, True
         write_dataset(fp, scratch)
         encoded = read_dataset(BytesIO(fp.getvalue()), implicit, True)
-        raw = tuple(e for e in encoded._dict.values() if isinstance(e, RawDataElement))
-        return raw if len(raw) == len(encoded._dict) else ()  # () : not shareable, build per object
+        encoded_elements = elements(encoded)
+        raw = tuple(e for e in encoded_elements.values() if isinstance(e, RawDataElement))
+        return raw if len(raw) == len(encoded_elements) else ()  # () : not shareable, build per object
 
     def _mark_elements(self, ds: Dataset, marking: Marking) -> None:
         cleaned = marking.clean_pixel_data

@@ -9,17 +9,10 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from dcmexport.deid.actions import (
-    PATIENT_ID,
-    PATIENT_NAME,
-    Action,
-    RulePlan,
-    _dictionary_vr,
-    is_well_formed,
-    resolve_vr,
-)
+from dcmexport.deid.actions import PATIENT_ID, PATIENT_NAME, Action, RulePlan, is_well_formed, resolve_vr
 from dcmexport.deid.options import DeidOptions
 from dcmexport.deid.table import load_safe_private
+from dcmexport.read.pydicom_adapter import dictionary_vr
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ def _walk(ds: Dataset, plan: RulePlan, safe: frozenset[tuple[str, int, int]], pr
                 action = Action.KEEP if well_formed else decision.fallback
             if tag == PATIENT_ID or (tag == PATIENT_NAME and depth == 0):
                 action = Action.DUMMY
-        is_seq = (vr or _dictionary_vr(tag)) == "SQ"
+        is_seq = (vr or dictionary_vr(tag)) == "SQ"
         if action is not Action.KEEP:
             elem = ds[tag]
             has_value = not elem.is_empty

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from dcmexport.burnedin import plan_masks
-from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
@@ -50,6 +49,7 @@ from dcmexport.read import (
     read_small_file,
     sha256_file,
 )
+from dcmexport.render.timing import frame_rate_from_dataset
 from dcmexport.results import (
     SKIPPED,
     WRITTEN,

@@ -92,7 +92,7 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
                     if is_dicomdir(path):  # an index under another name: the walk finds its files
                         continue
                     yield path
-        elif top.is_file() and top.name.upper() == "DICOMDIR" or top.exists():
+        elif top.exists():  # a file, a DICOMDIR, or something the reader refuses (a FIFO ...)
             yield top
         else:
             raise InputError(f"{top}: no such file or directory")

@@ -22,11 +22,11 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 from dcmexport.audit.verify.dicom import element_values, tag_label
 from dcmexport.deid import DeidOptions, inspect_dataset
 from dcmexport.deid.actions import DUMMY_PN, DUMMY_TEXT, is_clean_descriptor, year_only
-from dcmexport.deid.engine import WELL_KNOWN_UIDS
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.errors import InputError, NotDicomError, UsageError
 from dcmexport.paths import contains, is_inside_any
 from dcmexport.read import quiet_pydicom
+from dcmexport.read.pydicom_adapter import WELL_KNOWN_UIDS
 
 _MEDIA_SOP_INSTANCE = 0x00020003
 
