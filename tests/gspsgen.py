@@ -18,8 +18,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-# The sample makers, imported here only (they move to tests/samplegen with the reader's branch).
-from dcmexport.samples import make_cr_mono1, make_ct, make_mr, make_us_gray_cine, write_dataset  # noqa: F401
+# The sample makers, re-exported for the figure tests.
+from tests.samplegen import make_cr_mono1, make_ct, make_mr, make_us_gray_cine, write_dataset  # noqa: F401
 
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 

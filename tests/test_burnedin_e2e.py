@@ -14,7 +14,7 @@ from PIL import Image
 
 from dcmexport import api
 from dcmexport.deid import Key
-from dcmexport.samples import make_us_rgb_cine, write_dataset
+from tests.samplegen import make_us_rgb_cine, write_dataset
 
 pytest.importorskip("pytesseract")
 pytestmark = [

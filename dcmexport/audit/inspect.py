@@ -126,9 +126,9 @@ def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_value
         plan_masks,
         us_regions_from_dataset,
     )
-    from dcmexport.cine import frame_rate_from_dataset
     from dcmexport.read import check_pixel_geometry, has_pixels, read_dataset
     from dcmexport.render import pixel_spacing_from_dataset
+    from dcmexport.render.timing import frame_rate_from_dataset
 
     ds = read_dataset(path)
     rows = inspect_dataset(ds, deid)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dcmexport.cli import app
+from dcmexport.cli.app import app
 from dcmexport.cli.common import collector_paused, out_console, usage_errors
 
 if TYPE_CHECKING:  # pragma: no cover

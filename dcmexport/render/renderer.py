@@ -29,8 +29,10 @@ Shape (2050,0020) is not applied on top: in image IODs INVERSE only accompanies
 MONOCHROME1 (PS3.3 C.11.6.1.2), so honouring both would invert twice.
 
 Enhanced multi-frame objects carry rescale and window in functional groups
-(Pixel Value Transformation / Frame VOI LUT Sequences); they are read from the
-Shared group, else from the first Per-frame group, and used for every frame.
+(Pixel Value Transformation / Frame VOI LUT Sequences, PS3.3 C.7.6.16.2.9, .10):
+each comes from the top level, else the Shared group, else the frame's own
+Per-frame group item. Frames whose per-frame values differ get renderers of
+their own (:class:`FrameRenderers`, one per distinct set of values).
 """
 
 from __future__ import annotations
