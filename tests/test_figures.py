@@ -215,6 +215,15 @@ class TestPresentationStates:
         run = json.loads((tmp_path / "o" / "manifest.jsonl").read_text().splitlines()[0])
         assert run["options"]["figure"]["presentation"] == {"mode": "auto", "sha256": None}
 
+    def test_an_unusable_state_among_the_inputs_fails_alone(self, ct: Path, tmp_path: Path, key: Key) -> None:
+        broken = make_gsps(pydicom.dcmread(ct))
+        broken.ImageRotation = 45
+        write(broken, tmp_path / "in" / "ps.dcm")
+        batch = api.export([tmp_path / "in"], tmp_path / "o", key=key, presentation_state="auto")
+        by_name = {r.source.name: r for r in batch.results}
+        assert batch.exit_code == 1 and by_name["ct.dcm"].status == "written"
+        assert by_name["ps.dcm"].status == "failed" and "(0070,0042)" in (by_name["ps.dcm"].reason or "")
+
     def test_explicit_file_is_not_recorded_by_path(self, ct: Path, tmp_path: Path, key: Key) -> None:
         state = _gsps(ct, tmp_path)
         other = write_dataset(make_ct(rows=32, columns=32, seed=3), tmp_path / "other.dcm")
@@ -228,8 +237,11 @@ class TestPresentationStates:
 
     def test_usage_errors(self, ct: Path, tmp_path: Path) -> None:
         state = _gsps(ct, tmp_path)
+        broken = make_gsps(pydicom.dcmread(ct))
+        broken.ImageRotation = 45
+        broken_path = write(broken, tmp_path / "broken.dcm")
         for extra in (["--presentation-state", str(ct)], ["--presentation-state", str(state), "--crop", "1,1,5,5"],
-                      ["--presentation-state", "auto", "--series"]):
+                      ["--presentation-state", "auto", "--series"], ["--presentation-state", str(broken_path)]):
             res = runner.invoke(app, ["export", str(ct), "--out", str(tmp_path / "o"), *extra])
             assert res.exit_code == 2, (extra, res.output)
 
