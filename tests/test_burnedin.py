@@ -20,7 +20,9 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from dcmexport.burnedin import (
+from dcmexport.errors import BurnedInError, PresetError
+from dcmexport.mask.detect import find_text_like_rows
+from dcmexport.mask.presets import (
     _PLAN_MEMO,
     MaskMatch,
     MaskPreset,
@@ -34,10 +36,8 @@ from dcmexport.burnedin import (
     read_mask_presets_file,
     us_regions_from_dataset,
 )
-from dcmexport.errors import BurnedInError, PresetError
-from dcmexport.mask import MaskPlan, keep_mask
+from dcmexport.mask.rects import MaskPlan, keep_mask
 from dcmexport.options import MaskOptions, MaskRect
-from dcmexport.textdetect import find_text_like_rows
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = Path("/work/shared/reference")
@@ -170,7 +170,7 @@ class TestLoadMaskPresets:
         (tmp_path / "a.toml").write_text(rule)
         (tmp_path / "b.toml").write_text(rule)
         monkeypatch.setattr(
-            "dcmexport.burnedin.iter_preset_files", lambda sub: sorted(tmp_path.glob("*.toml"))
+            "dcmexport.mask.presets.iter_preset_files", lambda sub: sorted(tmp_path.glob("*.toml"))
         )
         with pytest.raises(PresetError, match=r"b\.toml.*same.*duplicate"):
             load_mask_presets()
@@ -413,7 +413,7 @@ class TestPlanMasks:
             plan_masks(s2000(Modality="CT", BurnedInAnnotation="YES"), MaskOptions())
 
     def test_memo_never_loads_the_library_when_presets_are_off(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import dcmexport.burnedin as burnedin
+        import dcmexport.mask.presets as burnedin
 
         def broken() -> tuple[MaskPreset, ...]:
             raise PresetError("presets/masks: broken library")

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from dcmexport.burnedin import plan_masks
 from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
 )
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import MaskPlan, plan_masks
 from dcmexport.options import (
     ExportOptions,
 )

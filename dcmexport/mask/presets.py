@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from dcmexport.errors import BurnedInError, InputError, PresetError
-from dcmexport.mask import Box, MaskPlan, clip_box
+from dcmexport.mask.rects import Box, MaskPlan, clip_box
 from dcmexport.options import MaskOptions, MaskRect
 from dcmexport.presets import iter_preset_files, read_toml
 from dcmexport.read import raw_signature
