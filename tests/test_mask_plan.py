@@ -348,3 +348,71 @@ class TestPlanInputs:
         assert plan_key(ds, MaskOptions(mask_file=tmp_path / "m.toml")) is None  # read afresh each time
         # The checks after masking do not change a plan: it is reused across them.
         assert plan_key(ds, MaskOptions(ocr_check=OcrCheck.STRICT, ocr_all_frames=True)) == base
+
+
+# --------------------------------------------------------------------------- user masks and the refusal (issue #19 item 9)
+
+
+class TestUserMasksThatCoverNothing:
+    """A user rectangle outside the image masks nothing: it is noted and never counts as coverage."""
+
+    OUTSIDE = (MaskRect(5000, 5000, 10, 10), MaskRect(640, 0, 1, 1), MaskRect(0, -481, 1, 1))
+
+    @pytest.mark.parametrize("rect", OUTSIDE, ids=["far", "1px-right", "1px-above"])
+    def test_outside_mask_does_not_lift_the_refusal(self, rect: MaskRect) -> None:
+        ds = pydicom.dcmread(pydicom_data("US1_UNCR.dcm"), stop_before_pixels=True)  # US, 640x480, no regions
+        with pytest.raises(BurnedInError) as info:
+            plan_masks(ds, MaskOptions(rects=(rect,)), label="case-007")
+        message = str(info.value)
+        where = f"{rect.x},{rect.y},{rect.width},{rect.height}"
+        assert f"--mask {where} lies outside the 640x480 image" in message
+        assert message.startswith("case-007:") and "Modality is US" in message and "\n" not in message
+        for flag in FLAGS:
+            assert flag in message
+
+    def test_a_real_mask_still_lifts_it_and_the_outside_one_is_noted(self) -> None:
+        ds = pydicom.dcmread(pydicom_data("US1_UNCR.dcm"), stop_before_pixels=True)
+        plan = plan_masks(ds, MaskOptions(rects=(MaskRect(0, 0, 640, 60),)))
+        assert plan.blank == ((0, 0, 640, 60),) and plan.sources == ("user",) and plan.notes == ()
+        plan = plan_masks(ds, MaskOptions(rects=(MaskRect(5000, 5000, 10, 10), MaskRect(-1, -1, 5, 5))))
+        assert plan.blank == ((639, 479, 640, 480),) and plan.sources == ("user",)  # partly inside: covers
+        assert plan.notes == (
+            "--mask 5000,5000,10,10 lies outside the 640x480 image: it masks nothing "
+            "and does not count as covering burned-in text",
+        )
+
+    def test_mask_file_rectangle_outside_is_noted(self, tmp_path: Path) -> None:
+        mask_file = tmp_path / "masks.toml"
+        mask_file.write_text("rects = [[0, 0, 10, 4], [100, 0, 10, 4]]\n")
+        plan = plan_masks(synthetic("CT", 64, 80, BurnedInAnnotation="YES"), MaskOptions(mask_file=mask_file))
+        assert plan.blank == ((0, 0, 10, 4),) and plan.sources == ("mask-file",)
+        assert plan.notes == (
+            "--mask-file rectangle 100,0,10,4 lies outside the 80x64 image: it masks nothing "
+            "and does not count as covering burned-in text",
+        )
+        mask_file.write_text("rects = [[100, 0, 10, 4]]\n")
+        with pytest.raises(BurnedInError, match=r"--mask-file rectangle 100,0,10,4 lies outside the 80x64 image"):
+            plan_masks(synthetic("CT", 64, 80, BurnedInAnnotation="YES"), MaskOptions(mask_file=mask_file))
+
+    def test_object_not_suspect_gets_the_note_and_no_masking(self) -> None:
+        plan = plan_masks(synthetic("CT", 64, 80), MaskOptions(rects=(MaskRect(5000, 5000, 10, 10),)))
+        assert plan.is_empty and plan.notes[0].startswith("--mask 5000,5000,10,10 lies outside the 80x64 image")
+        assert "Planted" not in plan.notes[0]
+
+    def test_export_and_deid_report_it(self, tmp_path: Path) -> None:
+        from dcmexport import api
+        from dcmexport.deid import Key
+
+        key = Key(b"mask-outside-test-key-0123456789")
+        us = pydicom_data("US1_UNCR.dcm")
+        ct = Path(str(get_testdata_file("CT_small.dcm")))
+        outside = ["5000,5000,10,10"]
+        for run in (api.export, api.deidentify):
+            refused = run([us], tmp_path / run.__name__ / "us", key=key, masks=outside).results[0]
+            assert refused.status == "refused" and not refused.outputs
+            assert "--mask 5000,5000,10,10 lies outside the 640x480 image" in str(refused.reason)
+            written = run([ct], tmp_path / run.__name__ / "ct", key=key, masks=outside).results[0]
+            assert written.status == "written"
+            assert any(n.startswith("--mask 5000,5000,10,10 lies outside the 128x128 image") for n in written.notes)
+            masked = run([us], tmp_path / run.__name__ / "us2", key=key, masks=["0,0,640,60"]).results[0]
+            assert masked.status == "written" and "masked: blank 1 rectangle (from user)" in masked.notes

@@ -161,7 +161,10 @@ def plan_masks(ds: Dataset, options: MaskOptions, *, label: str | None = None) -
 
     Refusal rule (fail closed): when :func:`~dcmexport.mask.policy.may_carry_burned_in`
     gives a reason and the plan covers nothing (no preset, no region, no user
-    mask), the object is refused unless ``options.accept_burned_in``.
+    mask), the object is refused unless ``options.accept_burned_in``. A user
+    rectangle counts only when it covers at least one pixel of the object: one
+    that lies outside the image is dropped and noted in ``plan.notes`` (and in
+    the refusal message), never taken as coverage.
 
     Plans are memoised by :data:`PLAN_INPUTS`; refusals never are (their message
     names the object).
@@ -200,12 +203,19 @@ def _plan_masks(ds: Dataset, options: MaskOptions, label: str | None) -> MaskPla
 
     blank: list[Box] = []
     sources: list[str] = []
+    notes: list[str] = []
 
-    def add(rects: Sequence[MaskRect], source: str) -> None:
+    def add(rects: Sequence[MaskRect], source: str, named: str | None = None) -> None:
+        """Add the boxes of ``rects``; a user's rectangle (``named``) that covers nothing is noted."""
         added = False
         for rect in rects:
             box = clip_box(rect.resolve(rows, columns), rows, columns)
-            if box is not None and box not in blank:
+            if box is None and named is not None:
+                notes.append(
+                    f"{named} {rect.x},{rect.y},{rect.width},{rect.height} lies outside the {columns}x{rows} "
+                    "image: it masks nothing and does not count as covering burned-in text"
+                )
+            elif box is not None and box not in blank:
                 blank.append(box)
                 added = True
         if added:
@@ -220,10 +230,10 @@ def _plan_masks(ds: Dataset, options: MaskOptions, label: str | None) -> MaskPla
         if regions:
             keep = regions
             sources.append("us-regions")
-    add(options.rects, "user")
+    add(options.rects, "user", "--mask")
     if options.mask_file is not None:
-        add(read_mask_file(options.mask_file), "mask-file")
+        add(read_mask_file(options.mask_file), "mask-file", "--mask-file rectangle")
 
-    plan = MaskPlan(blank=tuple(blank), keep=keep, sources=tuple(sources))
+    plan = MaskPlan(blank=tuple(blank), keep=keep, sources=tuple(sources), notes=tuple(notes))
     check_coverage(ds, plan, accept_burned_in=options.accept_burned_in, label=label)
     return plan

@@ -71,6 +71,11 @@ def may_carry_burned_in(ds: Dataset) -> str | None:
 def check_coverage(ds: Dataset, plan: MaskPlan, *, accept_burned_in: bool, label: str | None = None) -> None:
     """Refuse ``ds`` when it may carry burned-in text and ``plan`` masks nothing.
 
+    Only what the plan blanks or keeps counts as coverage: a user rectangle that
+    lies outside the image was dropped from it (and noted), so it lifts nothing.
+    A user rectangle that covers any pixel counts: it states that the text is
+    covered, which is checked only by the text-like rows detector and ``--ocr-check``.
+
     Args:
         ds: the object.
         plan: what will be blanked in it.
@@ -83,7 +88,9 @@ def check_coverage(ds: Dataset, plan: MaskPlan, *, accept_burned_in: bool, label
     """
     reason = may_carry_burned_in(ds)
     if reason is not None and plan.is_empty and not accept_burned_in:
+        # The plan's notes say why a user mask did not count (it lies outside the image).
+        why = f" ({'; '.join(plan.notes)})" if plan.notes else ""
         raise BurnedInError(
             f"{label or 'object'}: may carry burned-in text ({reason}) and no mask preset, ultrasound region "
-            f"or user mask covers it; {RESOLVE_HINT}"
+            f"or user mask covers it{why}; {RESOLVE_HINT}"
         )

@@ -190,11 +190,14 @@ class MaskPlan:
             (``()`` blanks the whole frame); None means no keep restriction.
         sources: where the boxes came from, e.g. ``"preset:us-philips-epiq-600"``,
             ``"us-regions"``, ``"user"``, ``"mask-file"``.
+        notes: what the user should know about the plan, free of dataset values
+            (a user rectangle that lies outside the image and masks nothing).
     """
 
     blank: tuple[Box, ...] = ()
     keep: tuple[Box, ...] | None = None
     sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:

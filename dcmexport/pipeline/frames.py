@@ -209,6 +209,7 @@ def plan_pixels(
     if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
         result.notes.append(f"per-frame rescale/window from the functional groups ({renderers.distinct} distinct)")
     plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
+    result.notes.extend(note for note in plan.notes if note not in result.notes)
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
