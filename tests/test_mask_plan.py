@@ -135,6 +135,14 @@ class TestPlanMasks:
         with pytest.raises(PresetError):
             plan_masks(ds, MaskOptions())
 
+    def test_memo_is_registered_and_cleared_with_the_others(self) -> None:
+        from dcmexport.memo import clear_memos, memo_sizes
+
+        plan_masks(roundtrip(synthetic("CT", 64, 80)), MaskOptions(rects=(MaskRect(0, 0, 4, 4),)))
+        assert memo_sizes()["mask plans"] >= 1
+        clear_memos()
+        assert memo_sizes()["mask plans"] == 0
+
     def test_no_memo_for_mask_file_or_sequences_read_eagerly(self, tmp_path: Path) -> None:
         mask_file = tmp_path / "masks.toml"
         mask_file.write_text("rects = [[0, 0, 10, 4]]\n")

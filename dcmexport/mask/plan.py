@@ -27,6 +27,7 @@ from dcmexport.mask.policy import REFUSAL_ATTRIBUTES, check_coverage
 from dcmexport.mask.presets import PRESET_ATTRIBUTES, match_mask_presets, read_mask_file
 from dcmexport.mask.rects import Box, MaskPlan, clip_box
 from dcmexport.mask.regions import US_REGION_ATTRIBUTES, us_regions_from_dataset, use_us_regions
+from dcmexport.memo import Memo
 from dcmexport.options import MaskOptions, MaskRect
 from dcmexport.read import raw_signature
 
@@ -94,15 +95,14 @@ class PlanMemo:
     equal plans.
     """
 
-    def __init__(self, inputs: Sequence[PlanInput], max_plans: int = 256) -> None:
+    def __init__(self, inputs: Sequence[PlanInput], name: str = "mask plans", max_plans: int = 256) -> None:
         self.inputs = tuple(inputs)
-        self.option_fields = tuple(dict.fromkeys(name for i in self.inputs for name in i.options))
-        self.fresh_fields = tuple(name for i in self.inputs if not i.memo for name in i.options)
+        self.option_fields = tuple(dict.fromkeys(field for i in self.inputs for field in i.options))
+        self.fresh_fields = tuple(field for i in self.inputs if not i.memo for field in i.options)
         tags = sorted({_tag(keyword) for i in self.inputs for keyword in i.attributes})
         self.body_tags = tuple(t for t in tags if t >> 16 != 0x0002)
         self.meta_tags = tuple(t for t in tags if t >> 16 == 0x0002)
-        self.max_plans = max_plans
-        self._plans: dict[tuple[object, ...], MaskPlan] = {}
+        self._plans: Memo[tuple[object, ...], MaskPlan] = Memo(name, max_plans)
         self._libraries: dict[str, object] = {}
 
     def key(self, ds: Dataset, options: MaskOptions) -> tuple[object, ...] | None:
@@ -133,10 +133,8 @@ class PlanMemo:
         return self._plans.get(key)
 
     def put(self, key: tuple[object, ...], plan: MaskPlan) -> None:
-        """Store ``plan`` under ``key`` (the memo is emptied when full)."""
-        if len(self._plans) >= self.max_plans:
-            self._plans.clear()
-        self._plans[key] = plan
+        """Store ``plan`` under ``key`` (the oldest plan goes when the memo is full)."""
+        self._plans.put(key, plan)
 
     def clear(self) -> None:
         """Forget every plan."""
