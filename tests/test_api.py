@@ -176,7 +176,7 @@ def test_also_dicom_is_deidentified_and_masked(tmp_path: Path, key: Key) -> None
 def test_also_dicom_marking_follows_the_ocr_check(tmp_path: Path, key: Key, ocr: dict[str, object], removed: str,
                                                   burned_in: str, evidence: str) -> None:
     pytest.importorskip("pytesseract")
-    from dcmexport.ocr import ocr_available
+    from dcmexport.mask.ocr import ocr_available
 
     if ocr and not ocr_available():
         pytest.skip("tesseract not installed")

@@ -38,7 +38,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _hits(outputs: list[Path]) -> list[str]:
-    from dcmexport.ocr import read_text
+    from dcmexport.mask.ocr import read_text
 
     found = []
     for out in outputs:

@@ -120,7 +120,7 @@ def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_value
         InputError: the file is not a readable DICOM object.
     """
     # Imported here: verify uses resolve_row without the pixel stages.
-    from dcmexport.burnedin import (
+    from dcmexport.mask import (
         match_mask_presets,
         may_carry_burned_in,
         plan_masks,

@@ -32,8 +32,8 @@ def presets_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.burnedin import load_mask_presets
         from dcmexport.deid import list_profiles, load_profile
+        from dcmexport.mask import load_mask_presets
         from dcmexport.presets import presets_dir
 
     with usage_errors():

@@ -14,13 +14,12 @@ from dataclasses import replace
 import numpy as np
 from pydicom.dataset import Dataset
 
-from dcmexport.burnedin import may_carry_burned_in, plan_masks
 from dcmexport.deid.marking import PixelState
 from dcmexport.errors import (
     BurnedInError,
     UsageError,
 )
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import MaskPlan, find_text_like_rows, may_carry_burned_in, plan_masks
 from dcmexport.options import (
     ExportOptions,
     Frames,
@@ -40,7 +39,6 @@ from dcmexport.render.gsps import PresentationState
 from dcmexport.results import (
     ExportResult,
 )
-from dcmexport.textdetect import find_text_like_rows
 
 
 def output_stem(new_sop_instance_uid: str, input_sha256: str) -> str:
@@ -162,7 +160,7 @@ class FramePipeline:
             self.suspicious_frames.append(index)
 
     def _ocr(self, image: np.ndarray, index: int) -> None:
-        from dcmexport.ocr import read_text
+        from dcmexport.mask.ocr import read_text
 
         words = read_text(image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8))
         if words:
@@ -245,6 +243,7 @@ def plan_pixels(
     if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
         result.notes.append(f"per-frame rescale/window from the functional groups ({renderers.distinct} distinct)")
     plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
+    result.notes.extend(note for note in plan.notes if note not in result.notes)
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
@@ -255,7 +254,7 @@ def plan_pixels(
         out_size = figure.viewport.out_size
     ocr_frames: frozenset[int] = frozenset()
     if options.mask.ocr_check is not OcrCheck.OFF:
-        from dcmexport.ocr import ocr_available, read_text
+        from dcmexport.mask.ocr import ocr_available, read_text
 
         if not ocr_available():
             read_text(np.zeros((8, 8), np.uint8))  # raises MissingDependencyError naming what to install

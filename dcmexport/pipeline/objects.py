@@ -11,12 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from dcmexport.burnedin import plan_masks
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
 )
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import MaskPlan, plan_masks
 from dcmexport.options import (
     ExportOptions,
 )
@@ -184,6 +183,7 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     if has_pixels(ds):
         result.frames = check_pixel_geometry(ds)
         plan = plan_masks(ds, options.mask)
+        result.notes.extend(plan.notes)
         if not plan.is_empty:
             result.notes.append(f"masked: {plan.describe()}")
     result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)

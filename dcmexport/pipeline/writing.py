@@ -13,14 +13,13 @@ from pydicom.dataset import Dataset
 from dcmexport.atomic import (
     atomic_output,
 )
-from dcmexport.burnedin import apply_plan_to_dataset
 from dcmexport.encode.dicom import write_part10
 from dcmexport.encode.jpeg_segments import strip_pixel_data_text
 from dcmexport.encode.still import write_still
 from dcmexport.errors import (
     EncodeError,
 )
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import MaskPlan, apply_plan_to_dataset
 from dcmexport.options import (
     ExportOptions,
     OutputFormat,
