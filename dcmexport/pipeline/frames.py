@@ -94,6 +94,11 @@ class FramePipeline:
     chosen frames when ``--ocr-check`` is on; otherwise the cheap text-like-row
     detector on the first frame of objects that typically carry burned-in text.
     Only counts are reported, never the words read (they may be PHI).
+
+    With a figure (``figure``: overlays, shutters, viewport, annotations, scale
+    bar) the order is render -> overlays, shutters -> mask -> viewport ->
+    annotations -> scale bar; when a presentation state's text is burned in,
+    verification runs on that output (``late_checks``), before the scale bar.
     """
 
     def __init__(
