@@ -7,6 +7,7 @@ boundary (`parse_*` helpers here); inside the pipeline the types are trusted.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,13 +133,32 @@ class MaskOptions:
     ocr_all_frames: bool = False  # False: first, middle and last frame only
 
 
+#: The largest |center| or width ``--window`` accepts: the window is applied in float32 for
+#: float pixel data, whose range ends near 3.4e38 (beyond it the edges become inf and the
+#: image all black or all grey).
+_WINDOW_LIMIT = 1e38
+
+
 def parse_window(text: str) -> Window:
-    """Parse ``CENTER,WIDTH`` (as given to ``--window``)."""
+    """Parse ``CENTER,WIDTH`` (as given to ``--window``).
+
+    Both numbers must be finite, and so must the window's edges (``center ± width/2``):
+    ``nan``, ``inf`` or ``1e308`` would render an all-black or all-grey image.
+
+    Raises:
+        UsageError: malformed, non-finite, or a width below 1 (PS3.3 C.11.2.1.2).
+    """
     try:
         center_s, width_s = text.split(",")
         center, width = float(center_s), float(width_s)
     except ValueError:
         raise UsageError(f"--window expects CENTER,WIDTH such as 40,400, got {text!r}") from None
+    if not all(math.isfinite(v) for v in (center, width, center - width / 2, center + width / 2)) or max(
+        abs(center), width
+    ) > _WINDOW_LIMIT:
+        raise UsageError(
+            f"--window expects finite numbers of at most {_WINDOW_LIMIT:g} such as 40,400, got {text!r}"
+        )
     if width < 1:
         raise UsageError(f"--window width must be >= 1 (PS3.3 C.11.2.1.2), got {width:g}")
     return Window(center, width)
