@@ -274,6 +274,7 @@ def build_options(
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     if fps is not None and not 0.1 <= fps <= 240:
         raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
+    check_out_dir(Path(out_dir))
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
     return ExportOptions(
         out_dir=Path(out_dir),
@@ -291,6 +292,27 @@ def build_options(
         series=series,
         timeout=timeout,
     )
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Check that ``out_dir`` is, or can be created as, a directory; create nothing.
+
+    The nearest existing ancestor must be a directory: ``--out afile/sub`` under a
+    file is refused here, at start-up, rather than failing when the first output is written.
+
+    Raises:
+        UsageError: ``out_dir`` or one of its ancestors is an existing non-directory.
+    """
+    for path in (out_dir, *out_dir.parents):
+        try:
+            if not path.exists():
+                continue
+        except OSError:
+            continue
+        if not path.is_dir():
+            where = "is" if path == out_dir else f"lies under {path}, which is"
+            raise UsageError(f"--out {out_dir} {where} a file, not a directory; choose another --out")
+        return
 
 
 def _coerce_format(text: str) -> OutputFormat:

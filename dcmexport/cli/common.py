@@ -296,12 +296,21 @@ def load_key_and_map(
 ) -> tuple[Key | None, dict[str, tuple[str, str]] | None]:
     """Read ``--key-file`` and ``--patient-map``; check ``--linkage`` lies outside ``--out`` before any work."""
     from dcmexport.deid import Key
+    from dcmexport.errors import UsageError
     from dcmexport.linkage import check_linkage_path, read_patient_map
 
     if linkage is not None:
         check_linkage_path(linkage, out)
     key = Key.from_file(key_file) if key_file else None
-    mapping = read_patient_map(patient_map) if patient_map else None
+    mapping = None
+    if patient_map is not None:
+        try:
+            mapping = read_patient_map(patient_map)
+        except UnicodeDecodeError as exc:  # its text quotes the bytes: never shown
+            raise UsageError(
+                f"--patient-map {patient_map}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8 "
+                "(in a spreadsheet: 'CSV UTF-8'; a byte-order mark is allowed)"
+            ) from None
     return key, mapping
 
 

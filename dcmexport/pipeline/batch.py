@@ -13,11 +13,13 @@ from dcmexport.atomic import (
     remove_stale_temporaries,
 )
 from dcmexport.deid import Key
+from dcmexport.errors import UsageError
 from dcmexport.executors import Executor
 from dcmexport.executors.local import LocalExecutor
 from dcmexport.manifest import Manifest
 from dcmexport.options import (
     ExportOptions,
+    check_out_dir,
 )
 from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
 from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
@@ -77,7 +79,11 @@ def run_batch(
         batch.notes.append(
             "no key given (--key-file or DCMEXPORT_KEY): pseudonyms are random for this run and link to nothing"
         )
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission: the user's --out, before any object
+        check_out_dir(options.out_dir)
+        raise UsageError(f"--out {options.out_dir}: cannot create the directory ({exc.strerror})") from None
     remove_stale_temporaries(options.out_dir)
     out_resolved = options.out_dir.resolve()
     fingerprint = output_fingerprint(kind, options, key, patient_map)
