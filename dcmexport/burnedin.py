@@ -607,7 +607,7 @@ def _plan_masks(ds: Dataset, options: MaskOptions, label: str | None) -> MaskPla
             sources.append("us-regions")
     add(options.rects, "user")
     if options.mask_file is not None:
-        add(read_mask_file(options.mask_file), "mask-file")
+        add(options.file_rects if options.file_rects is not None else read_mask_file(options.mask_file), "mask-file")
 
     plan = MaskPlan(blank=tuple(blank), keep=keep, sources=tuple(sources))
     reason = may_carry_burned_in(ds)

@@ -126,6 +126,8 @@ class MaskOptions:
 
     rects: tuple[MaskRect, ...] = ()
     mask_file: Path | None = None
+    #: the rectangles of ``mask_file``, read once at start-up (None: not read yet; see pipeline.startup)
+    file_rects: tuple[MaskRect, ...] | None = None
     use_presets: bool = True
     us_regions: bool | None = None  # None: on for US objects with regions
     accept_burned_in: bool = False

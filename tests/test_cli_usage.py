@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,67 @@ def test_api_out_under_a_file_is_a_usage_error(tmp_path: Path) -> None:
         api.export(src, tmp_path / "afile" / "sub")
     with pytest.raises(UsageError, match="--out"):  # options built by hand skip build_options: the batch checks
         api.export(src, options=ExportOptions(out_dir=tmp_path / "afile" / "sub"))
+
+
+def _three_objects(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_dataset(make_ct(sop_instance_uid=f"1.2.3.9.{i}", instance=i + 1), folder / f"ct{i}.dcm")
+    return folder
+
+
+@pytest.mark.parametrize("command", ["export", "deid"])
+@pytest.mark.parametrize("content", ["rect = [[0, 0, 1, 1]]\n", 'rects = [[0, 0, "a", 1]]\n', "rects = [[0, 0\n"])
+def test_malformed_mask_file_is_one_usage_error_not_one_per_object(tmp_path: Path, command: str, content: str) -> None:
+    folder = _three_objects(tmp_path)
+    mask_file = tmp_path / "masks.toml"
+    mask_file.write_text(content)
+    res = runner.invoke(app, [command, str(folder), "--out", str(tmp_path / "o"), "--mask-file", str(mask_file)])
+    line = _one_usage_line(res)
+    assert str(mask_file) in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_mask_file_is_read_once_at_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dcmexport.burnedin as burnedin
+    import dcmexport.pipeline.startup as startup
+
+    folder = _three_objects(tmp_path)
+    mask_file = tmp_path / "masks.toml"
+    mask_file.write_text("rects = [[0, 0, 10, 4]]\n")
+    calls: list[Path] = []
+    real = burnedin.read_mask_file
+
+    def counting(path: Path) -> object:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(burnedin, "read_mask_file", counting)
+    monkeypatch.setattr(startup, "read_mask_file", counting)
+    res = runner.invoke(app, ["export", str(folder), "--out", str(tmp_path / "o"), "--mask-file", str(mask_file),
+                              "--jobs", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert calls == [mask_file]
+    assert all("mask-file" in " ".join(o["notes"]) for o in json.loads(res.stdout)["objects"])
+
+
+def test_ocr_check_without_pytesseract_is_one_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pytesseract", None)  # import now raises ImportError
+    folder = _three_objects(tmp_path)
+    res = runner.invoke(app, ["export", str(folder), "--out", str(tmp_path / "o"), "--ocr-check", "report"])
+    line = _one_usage_line(res)
+    assert "pip install dcmexport[ocr]" in line and "tesseract-ocr" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_ocr_check_without_the_tesseract_program_is_one_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytesseract = pytest.importorskip("pytesseract")
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    folder = _three_objects(tmp_path)
+    res = runner.invoke(app, ["export", str(folder), "--out", str(tmp_path / "o"), "--ocr-check", "strict"])
+    line = _one_usage_line(res)
+    assert "tesseract" in line and "tesseract-ocr" in line

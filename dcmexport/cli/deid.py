@@ -57,11 +57,12 @@ def deid_command(
     """Write de-identified DICOM files (PS3.15 Annex E), burned-in text masked in the pixel data."""
     with collector_paused():
         from dcmexport import api
+        from dcmexport.pipeline.startup import prepare_options
 
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
-        options = api.build_options(
+        options = prepare_options(api.build_options(
             out,
             masks=mask or (),
             mask_file=mask_file,
@@ -72,7 +73,7 @@ def deid_command(
             overwrite=overwrite,
             keep_existing=keep_existing,
             timeout=timeout,
-        )
+        ))
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)

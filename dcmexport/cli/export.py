@@ -85,6 +85,7 @@ def export_command(
     """De-identify DICOM objects and export them as stills or clips."""
     with collector_paused():
         from dcmexport import api
+        from dcmexport.pipeline.startup import prepare_options
 
     configure_logging(debug)
     existing_paths(inputs)
@@ -96,7 +97,7 @@ def export_command(
         }
         if preset is not None:
             chosen = apply_workflow(ctx, preset, chosen)
-        options = api.build_options(
+        options = prepare_options(api.build_options(
             out,
             window=window,
             masks=mask or (),
@@ -112,7 +113,7 @@ def export_command(
             keep_existing=keep_existing,
             timeout=timeout,
             **chosen,
-        )
+        ))
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
         batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)

@@ -22,6 +22,7 @@ from dcmexport.options import (
     check_out_dir,
 )
 from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
+from dcmexport.pipeline.startup import prepare_options
 from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
 from dcmexport.results import (
     BatchResult,
@@ -72,6 +73,7 @@ def run_batch(
     batch like any other side concern, first.
     """
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    options = prepare_options(options)  # files and programs the options name: checked once, before any write
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
