@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcmexport.errors import EncodeError
+from dcmexport.interrupts import critical_section
 
 TEMP_PREFIX = ".tmp-dcmexport-"
 
@@ -127,8 +128,11 @@ class DeferredCommits:
         with self._changed:
             self._pending.append(_Pending(tmp, final))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._flush_loop, name="dcmexport-flush", daemon=True)
-                self._thread.start()
+                # Whole or not at all: a thread interrupted in its start (the --timeout alarm)
+                # could not be joined by close().
+                with critical_section():
+                    self._thread = threading.Thread(target=self._flush_loop, name="dcmexport-flush", daemon=True)
+                    self._thread.start()
             self._changed.notify_all()
 
     def is_pending(self, final: Path) -> bool:
