@@ -52,7 +52,7 @@ def export_command(
     max_side: Annotated[int | None, typer.Option(help="Cap the output's long side in pixels (e.g. 1920 for slides).")] = None,
     preset: Annotated[str | None, typer.Option(help="Workflow preset from presets/workflows: slides, case-report, teaching-video; flags given here win.")] = None,
     frames: Annotated[str, typer.Option(help="Stills from multi-frame objects: first, all, or a 0-based frame number.")] = "first",
-    series: Annotated[bool, typer.Option(help="Group single-frame images by series into one scroll-through clip, in slice order.")] = False,
+    series: Annotated[bool, typer.Option(help="Group single-frame images by series into one scroll-through clip, in slice order (Instance Number when orientations differ).")] = False,
     montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.")] = False,
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).")] = None,
     quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
