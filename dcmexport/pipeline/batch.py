@@ -21,10 +21,12 @@ from dcmexport.options import (
     ExportOptions,
     check_out_dir,
 )
-from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
+from dcmexport.pipeline.resume import DUPLICATE_REASON, load_resume_index, output_fingerprint
 from dcmexport.pipeline.startup import prepare_options
 from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
 from dcmexport.results import (
+    SKIPPED,
+    WRITTEN,
     BatchResult,
     ExportResult,
 )
@@ -96,7 +98,8 @@ def run_batch(
     manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind,
                              fingerprint=fingerprint)
     batch.manifest = manifest.path
-    watchers: list[BatchObserver] = [ManifestObserver(manifest, options.out_dir), *observers]
+    # Duplicates first: the manifest records what it concluded.
+    watchers: list[BatchObserver] = [DuplicateInstances(), ManifestObserver(manifest, options.out_dir), *observers]
     with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
         # Outputs are never re-read when --out lies inside an input folder.
         outside = outside_of(out_resolved)
@@ -112,6 +115,42 @@ def run_batch(
     for watcher in watchers:
         watcher.on_finish(batch)
     return batch
+
+
+class DuplicateInstances(Observers):
+    """Inputs of one run that hold the same instance ((0008,0018) SOPInstanceUID), told apart in the client.
+
+    Same content: the later one is a duplicate (skipped), whichever worker ran it; a
+    pool's workers cannot see each other's outputs, so without this both would say
+    written. Other content under one SOP Instance UID: both are exported, and each
+    later one says which input (by SHA-256, never by path: notes go to the manifest)
+    holds the same instance; the batch's note names the paths for the user.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[str, ExportResult] = {}
+        self._clashes: list[tuple[Path, Path]] = []
+
+    def on_result(self, result: ExportResult) -> None:
+        uid = result.instance_uid
+        if uid is None:
+            return
+        first = self._first.setdefault(uid, result)
+        if first is result:
+            return
+        if result.input_sha256 == first.input_sha256:
+            if result.status == WRITTEN and first.outputs and set(first.outputs) == set(result.outputs):
+                result.status, result.reason = SKIPPED, DUPLICATE_REASON
+            return
+        digest = (first.input_sha256 or "unknown")[:16]
+        result.notes.append(f"duplicate (0008,0018) SOPInstanceUID: the input sha256:{digest} holds the same "
+                            "instance with other content; both exported")
+        self._clashes.append((first.source, result.source))
+
+    def on_finish(self, batch: BatchResult) -> None:
+        for first, later in self._clashes:
+            batch.notes.append(f"{first} and {later} hold the same (0008,0018) SOPInstanceUID with different "
+                               "content; both were exported")
 
 
 class ManifestObserver(Observers):

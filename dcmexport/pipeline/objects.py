@@ -95,6 +95,7 @@ def _export_file(
     result.input_sha256 = input_sha
     report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)  # fail closed: before any output
     result.action_counts = dict(report.action_counts)
+    result.instance_uid = report.sop_instance_uid
     stem = output_stem(report.sop_instance_uid, input_sha)
     out_dir = options.out_dir
 
@@ -172,6 +173,7 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
     report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)
     result.action_counts = dict(report.action_counts)
+    result.instance_uid = report.sop_instance_uid
     final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:

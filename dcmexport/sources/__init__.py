@@ -21,16 +21,47 @@ from dcmexport.errors import InputError
 _COPY_CHUNK = 1 << 20
 
 
-def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
+class SeenFiles:
+    """The files already yielded in one discovery, by identity (device and inode of the real file).
+
+    The same file named twice (``a.dcm a.dcm``, a file and its folder, a symlink and
+    its target, a DICOMDIR and the folder it indexes) is one input. Memory grows by one
+    pair of integers per file; a file that cannot be stat'ed is never a duplicate
+    (it then fails on its own).
+    """
+
+    def __init__(self) -> None:
+        self._identities: set[tuple[int, int]] = set()
+
+    def first(self, path: Path) -> bool:
+        """True the first time the real file behind ``path`` is seen."""
+        try:
+            st = path.stat()
+        except OSError:
+            return True
+        identity = (st.st_dev, st.st_ino)
+        if identity in self._identities:
+            return False
+        self._identities.add(identity)
+        return True
+
+
+def iter_input_files(inputs: Iterable[Path], seen: SeenFiles | None = None) -> Iterator[Path]:
     """Yield the files named by ``inputs``: files as given, directories walked recursively.
 
     Directories are walked in sorted order without following symlinked
     directories (so a symlink loop cannot recurse forever); hidden files
-    (``.name``) and a ``DICOMDIR`` index are skipped here.
+    (``.name``) and a ``DICOMDIR`` index are skipped here. Each real file is
+    yielded once, however often it is named (see :class:`SeenFiles`).
+
+    Args:
+        inputs: files and folders, as the user named them.
+        seen: the discovery's record of files already yielded (a new one when None).
 
     Raises:
         InputError: an input path does not exist.
     """
+    seen = seen if seen is not None else SeenFiles()
     for top in inputs:
         if top.is_dir():
             for root, dirs, files in os.walk(top, followlinks=False):
@@ -38,9 +69,12 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
                 for name in sorted(files):
                     if name.startswith(".") or name.upper() == "DICOMDIR":
                         continue
-                    yield Path(root) / name
+                    path = Path(root) / name
+                    if seen.first(path):
+                        yield path
         elif top.is_file() and top.name.upper() == "DICOMDIR" or top.exists():
-            yield top
+            if seen.first(top):
+                yield top
         else:
             raise InputError(f"{top}: no such file or directory")
 
@@ -112,12 +146,15 @@ def iter_inputs(inputs: Iterable[Path], workdir: Path) -> Iterator[InputItem]:
     A DICOMDIR named directly yields every file it references; inside a
     folder walk, the DICOMDIR index itself is skipped (the walk finds the
     files). Zip archives (named or found in a folder) are extracted into
-    ``workdir``, which the caller removes.
+    ``workdir``, which the caller removes. Each real file is one input, however
+    often it is named (a DICOMDIR's files found again in a folder walk included).
     """
-    for path in iter_input_files(inputs):
+    seen = SeenFiles()
+    for path in iter_input_files(inputs, seen):
         if path.name.upper() == "DICOMDIR":  # only named directly: folder walks skip the index
             for ref in iter_dicomdir(path):
-                yield InputItem(ref, ref)
+                if seen.first(ref):
+                    yield InputItem(ref, ref)
         elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
             yield from extract_archive(path, workdir)
         else:
