@@ -2,7 +2,8 @@
 
 Each command lives in its own module and registers itself on :data:`app`.
 Exit codes: 0 everything written (or skipped as expected), 1 some object
-failed or was refused, 2 usage error (bad option, missing input).
+failed or was refused, or no DICOM object was found, 2 usage error (bad option,
+missing input), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,21 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
+from dcmexport.cli.root import app
 
-app = typer.Typer(
-    name="dcmexport",
-    help="De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,  # tracebacks can quote dataset values: never show them by default
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@app.callback()
-def _root() -> None:
-    """De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips."""
+__all__ = ["app", "main"]
 
 
 def _register() -> None:

@@ -6,19 +6,20 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,
     default_jobs,
     deid_options_from_flags,
     existing_paths,
+    finish,
     finish_linkage,
     load_key_and_map,
-    print_summary,
     run_batch,
     usage_errors,
 )
+from dcmexport.cli.root import app
 
 DEID_EPILOG = """\
 Examples:
@@ -51,6 +52,7 @@ def deid_command(
     timeout: params.Timeout = None,
     log: params.LogFile = None,
     quiet: params.Quiet = False,
+    verbose: params.Verbose = False,
     json_out: params.JsonOut = False,
     debug: params.Debug = False
 ) -> None:
@@ -78,5 +80,4 @@ def deid_command(
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)
-    print_summary(batch, as_json=json_out, quiet=quiet)
-    raise typer.Exit(batch.exit_code)
+    raise typer.Exit(finish(batch, inputs, as_json=json_out, quiet=quiet, verbose=verbose))

@@ -6,19 +6,20 @@ from typing import Annotated, Any
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,
     default_jobs,
     deid_options_from_flags,
     existing_paths,
+    finish,
     finish_linkage,
     load_key_and_map,
-    print_summary,
     run_batch,
     usage_errors,
 )
+from dcmexport.cli.root import app
 from dcmexport.errors import UsageError
 from dcmexport.options import OcrCheck, OutputFormat
 
@@ -79,6 +80,7 @@ def export_command(
     timeout: params.Timeout = None,
     log: params.LogFile = None,
     quiet: params.Quiet = False,
+    verbose: params.Verbose = False,
     json_out: params.JsonOut = False,
     debug: params.Debug = False,
 ) -> None:
@@ -122,8 +124,7 @@ def export_command(
             from dcmexport.review import write_review
 
             batch.notes.append(f"review page: {write_review(out)}")
-    print_summary(batch, as_json=json_out, quiet=quiet)
-    raise typer.Exit(batch.exit_code)
+    raise typer.Exit(finish(batch, inputs, as_json=json_out, quiet=quiet, verbose=verbose))
 
 
 def apply_workflow(ctx: typer.Context, name: str, chosen: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app
 from dcmexport.cli.common import collector_paused, deid_options_from_flags, out_console, usage_errors
+from dcmexport.cli.root import app
 
 INSPECT_EPILOG = """\
 Examples:

@@ -38,5 +38,6 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = t
 Timeout = Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).")]
 LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list each non-DICOM file skipped (always in --log and --json).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")]

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app
 from dcmexport.cli.common import collector_paused, configure_logging, out_console, usage_errors
+from dcmexport.cli.root import app
 
 REVIEW_EPILOG = """\
 Examples:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,
@@ -18,6 +18,7 @@ from dcmexport.cli.common import (
     out_console,
     usage_errors,
 )
+from dcmexport.cli.root import app
 
 VERIFY_EPILOG = """\
 Examples:

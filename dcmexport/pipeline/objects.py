@@ -104,6 +104,11 @@ def _export_file(
         planned = [out_dir / f"{stem}{fmt.extension}"]
     else:
         indices = still_indices(options.encode.frames, frames)
+        if options.series and options.encode.montage and len(indices) < frames:
+            result.notes.append(
+                f"multi-frame object: --series --montage makes contact sheets of single-frame images only; "
+                f"{len(indices)} of its {frames} frames exported as a still (--frames all for every frame)"
+            )
         planned = [
             out_dir / (f"{stem}{fmt.extension}" if frames == 1 else f"{stem}_f{i:04d}{fmt.extension}") for i in indices
         ]

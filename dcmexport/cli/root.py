@@ -1,0 +1,23 @@
+"""The root ``dcmexport`` command: the Typer app that every command module registers on.
+
+A module of its own, so that command modules import it without importing the
+package face ``dcmexport.cli`` (which imports them: an import cycle).
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="dcmexport",
+    help="De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,  # tracebacks can quote dataset values: never show them by default
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root() -> None:
+    """De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips."""
