@@ -24,7 +24,7 @@ from dcmexport.cli.root import app
 DEID_EPILOG = """\
 Examples:
 
-  dcmexport deid study/ --out deid/ --key-file project.key --linkage ~/custodian/links.csv
+  dcmexport deid study/ -o deid/ --key-file project.key --linkage ~/links.csv
 
   dcmexport deid study/ --out deid/ --profile longitudinal --retain device-id
 """
@@ -41,11 +41,11 @@ def deid_command(
     key_file: params.KeyFile = None,
     patient_map: params.PatientMap = None,
     linkage: params.Linkage = None,
-    mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H in the pixel data (repeatable).")] = None,
+    mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H in the pixel data (repeatable).", rich_help_panel=params.BURNED_IN, metavar="X,Y,W,H")] = None,
     mask_file: params.MaskFile = None,
     mask_presets: params.MaskPresets = True,
     mask_us_regions: params.MaskUsRegions = None,
-    accept_burned_in: Annotated[bool, typer.Option(help="Write objects that may carry burned-in text even when no mask covers it.")] = False,
+    accept_burned_in: Annotated[bool, typer.Option("--accept-burned-in", help="Write objects that may carry burned-in text even when no mask covers it.", rich_help_panel=params.BURNED_IN)] = False,
     overwrite: params.Overwrite = False,
     keep_existing: params.KeepExisting = False,
     jobs: params.Jobs = 0,

@@ -14,30 +14,38 @@ import typer
 
 from dcmexport.cli.common import CLEAN_HELP, RETAIN_HELP
 
+# Help panels (rich_help_panel), in the order ``export --help`` shows them: most used first.
+OUTPUT = "Output"
+RENDERING = "Rendering"
+CLIPS = "Clips"
+BURNED_IN = "Burned-in text"
+DEID = "De-identification"
+BATCH = "Batch and audit"
+
 Inputs = Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)]
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False)]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False, rich_help_panel=OUTPUT, metavar="DIR")]
 
 # Burned-in text
-MaskFile = Annotated[Path | None, typer.Option(help="TOML file of mask rectangles.", exists=True, dir_okay=False)]
-MaskPresets = Annotated[bool, typer.Option("--mask-presets/--no-mask-presets", help="Apply matching burned-in mask presets.")]
-MaskUsRegions = Annotated[bool | None, typer.Option("--mask-us-regions/--no-mask-us-regions", help="Blank outside ultrasound regions (default: on for US).", show_default=False)]
+MaskFile = Annotated[Path | None, typer.Option(help="TOML file of mask rectangles.", exists=True, dir_okay=False, rich_help_panel=BURNED_IN, metavar="TOML")]
+MaskPresets = Annotated[bool, typer.Option("--mask-presets/--no-mask-presets", help="Apply matching burned-in mask presets.", rich_help_panel=BURNED_IN)]
+MaskUsRegions = Annotated[bool | None, typer.Option("--mask-us-regions/--no-mask-us-regions", help="Blank outside ultrasound regions (default: on for US).", show_default=False, rich_help_panel=BURNED_IN)]
 
 # De-identification
-Profile = Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).")]
-Retain = Annotated[list[str] | None, typer.Option("--retain", help=RETAIN_HELP)]
-Clean = Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP)]
-SafeHarbor = Annotated[bool, typer.Option(help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.")]
-KeyFile = Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)]
-PatientMap = Annotated[Path | None, typer.Option(help="CSV original_patient_id,new_patient_id,new_patient_name for a cohort.", exists=True, dir_okay=False)]
-Linkage = Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.")]
+Profile = Annotated[str, typer.Option(help="De-identification profile from presets/profiles (see `dcmexport presets`).", rich_help_panel=DEID, metavar="NAME")]
+Retain = Annotated[list[str] | None, typer.Option("--retain", help=RETAIN_HELP, rich_help_panel=DEID, metavar="OPTION")]
+Clean = Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP, rich_help_panel=DEID, metavar="OPTION")]
+SafeHarbor = Annotated[bool, typer.Option("--safe-harbor", help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.", rich_help_panel=DEID)]
+KeyFile = Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False, rich_help_panel=DEID, metavar="FILE")]
+PatientMap = Annotated[Path | None, typer.Option(help="Explicit pseudonyms for a cohort: a CSV with the columns original_patient_id, new_patient_id, new_patient_name (UTF-8).", exists=True, dir_okay=False, rich_help_panel=DEID, metavar="CSV")]
+Linkage = Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.", rich_help_panel=DEID, metavar="CSV")]
 
 # Running a batch
-Overwrite = Annotated[bool, typer.Option(help="Redo every output that already exists (by default only those made under other options are redone).")]
-KeepExisting = Annotated[bool, typer.Option(help="Never replace an existing output; one made under other options is reported as kept (exit 1).")]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0)]
-Timeout = Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).")]
-LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False)]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list each non-DICOM file skipped (always in --log and --json).")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
-Debug = Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Redo every output that already exists (by default only those made under other options are redone).", rich_help_panel=BATCH)]
+KeepExisting = Annotated[bool, typer.Option("--keep-existing", help="Never replace an existing output; one made under other options is reported as kept (exit 1).", rich_help_panel=BATCH)]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes; 0 = the machine's cores.", min=0, rich_help_panel=BATCH, metavar="N")]
+Timeout = Annotated[float | None, typer.Option(help="Per-object time limit in seconds (stops a runaway object; nothing of it is kept).", rich_help_panel=BATCH, metavar="SECONDS")]
+LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per object to this file (inputs by SHA-256, never by path).", dir_okay=False, rich_help_panel=BATCH, metavar="FILE")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.", rich_help_panel=BATCH)]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also list each non-DICOM file skipped (always in --log and --json).", rich_help_panel=BATCH)]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.", rich_help_panel=BATCH)]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks (may quote file contents: keep them private).", rich_help_panel=BATCH)]
