@@ -13,27 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dcmexport.encode.formats import FORMATS, OutputFormat, coerce_format
 from dcmexport.errors import UsageError
 
-
-class OutputFormat(enum.StrEnum):
-    """Output media format; AUTO picks PNG for single-frame and MP4 for multi-frame objects."""
-
-    AUTO = "auto"
-    PNG = "png"
-    JPG = "jpg"
-    TIFF = "tiff"
-    MP4 = "mp4"
-    WEBM = "webm"
-    GIF = "gif"
-
-    @property
-    def is_video(self) -> bool:
-        return self in (OutputFormat.MP4, OutputFormat.WEBM, OutputFormat.GIF)
-
-    @property
-    def extension(self) -> str:
-        return {"jpg": ".jpg", "tiff": ".tiff"}.get(self.value, "." + self.value)
+__all__ = ["OutputFormat"]  # re-exported: the format registry owns it (dcmexport.encode.formats)
 
 
 class VoiFunction(enum.StrEnum):
@@ -106,7 +89,7 @@ class EncodeOptions:
 
     format: OutputFormat = OutputFormat.AUTO
     quality: int = 95  # JPEG quality
-    crf: int = 18  # H.264 CRF; VP9 uses its own default unless given
+    crf: int | None = None  # constant-rate factor; None: the format's own default (H.264 18, VP9 32)
     fps: float | None = None
     frames: Frames = field(default_factory=Frames)
     montage: bool = False  # with --series and a still format: one contact sheet per series
@@ -229,7 +212,7 @@ def build_options(
     frames: str | int = "first",
     fps: float | None = None,
     quality: int = 95,
-    crf: int = 18,
+    crf: int | None = None,
     masks: Iterable[str | tuple[int, int, int, int]] = (),
     mask_file: str | Path | None = None,
     mask_presets: bool = True,
@@ -266,8 +249,7 @@ def build_options(
         raise UsageError(f"--max-side must be at least 16 pixels, got {max_side}")
     if not 1 <= quality <= 100:
         raise UsageError(f"--quality must be 1..100, got {quality}")
-    if not 0 <= crf <= 63:
-        raise UsageError(f"--crf must be 0..63, got {crf}")
+    _check_crf(crf, fmt)
     if montage and (not series or fmt.is_video):
         raise UsageError("--montage needs --series and a still format (--format png, jpg or tiff)")
     if overwrite and keep_existing:
@@ -318,10 +300,21 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def _coerce_format(text: str) -> OutputFormat:
-    low = text.lower().lstrip(".")
-    low = {"jpeg": "jpg", "tif": "tiff"}.get(low, low)
     try:
-        return OutputFormat(low)
+        return coerce_format(text)
     except ValueError:
         choices = ", ".join(f.value for f in OutputFormat)
         raise UsageError(f"--format must be one of {choices}; got {text!r}") from None
+
+
+def _check_crf(crf: int | None, fmt: OutputFormat) -> None:
+    """CRF against the chosen format's own range (the registry); AUTO makes MP4 clips."""
+    if crf is None:
+        return
+    spec = (OutputFormat.MP4 if fmt is OutputFormat.AUTO else fmt).spec
+    if spec.crf_range is None:
+        with_crf = ", ".join(f.value for f, s in FORMATS.items() if s.crf_range)
+        raise UsageError(f"--crf applies to {with_crf} only, not {fmt.value}")
+    low, high = spec.crf_range
+    if not low <= crf <= high:
+        raise UsageError(f"--crf for {spec.format.value} must be {low}..{high}, got {crf}")

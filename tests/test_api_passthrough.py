@@ -21,14 +21,14 @@ import pytest
 from pydicom.encaps import encapsulate, generate_frames
 
 from dcmexport import api
-from dcmexport.pipeline import objects, passthrough
 from dcmexport.deid import Key
 from dcmexport.encode import probe_video, read_video_frames
+from dcmexport.pipeline import objects, passthrough
 from dcmexport.pipeline.frames import plan_pixels
 from dcmexport.pipeline.passthrough import Passthrough, passthrough_plan
 from dcmexport.results import ExportResult, Status
-from dcmexport.samples import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 from tests.conftest import data_store_file
+from tests.samplegen import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 
 KEY = Key(b"passthrough-test-key-0123456789a")
 
@@ -60,7 +60,9 @@ class _Paths:
 
 
 def _export(src: Path, out: Path, **kwargs: object) -> api.ExportResult:
-    result = api.export([src], out, key=KEY, format=kwargs.pop("format", "mp4"), crf=18, **kwargs).results[0]
+    fmt = kwargs.pop("format", "mp4")
+    crf = {"crf": 18} if fmt in ("mp4", "webm") else {}  # CRF applies to those only (a usage error elsewhere)
+    result = api.export([src], out, key=KEY, format=fmt, **crf, **kwargs).results[0]
     assert result.status == "written", result.reason
     return result
 

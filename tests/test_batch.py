@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from dcmexport import api
 from dcmexport.cli import app
 from dcmexport.deid import Key
-from dcmexport.samples import make_ct, write_dataset
+from tests.samplegen import make_ct, write_dataset
 
 KEY = Key(b"batch-test-key-0123456789abcdef!")
 runner = CliRunner()

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcmexport.cli import app
-from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_us_rgb_cine, planted_phi, write_dataset
 
 runner = CliRunner()
 
@@ -120,7 +120,7 @@ def test_presets_lists_profiles_and_masks() -> None:
 def test_jobs_two_gives_same_outputs_as_jobs_one(tmp_path: Path) -> None:
     import hashlib
 
-    from dcmexport.samples import make_ct_series
+    from tests.samplegen import make_ct_series
 
     for i, ds in enumerate(make_ct_series(4)):
         write_dataset(ds, tmp_path / "in" / f"{i}.dcm")
@@ -160,7 +160,7 @@ def test_timeout_stops_an_object_and_leaves_nothing(tmp_path: Path, monkeypatch:
     import time
 
     from dcmexport.encode.video import VideoWriter
-    from dcmexport.samples import make_us_gray_cine
+    from tests.samplegen import make_us_gray_cine
 
     real_write = VideoWriter.write
 
@@ -187,7 +187,7 @@ def test_progress_bar_on_a_terminal_shows_objects_frames_and_rate(tmp_path: Path
     from rich.console import Console
 
     import dcmexport.cli.common as common
-    from dcmexport.samples import make_us_gray_cine
+    from tests.samplegen import make_us_gray_cine
 
     buf = io.StringIO()
     monkeypatch.setattr(common, "err_console", Console(file=buf, force_terminal=True, width=120))

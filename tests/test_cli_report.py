@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcmexport.cli import app
-from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, make_us_rgb_cine, write_dataset
 
 runner = CliRunner()
 KEY = "cli-report-key-0123456789abcdef"
@@ -105,7 +105,7 @@ class TestQuietDowngrades:
 
 
 def test_presets_names_are_never_cut() -> None:
-    from dcmexport.burnedin import load_mask_presets
+    from dcmexport.mask import load_mask_presets
 
     names = [p.name for p in load_mask_presets()]
     for width in (60, 80, 100, 200):

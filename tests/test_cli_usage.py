@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcmexport.cli import app
-from dcmexport.samples import make_ct, write_dataset
+from tests.samplegen import make_ct, write_dataset
 
 runner = CliRunner()
 
@@ -93,20 +93,20 @@ def test_malformed_mask_file_is_one_usage_error_not_one_per_object(tmp_path: Pat
 
 
 def test_mask_file_is_read_once_at_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dcmexport.burnedin as burnedin
+    import dcmexport.mask.plan as plan
     import dcmexport.pipeline.startup as startup
 
     folder = _three_objects(tmp_path)
     mask_file = tmp_path / "masks.toml"
     mask_file.write_text("rects = [[0, 0, 10, 4]]\n")
     calls: list[Path] = []
-    real = burnedin.read_mask_file
+    real = plan.read_mask_file
 
     def counting(path: Path) -> object:
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(burnedin, "read_mask_file", counting)
+    monkeypatch.setattr(plan, "read_mask_file", counting)
     monkeypatch.setattr(startup, "read_mask_file", counting)
     res = runner.invoke(app, ["export", str(folder), "--out", str(tmp_path / "o"), "--mask-file", str(mask_file),
                               "--jobs", "1", "--json"])

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcmexport.encode import VideoInfo, VideoWriter, open_video, probe_video, read_video_frames
-from dcmexport.encode.video import GIF_MAX_FPS, last_meaningful_line
+from dcmexport.encode import VideoInfo, VideoWriter, probe_video, read_video_frames
+from dcmexport.encode.ffmpeg import last_meaningful_line
 from dcmexport.errors import EncodeError, UnsupportedError, UsageError
 from dcmexport.options import OutputFormat
 
@@ -137,11 +137,13 @@ class TestVideoWriter:
         back = decode(_encoded(tmp_path, GIF, frames))
         assert np.abs(back - np.stack(frames)).max() <= 1
 
-    def test_gif_above_50_fps_drops_frames_to_keep_speed(self, tmp_path: Path) -> None:
-        info = encode(tmp_path / "clip", GIF, [moving_square(i) for i in range(30)], fps=60.0)
-        assert GIF_MAX_FPS == 50.0
-        assert info.fps == pytest.approx(50.0, rel=0.01)
-        assert info.frames == 25  # 0.5 s of clip at 50 fps
+    def test_gif_above_its_max_rate_is_refused_never_dropped(self, tmp_path: Path) -> None:
+        """The writer never drops frames (issue #19 item 5): the pipeline lowers the rate and says so."""
+        assert GIF.spec.max_fps == 50.0
+        with pytest.raises(UsageError, match="at most 50 fps"):
+            VideoWriter(tmp_path / "clip.gif", GIF, fps=60.0)
+        info = encode(tmp_path / "clip", GIF, [moving_square(i) for i in range(30)], fps=50.0)
+        assert info.fps == pytest.approx(50.0, rel=0.01) and info.frames == 30
 
     def test_crf_is_applied(self, tmp_path: Path) -> None:
         rng = np.random.default_rng(3)
@@ -157,7 +159,7 @@ class TestVideoWriter:
 
     def test_format_comes_from_fmt_not_suffix(self, tmp_path: Path) -> None:
         path = tmp_path / "clip.gif.part"
-        with open_video(path, MP4, fps=10) as writer:
+        with VideoWriter(path, MP4, fps=10) as writer:
             writer.write(moving_square(0))
         assert path.read_bytes()[4:8] == b"ftyp"
         assert probe_video(path).codec == "h264"
@@ -362,7 +364,7 @@ class TestRealClip:
         pydicom = pytest.importorskip("pydicom")
         from pydicom.data import get_testdata_file
 
-        from dcmexport.cine import frame_rate_from_dataset
+        from dcmexport.render.timing import frame_rate_from_dataset
 
         source = get_testdata_file("examples_ybr_color.dcm")
         assert isinstance(source, str)
@@ -370,7 +372,7 @@ class TestRealClip:
         frames = ds.pixel_array  # pydicom converts YBR_FULL_422 to RGB
         rate = frame_rate_from_dataset(ds)
         path = tmp_path / "clip.mp4"
-        with open_video(path, MP4, fps=rate.fps) as writer:
+        with VideoWriter(path, MP4, fps=rate.fps) as writer:
             for frame in frames:
                 writer.write(frame)
         info = probe_video(path)

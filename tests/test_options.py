@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from dcmexport.cli import app
 from dcmexport.errors import UsageError
 from dcmexport.options import Window, parse_window
-from dcmexport.samples import make_ct, write_dataset
+from tests.samplegen import make_ct, write_dataset
 
 runner = CliRunner()
 

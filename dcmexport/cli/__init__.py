@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dcmexport.cli.root import app
+from dcmexport.cli.app import app
 
 __all__ = ["app", "main"]
 

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import (
+    check_linkage_option,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -19,7 +21,6 @@ from dcmexport.cli.common import (
     run_batch,
     usage_errors,
 )
-from dcmexport.cli.root import app
 
 DEID_EPILOG = """\
 Examples:
@@ -64,6 +65,7 @@ def deid_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        check_linkage_option(linkage, out)  # first: a bad --linkage must stop the run before any output
         options = prepare_options(api.build_options(
             out,
             masks=mask or (),
@@ -76,7 +78,7 @@ def deid_command(
             keep_existing=keep_existing,
             timeout=timeout,
         ))
-        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        key, mapping = load_key_and_map(key_file, patient_map)
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import (
+    check_linkage_option,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -19,7 +21,6 @@ from dcmexport.cli.common import (
     run_batch,
     usage_errors,
 )
-from dcmexport.cli.root import app
 from dcmexport.errors import UsageError
 from dcmexport.options import OcrCheck, OutputFormat
 
@@ -57,7 +58,7 @@ def export_command(
     montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.", rich_help_panel=params.CLIPS)] = False,
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).", rich_help_panel=params.CLIPS, metavar="FPS")] = None,
     quality: Annotated[int, typer.Option(help="JPEG quality 1..100.", rich_help_panel=params.OUTPUT, metavar="1-100")] = 95,
-    crf: Annotated[int, typer.Option(help="Video quality (H.264/VP9 CRF; lower is better).", rich_help_panel=params.CLIPS, metavar="CRF")] = 18,
+    crf: Annotated[int | None, typer.Option(help="Video quality: constant-rate factor, lower is better (default: the format's own, MP4 18, WebM 32).", show_default=False, rich_help_panel=params.CLIPS, metavar="CRF")] = None,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H on every frame (repeatable; negative X/Y from the right/bottom).", rich_help_panel=params.BURNED_IN, metavar="X,Y,W,H")] = None,
     mask_file: params.MaskFile = None,
     mask_presets: params.MaskPresets = True,
@@ -92,6 +93,7 @@ def export_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        check_linkage_option(linkage, out)  # first: a bad --linkage must stop the run before any output
         chosen: dict[str, Any] = {
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
@@ -116,12 +118,12 @@ def export_command(
             timeout=timeout,
             **chosen,
         ))
-        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        key, mapping = load_key_and_map(key_file, patient_map)
         batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)
         if review:
-            from dcmexport.review import write_review
+            from dcmexport.audit.review import write_review
 
             batch.notes.append(f"review page: {write_review(out)}")
     raise typer.Exit(finish(batch, inputs, as_json=json_out, quiet=quiet, verbose=verbose))

@@ -37,7 +37,7 @@ Clean = Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP, ric
 SafeHarbor = Annotated[bool, typer.Option("--safe-harbor", help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.", rich_help_panel=DEID)]
 KeyFile = Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False, rich_help_panel=DEID, metavar="FILE")]
 PatientMap = Annotated[Path | None, typer.Option(help="Explicit pseudonyms for a cohort: a CSV with the columns original_patient_id, new_patient_id, new_patient_name (UTF-8).", exists=True, dir_okay=False, rich_help_panel=DEID, metavar="CSV")]
-Linkage = Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.", rich_help_panel=DEID, metavar="CSV")]
+Linkage = Annotated[Path | None, typer.Option(help="Add original -> pseudonym pairs to this CSV (outside --out; mode 0600; kept across runs) for the data custodian.", rich_help_panel=DEID, metavar="CSV")]
 
 # Running a batch
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Redo every output that already exists (by default only those made under other options are redone).", rich_help_panel=BATCH)]

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dcmexport.cli.app import app
 from dcmexport.cli.common import collector_paused, out_console, usage_errors
-from dcmexport.cli.root import app
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dcmexport.burnedin import MaskPreset
+    from dcmexport.mask import MaskPreset
 
 PRESETS_EPILOG = """\
 Examples:
@@ -33,8 +33,8 @@ def presets_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.burnedin import load_mask_presets
         from dcmexport.deid import list_profiles, load_profile
+        from dcmexport.mask import load_mask_presets
         from dcmexport.presets import presets_dir
 
     with usage_errors():

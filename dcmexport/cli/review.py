@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from dcmexport.cli.app import app
 from dcmexport.cli.common import collector_paused, configure_logging, out_console, usage_errors
-from dcmexport.cli.root import app
 
 REVIEW_EPILOG = """\
 Examples:
@@ -40,7 +40,7 @@ def review_command(
     and download the review state as JSON for the record.
     """
     with collector_paused():
-        from dcmexport.review import write_review
+        from dcmexport.audit.review import write_review
 
     configure_logging(debug)
     with usage_errors(debug):

@@ -9,15 +9,15 @@ is recorded, because it carries the physical pixel size and no identity.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from dcmexport.encode.formats import OutputFormat
 from dcmexport.errors import EncodeError, UnsupportedError, UsageError
-from dcmexport.options import OutputFormat
 
 
 def write_still(
@@ -157,3 +157,39 @@ _WRITERS: dict[OutputFormat, Callable[[Path, np.ndarray, int, tuple[float, float
     OutputFormat.JPG: _write_jpg,
     OutputFormat.TIFF: _write_tiff,
 }
+
+
+def read_still(path: Path) -> tuple[np.ndarray, int]:
+    """Read back the first image of a still file and its page count (TIFFs may hold several).
+
+    The format is taken from the suffix (``verify`` checks signatures separately).
+
+    :param path: a PNG, JPEG or TIFF file.
+    :returns: the image (grey ``(H, W)`` uint8/uint16, RGB or RGBA uint8) and the number of pages.
+    """
+    if path.suffix.lower() in (".tif", ".tiff"):
+        # tifffile, not Pillow: it reads every sample format we write (16-bit
+        # grey deflate) and those other tools write (float, multi-page).
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return tif.pages[0].asarray(), len(tif.pages)
+    with Image.open(path) as img:
+        img.load()
+        pages = getattr(img, "n_frames", 1)
+        if img.mode in ("I;16", "I;16B", "I;16L"):
+            return np.asarray(img, dtype=np.uint16), pages
+        if img.mode == "I":
+            # Older Pillow opens 16-bit grey PNGs as 32-bit "I" holding 0..65535.
+            arr = np.asarray(img)
+            in_range = arr.size and arr.min() >= 0 and arr.max() <= 65535
+            return (arr.astype(np.uint16) if in_range else arr), pages
+        if img.mode in ("L", "RGB", "RGBA"):
+            return np.asarray(img), pages
+        has_alpha = "A" in img.getbands() or "transparency" in img.info
+        return np.asarray(img.convert("RGBA" if has_alpha else "RGB")), pages
+
+
+def read_still_frames(path: Path) -> Iterator[np.ndarray]:
+    """The registry's read-back for stills: the first image of ``path`` (see :func:`read_still`)."""
+    yield read_still(path)[0]

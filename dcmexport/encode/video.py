@@ -39,8 +39,9 @@ GIF timing: frame delays are stored in 1/100 s. ffmpeg rounds each frame's
 timestamp (not each delay) to 10 ms, so individual delays alternate (e.g.
 3, 3, 4 cs at 30.3 fps) while the clip's total duration stays within 10 ms
 of the requested one, however long the clip (errors do not accumulate). Browsers
-play delays below 20 ms as 100 ms, so above 50 fps GIF frames are dropped
-(ffmpeg ``fps=50``) to keep real-time speed rather than play in slow motion.
+play delays below 20 ms as 100 ms, so a GIF plays at most 50 fps (the registry's
+``max_fps``): the pipeline lowers a faster rate to 50, keeps every frame and says
+so; this writer refuses a faster rate rather than drop frames.
 
 JPEG passthrough (:class:`JpegStreamWriter`): for a clip of 8-bit JPEG frames
 that needs nothing but masks and resizing, the orchestrator sends the frames
@@ -77,7 +78,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -87,16 +88,11 @@ from typing import IO, Self
 import imageio_ffmpeg
 import numpy as np
 
+from dcmexport.encode.ffmpeg import last_meaningful_line
+from dcmexport.encode.formats import OutputFormat
+from dcmexport.encode.probe import probe_video
 from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError, UsageError
 from dcmexport.interrupts import critical_section
-from dcmexport.options import OutputFormat
-
-#: Default constant-rate factor per codec (lower is better quality).
-DEFAULT_CRF: dict[OutputFormat, int] = {OutputFormat.MP4: 18, OutputFormat.WEBM: 32}
-#: Valid CRF range per codec.
-CRF_RANGE: dict[OutputFormat, tuple[int, int]] = {OutputFormat.MP4: (0, 51), OutputFormat.WEBM: (0, 63)}
-#: Fastest GIF rate that browsers honour (2 cs per frame).
-GIF_MAX_FPS: float = 50.0
 
 # BT.709 limited range, applied and declared (see module docstring).
 _COLOUR_TAGS = (
@@ -140,14 +136,6 @@ _CODECS: dict[OutputFormat, _Codec] = {
     OutputFormat.GIF: _Codec("gif", ("-c:v", "gif", "-loop", "0"), yuv420=False),
 }
 
-_NOISE = re.compile(
-    r"Task finished with error code|Terminating thread with return code|Conversion failed|"
-    r"Nothing was written into output file|Error while opening encoder|Could not open encoder before EOF|"
-    r"Error sending frames to consumers|Error while filtering|Error submitting|Error closing|"
-    r"Could not write header|Error writing trailer|^\s*$"
-)
-_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
-
 #: Full-range grey level -> BT.709 limited-range luma (ITU-R BT.709 item 6.10: Y' = 219 E' + 16).
 _GREY_TO_LUMA = np.rint(16 + 219 * np.arange(256, dtype=np.float64) / 255).astype(np.uint8)
 #: Tags the raw yuv420p input of the grey path so the encoder writes the same VUI as the RGB path.
@@ -187,14 +175,18 @@ class _FfmpegWriter:
             rate = math.nan
         if not (math.isfinite(rate) and rate > 0):
             raise UsageError(f"--fps must be a positive number, got {fps!r}")
-        if crf is not None and fmt in CRF_RANGE:
-            low, high = CRF_RANGE[fmt]
+        spec = fmt.spec  # the registry: defaults and ranges, also checked at the options boundary
+        if crf is not None and spec.crf_range is not None:
+            low, high = spec.crf_range
             if not low <= crf <= high:
                 raise UsageError(f"--crf for {fmt.value} must be {low}..{high}, got {crf}")
+        if spec.max_fps is not None and rate > spec.max_fps:
+            # The pipeline lowers the rate (every frame kept) and says so; never drop frames here.
+            raise UsageError(f"{fmt.value} plays at most {spec.max_fps:g} fps; got {rate:g}")
         self.path = Path(path)
         self.fmt = fmt
         self.fps = rate
-        self.crf = DEFAULT_CRF.get(fmt) if crf is None else crf
+        self.crf = spec.default_crf if crf is None else crf
         self.frames_written = 0
         self._codec = codec
         self._proc: subprocess.Popen[bytes] | None = None
@@ -272,7 +264,7 @@ class _FfmpegWriter:
     def _output_args(self, colour_tags: Sequence[str]) -> list[str]:
         """Encoder, CRF, the colour tags of the conversion applied, no metadata, muxer and output file."""
         args = [*self._codec.args]
-        if self.fmt in DEFAULT_CRF:
+        if self.crf is not None:
             args += ["-crf", str(self.crf), *colour_tags]
         return [
             *args,
@@ -358,7 +350,7 @@ class VideoWriter(_FfmpegWriter):
         :param path: destination; written exactly there whatever its suffix (the
             format comes from ``fmt``).
         :param fmt: MP4, WEBM or GIF.
-        :param fps: frames per second (see :mod:`dcmexport.cine`); must be finite and > 0.
+        :param fps: frames per second (see :mod:`dcmexport.render.timing`); must be finite and > 0.
         :param crf: constant-rate factor (MP4 0..51, default 18; WebM 0..63,
             default 32); ignored for GIF.
         :raises UnsupportedError: ``fmt`` is not a video format.
@@ -436,12 +428,11 @@ class VideoWriter(_FfmpegWriter):
                 return _TO_YUV  # a no-op pad still copies every frame
             # Pad in the input's full-range space (black = 0), then convert.
             return f"pad={even_w}:{even_h}:0:0:color=black,{_TO_YUV}"
-        chain = f"fps={GIF_MAX_FPS:g}," if self.fps > GIF_MAX_FPS else ""
         if pix_fmt_in == "gray":
-            return chain + "format=gray"  # the GIF encoder takes 8-bit grey as-is: exact levels
+            return "format=gray"  # the GIF encoder takes 8-bit grey as-is: exact levels
         # One palette per frame (stats_mode=single, new=1) keeps the filter
         # streaming: a whole-clip palette would hold every frame until the end.
-        return chain + (
+        return (
             "split[a][b];[a]palettegen=stats_mode=single:max_colors=256:reserve_transparent=0[p];"
             "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=5"
         )
@@ -525,8 +516,6 @@ class JpegStreamWriter(_FfmpegWriter):
         self.frames_written += 1
 
     def _check_output(self) -> None:
-        from dcmexport.encode.probe import probe_video  # probe imports this module
-
         frames = probe_video(self.path).frames
         if frames != self.frames_written:
             raise EncodeError(
@@ -608,28 +597,6 @@ def _drain(stream: IO[bytes] | None, tail: collections.deque[str]) -> None:
     with stream:
         for raw in stream:
             tail.append(raw.decode("utf-8", "replace").rstrip())
-
-
-def open_video(path: Path, fmt: OutputFormat, *, fps: float, crf: int | None = None) -> VideoWriter:
-    """Return a :class:`VideoWriter` (same arguments); a verb-style alias for use in ``with`` blocks.
-
-    :raises UnsupportedError: ``fmt`` is not a video format.
-    :raises UsageError: ``fps`` or ``crf`` out of range.
-    """
-    return VideoWriter(path, fmt, fps=fps, crf=crf)
-
-
-def last_meaningful_line(lines: Iterable[str]) -> str:
-    """The last ffmpeg stderr line that names a cause, without ``[component @ 0x..]`` prefixes.
-
-    ffmpeg ends a failure with generic lines ("Conversion failed!", "Task
-    finished with error code ..."); the cause is the last line before those.
-    """
-    kept = [_PREFIX.sub("", line).strip() for line in lines]
-    kept = [line for line in kept if line and not _NOISE.search(line)]
-    if kept:
-        return kept[-1][:300]
-    return ""
 
 
 def _fps_fraction(fps: float) -> Fraction:

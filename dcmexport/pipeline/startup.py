@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dcmexport.burnedin import read_mask_file
+from dcmexport.mask import read_mask_file
 from dcmexport.options import ExportOptions, OcrCheck
 
 
@@ -36,7 +36,7 @@ def prepare_options(options: ExportOptions) -> ExportOptions:
     if mask.mask_file is not None and mask.file_rects is None:
         options = replace(options, mask=replace(mask, file_rects=read_mask_file(mask.mask_file)))
     if mask.ocr_check is not OcrCheck.OFF:
-        from dcmexport.ocr import ocr_available, tesseract_version
+        from dcmexport.mask.ocr import ocr_available, tesseract_version
 
         if not ocr_available():
             tesseract_version()  # raises MissingDependencyError naming what to install
