@@ -29,6 +29,10 @@ from dcmexport.interrupts import critical_section
 TEMP_PREFIX = ".tmp-dcmexport-"
 
 
+class OutputExistsError(EncodeError):
+    """The final name exists and ``overwrite`` was not given: nothing was written or replaced."""
+
+
 def fsync_directory(directory: Path) -> None:
     """Make renames in ``directory`` durable (best effort: not every filesystem allows it)."""
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
@@ -59,7 +63,7 @@ def atomic_output(final: Path, *, overwrite: bool = False, sync_dir: bool = True
     if final.is_symlink():
         raise EncodeError(f"{final.name}: output path is a symlink; refusing to follow it")
     if output_exists(final) and not overwrite:
-        raise EncodeError(f"{final.name}: already exists; use --overwrite to replace it")
+        raise OutputExistsError(f"{final.name}: already exists; use --overwrite to replace it")
     tmp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}")
     deferred = _DEFERRED.get()
     handed_over = False

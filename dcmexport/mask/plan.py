@@ -69,7 +69,7 @@ PLAN_INPUTS: tuple[PlanInput, ...] = (
     PlanInput("presets", options=("use_presets",), attributes=PRESET_ATTRIBUTES, library=_preset_library),
     PlanInput("us-regions", options=("us_regions",), attributes=US_REGION_ATTRIBUTES),
     PlanInput("user", options=("rects",)),
-    PlanInput("mask-file", options=("mask_file",), memo=False),
+    PlanInput("mask-file", options=("mask_file", "file_rects"), memo=False),  # file_rects: read at start-up
     PlanInput("refusal", options=("accept_burned_in",), attributes=REFUSAL_ATTRIBUTES),
 )
 

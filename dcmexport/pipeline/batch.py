@@ -130,18 +130,19 @@ class DuplicateInstances(Observers):
 
     def __init__(self) -> None:
         self._first: dict[str, ExportResult] = {}
+        self._written: dict[tuple[str, str | None], ExportResult] = {}
         self._clashes: list[tuple[Path, Path]] = []
 
     def on_result(self, result: ExportResult) -> None:
         uid = result.instance_uid
         if uid is None:
             return
-        first = self._first.setdefault(uid, result)
-        if first is result:
-            return
-        if result.input_sha256 == first.input_sha256:
-            if result.status == WRITTEN and first.outputs and set(first.outputs) == set(result.outputs):
+        if result.status == WRITTEN:
+            made = self._written.setdefault((uid, result.input_sha256), result)
+            if made is not result and set(made.outputs) == set(result.outputs):
                 result.status, result.reason = SKIPPED, DUPLICATE_REASON
+        first = self._first.setdefault(uid, result)
+        if first is result or result.input_sha256 == first.input_sha256:
             return
         digest = (first.input_sha256 or "unknown")[:16]
         result.notes.append(f"duplicate (0008,0018) SOPInstanceUID: the input sha256:{digest} holds the same "

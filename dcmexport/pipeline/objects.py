@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from dcmexport.atomic import OutputExistsError
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
@@ -30,7 +31,7 @@ from dcmexport.pipeline.frames import (
 )
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
-from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.resume import DUPLICATE_REASON, ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import (
     FrameProgress,
     count_pixel_text,
@@ -161,12 +162,23 @@ def _export_file(
             deidentifier.mark(ds, replace(pixels, ocr_clean=ocr_read_nothing(pipeline, frames)))  # OCR has run now
             count_pixel_text(result, write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite))
             written.append(planned[-1])
+    except OutputExistsError:
+        _lost_race(result)  # the files at these names are another worker's: never removed here
+        return
     except BaseException:
         remove_outputs(written)
         raise
     result.outputs = written
     result.status = WRITTEN
     note_verification(result, [pipeline])
+
+
+def _lost_race(result: ExportResult) -> None:
+    """A name that did not exist when the object was planned exists now: another worker of this run
+    wrote it, from the same input bytes under the same options (names are digests of both), so this
+    object is a duplicate. Its own temporaries go with its group; it vouches for no file (the
+    record of the object that wrote them does)."""
+    result.status, result.reason, result.outputs = SKIPPED, DUPLICATE_REASON, []
 
 
 def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier,
@@ -195,6 +207,10 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
-    count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
+    try:
+        count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
+    except OutputExistsError:
+        _lost_race(result)
+        return
     result.outputs = [final]
     result.status = WRITTEN
