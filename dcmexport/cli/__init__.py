@@ -2,7 +2,8 @@
 
 Each command lives in its own module and registers itself on :data:`app`.
 Exit codes: 0 everything written (or skipped as expected), 1 some object
-failed or was refused, 2 usage error (bad option, missing input).
+failed or was refused, or no DICOM object was found, 2 usage error (bad option,
+missing input), 130 interrupted.
 """
 
 from __future__ import annotations

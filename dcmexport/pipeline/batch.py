@@ -14,15 +14,20 @@ from dcmexport.atomic import (
 )
 from dcmexport.audit.manifest import Manifest
 from dcmexport.deid import Key
+from dcmexport.errors import UsageError
 from dcmexport.executors import Executor
 from dcmexport.executors.local import LocalExecutor
 from dcmexport.options import (
     ExportOptions,
+    check_out_dir,
 )
 from dcmexport.paths import outside_of
-from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
+from dcmexport.pipeline.resume import DUPLICATE_REASON, load_resume_index, output_fingerprint
+from dcmexport.pipeline.startup import prepare_options
 from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
 from dcmexport.results import (
+    SKIPPED,
+    WRITTEN,
     BatchResult,
     ExportResult,
 )
@@ -71,6 +76,7 @@ def run_batch(
     batch like any other side concern, first.
     """
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    options = prepare_options(options)  # files and programs the options name: checked once, before any write
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
@@ -78,7 +84,11 @@ def run_batch(
         batch.notes.append(
             "no key given (--key-file or DCMEXPORT_KEY): pseudonyms are random for this run and link to nothing"
         )
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission: the user's --out, before any object
+        check_out_dir(options.out_dir)
+        raise UsageError(f"--out {options.out_dir}: cannot create the directory ({exc.strerror})") from None
     remove_stale_temporaries(options.out_dir)
     out_resolved = options.out_dir.resolve()
     fingerprint = output_fingerprint(kind, options, key, patient_map)
@@ -89,7 +99,8 @@ def run_batch(
     manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind,
                              fingerprint=fingerprint)
     batch.manifest = manifest.path
-    watchers: list[BatchObserver] = [ManifestObserver(manifest, options.out_dir), *observers]
+    # Duplicates first: the manifest records what it concluded.
+    watchers: list[BatchObserver] = [DuplicateInstances(), ManifestObserver(manifest, options.out_dir), *observers]
     with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
         # Outputs are never re-read when --out lies inside an input folder.
         outside = outside_of(out_resolved)
@@ -105,6 +116,43 @@ def run_batch(
     for watcher in watchers:
         watcher.on_finish(batch)
     return batch
+
+
+class DuplicateInstances(Observers):
+    """Inputs of one run that hold the same instance ((0008,0018) SOPInstanceUID), told apart in the client.
+
+    Same content: the later one is a duplicate (skipped), whichever worker ran it; a
+    pool's workers cannot see each other's outputs, so without this both would say
+    written. Other content under one SOP Instance UID: both are exported, and each
+    later one says which input (by SHA-256, never by path: notes go to the manifest)
+    holds the same instance; the batch's note names the paths for the user.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[str, ExportResult] = {}
+        self._written: dict[tuple[str, str | None], ExportResult] = {}
+        self._clashes: list[tuple[Path, Path]] = []
+
+    def on_result(self, result: ExportResult) -> None:
+        uid = result.instance_uid
+        if uid is None:
+            return
+        if result.status == WRITTEN:
+            made = self._written.setdefault((uid, result.input_sha256), result)
+            if made is not result and set(made.outputs) == set(result.outputs):
+                result.status, result.reason = SKIPPED, DUPLICATE_REASON
+        first = self._first.setdefault(uid, result)
+        if first is result or result.input_sha256 == first.input_sha256:
+            return
+        digest = (first.input_sha256 or "unknown")[:16]
+        result.notes.append(f"duplicate (0008,0018) SOPInstanceUID: the input sha256:{digest} holds the same "
+                            "instance with other content; both exported")
+        self._clashes.append((first.source, result.source))
+
+    def on_finish(self, batch: BatchResult) -> None:
+        for first, later in self._clashes:
+            batch.notes.append(f"{first} and {later} hold the same (0008,0018) SOPInstanceUID with different "
+                               "content; both were exported")
 
 
 class ManifestObserver(Observers):
