@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from dcmexport.manifest import Manifest
 from dcmexport.options import (
     ExportOptions,
 )
+from dcmexport.pipeline.remote import iter_remote_results, unit_size, wants_whole_series
 from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
 from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
 from dcmexport.results import (
@@ -26,6 +29,7 @@ from dcmexport.results import (
     ExportResult,
 )
 from dcmexport.sources import iter_inputs
+from dcmexport.sources.network import RemoteInput, prepare_retrieval, split_inputs
 
 
 class BatchObserver(Protocol):
@@ -38,6 +42,20 @@ class BatchObserver(Protocol):
     def on_result(self, result: ExportResult) -> None: ...
 
     def on_finish(self, batch: BatchResult) -> None: ...
+
+
+class PostWriteStep(Protocol):
+    """A step on each result after its outputs are committed and before observers record it
+    (forwarding to an archive): it may turn the result into a failure. Runs in the client.
+
+    A context manager: entered before the first object, left at the end (connections).
+    """
+
+    def __enter__(self) -> PostWriteStep: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def after_write(self, result: ExportResult) -> None: ...
 
 
 class Observers:
@@ -55,7 +73,7 @@ class Observers:
 
 def run_batch(
     kind: TaskKind,
-    inputs: str | Path | Iterable[str | Path],
+    inputs: str | Path | RemoteInput | Iterable[str | Path | RemoteInput],
     options: ExportOptions,
     *,
     key: Key | None = None,
@@ -63,13 +81,19 @@ def run_batch(
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
     on_frame: Callable[[], None] | None = None,
+    steps: Sequence[PostWriteStep] = (),
 ) -> BatchResult:
     """Run one batch: discover inputs, plan tasks, run them on ``executor``, tell ``observers``.
 
     The manifest is always written (``manifest.jsonl`` in ``--out``); it observes the
-    batch like any other side concern, first.
+    batch like any other side concern, first. Network inputs are queried before
+    ``--out`` is touched (a refusal or a stall fails before anything is written), then
+    retrieved while the pipeline runs. ``steps`` see each result before the observers.
     """
-    paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    paths, remote = split_inputs(inputs)
+    runner = executor if executor is not None else LocalExecutor(1)
+    whole_series = wants_whole_series(kind, options)
+    retrievals = [prepare_retrieval(r, whole_series=whole_series, unit_size=unit_size(runner)) for r in remote]
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
@@ -84,19 +108,25 @@ def run_batch(
     resume = load_resume_index(options.out_dir, fingerprint, overwrite=options.overwrite,
                                keep_existing=options.keep_existing)
     context = RunContext(options, key, patient_map, resume)
-    runner = executor if executor is not None else LocalExecutor(1)
     manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind,
                              fingerprint=fingerprint)
     batch.manifest = manifest.path
     watchers: list[BatchObserver] = [ManifestObserver(manifest, options.out_dir), *observers]
-    with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
+    with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest, contextlib.ExitStack() as stack:
+        for step in steps:
+            stack.enter_context(step)
         # Outputs are never re-read when --out lies inside an input folder.
         outside = outside_of(out_resolved)
         items = (i for i in iter_inputs(paths, Path(workdir)) if outside(i.path))
         tasks = plan_tasks(kind, items, options)
         for watcher in watchers:
-            watcher.on_start(len(tasks))
-        for result in runner.run(tasks, context, on_frame):
+            watcher.on_start(len(tasks) + sum(r.expected for r in retrievals))
+        results = itertools.chain(runner.run(tasks, context, on_frame), itertools.chain.from_iterable(
+            iter_remote_results(kind, stack.enter_context(r), options, runner, context, on_frame)
+            for r in retrievals))  # each retrieval starts when its turn comes, and stops with the batch
+        for result in results:
+            for step in steps:
+                step.after_write(result)
             batch.results.append(result)
             for watcher in watchers:
                 watcher.on_result(result)
