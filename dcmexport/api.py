@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dcmexport.deid import Key
 from dcmexport.errors import UsageError
@@ -18,14 +19,24 @@ from dcmexport.executors import Executor
 from dcmexport.net import NetSettings
 from dcmexport.options import ExportOptions, build_options
 from dcmexport.pipeline.batch import BatchObserver, CallbackObserver, run_batch
-from dcmexport.pipeline.forward import ForwardStep
 from dcmexport.pipeline.tasks import TaskKind
 from dcmexport.results import BatchResult, ExportResult, Status
 from dcmexport.sources.network import RemoteInput
-from dcmexport.sources.remote import Query
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.sources.remote import Query
 
 __all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "NetSettings", "Query", "RemoteInput", "Status",
            "build_options", "deidentify", "export"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the retrieval machinery stays out of a local run's start-up.
+    if name == "Query":
+        from dcmexport.sources.remote import Query
+
+        return Query
+    raise AttributeError(f"module 'dcmexport.api' has no attribute {name!r}")
 
 
 def _executor(jobs: int, executor: Executor | None) -> Executor:
@@ -118,7 +129,11 @@ def deidentify(
     Returns:
         A :class:`BatchResult` with one ``.dcm`` output per written object.
     """
-    steps = [ForwardStep.to(forward_to, net)] if forward_to is not None else []
+    steps = []
+    if forward_to is not None:
+        from dcmexport.pipeline.forward import ForwardStep
+
+        steps.append(ForwardStep.to(forward_to, net))
     return run_batch(TaskKind.DEID, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
                      executor=_executor(jobs, executor), observers=[CallbackObserver(on_start, on_result), *observers],
                      steps=steps)

@@ -158,7 +158,7 @@ class FakeWeb:
 def storage_scp(aet: str, statuses: Callable[[int], int]) -> Iterator[tuple[int, list[str]]]:
     """pynetdicom's storage SCP answering the n-th C-STORE (from 0) with ``statuses(n)``; yields the port
     and the SOP Instance UIDs it acknowledged with success."""
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 
     ae = AE(ae_title=aet)
     for context in AllStoragePresentationContexts:
@@ -185,7 +185,7 @@ def get_scp_with_failures(good: Path, bad: Path) -> Iterator[int]:
     """pynetdicom's Q/R SCP (``FAKEQR``) answering C-FIND with one study, one series and two CT images, whose
     C-GET sends ``good`` and then ``bad`` (an MR image: no storage context was negotiated for it, so
     its sub-operation fails and the final status is 0xB000 with one failure)."""
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, evt
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
     from pynetdicom.sop_class import (  # type: ignore[attr-defined]
         CTImageStorage,
         MRImageStorage,

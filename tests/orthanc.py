@@ -202,8 +202,8 @@ class Orthanc:
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.terminate()
-            try:
-                process.wait(timeout=15)
+            try:  # Orthanc takes ~5 s to stop gracefully; its storage is a throw-away folder
+                process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

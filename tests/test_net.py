@@ -14,7 +14,16 @@ from typer.testing import CliRunner
 
 from dcmexport.cli import app
 from dcmexport.errors import InputError, MissingDependencyError, NetworkError, UsageError
-from dcmexport.net import NetSettings, PacsSpec, SendError, WebSpec, import_backend, is_spec, parse_move_dest, parse_spec
+from dcmexport.net import (
+    NetSettings,
+    PacsSpec,
+    SendError,
+    WebSpec,
+    import_backend,
+    is_spec,
+    parse_move_dest,
+    parse_spec,
+)
 from dcmexport.net.credentials import Credentials, credentials_from_env, read_auth_file
 from dcmexport.net.multipart import boundary_of, iter_parts
 from dcmexport.pipeline.forward import ForwardStep
@@ -237,6 +246,30 @@ class TestRetrieval:
             next(iter(retrieval.units()))
             folder = retrieval.folder
         assert not folder.exists() and source.closed
+
+    def test_a_value_that_selects_nothing_is_a_failure_not_a_smaller_cohort(self) -> None:
+        class Partial(FakeSource):
+            def query_studies(self, filters: dict[str, str]) -> list[StudyRow]:
+                return [StudyRow("1.2.3")] if filters.get("StudyInstanceUID") == "1.2.3" else []
+
+        source = Partial([1])
+        refs = source.resolve(Query(studies=("1.2.3", "1.2.4")))
+        retrieval = Retrieval(source, refs, whole_series=False, misses=source.misses)
+        with retrieval:
+            units = list(retrieval.units())
+        assert units[0].failure == (Path("pacs:FAKE/query"), "pacs://FAKE@h:1: --study value 2 of 2 matches no study")
+        assert retrieval.expected == 2 and len([i for u in units for i in u.items]) == 1
+
+    def test_an_empty_answer_is_asked_again(self) -> None:
+        class Flaky(FakeSource):
+            calls = 0
+
+            def query_series(self, study_uid: str) -> list[SeriesRow]:
+                self.calls += 1
+                return [] if self.calls == 1 else super().query_series(study_uid)
+
+        source = Flaky([2])
+        assert [r.count for r in source.resolve(Query(studies=("1.2.3",)))] == [2] and source.misses == []
 
     def test_nothing_matches(self) -> None:
         with pytest.raises(InputError, match="no series matches"):

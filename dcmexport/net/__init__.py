@@ -12,14 +12,12 @@ when a spec asks for them. This package imports nothing from the pipeline.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from dcmexport.errors import MissingDependencyError, NetworkError, UsageError
 
@@ -131,6 +129,8 @@ def parse_spec(value: object, flag: str = "source") -> Spec:
         if not at or not colon or not host:
             raise UsageError(f"{flag}: expected pacs://CALLED_AET@host:port")
         return PacsSpec(check_aet(aet, flag), host.strip("[]"), _port(port, flag))
+    from urllib.parse import urlsplit
+
     url = text.removeprefix("dicomweb+")
     parts = urlsplit(url)
     if parts.username is not None or parts.password is not None:
@@ -149,6 +149,8 @@ def parse_spec(value: object, flag: str = "source") -> Spec:
 
 
 def _is_local(host: str) -> bool:
+    import ipaddress
+
     if host.lower() in LOCAL_HOSTS:
         return True
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dcmexport import __version__
 from dcmexport.atomic import (
@@ -21,7 +21,6 @@ from dcmexport.manifest import Manifest
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.remote import iter_remote_results, unit_size, wants_whole_series
 from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
 from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
 from dcmexport.results import (
@@ -29,7 +28,10 @@ from dcmexport.results import (
     ExportResult,
 )
 from dcmexport.sources import iter_inputs
-from dcmexport.sources.network import RemoteInput, prepare_retrieval, split_inputs
+from dcmexport.sources.network import RemoteInput, split_inputs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.sources.remote import Retrieval
 
 
 class BatchObserver(Protocol):
@@ -92,8 +94,7 @@ def run_batch(
     """
     paths, remote = split_inputs(inputs)
     runner = executor if executor is not None else LocalExecutor(1)
-    whole_series = wants_whole_series(kind, options)
-    retrievals = [prepare_retrieval(r, whole_series=whole_series, unit_size=unit_size(runner)) for r in remote]
+    retrievals = prepare_retrievals(kind, remote, options, runner)
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
@@ -134,6 +135,26 @@ def run_batch(
     for watcher in watchers:
         watcher.on_finish(batch)
     return batch
+
+
+def prepare_retrievals(kind: TaskKind, remote: list[RemoteInput], options: ExportOptions,
+                       runner: Executor) -> list[Retrieval]:
+    """Query each network input now (their machinery is imported only when there is one)."""
+    if not remote:
+        return []
+    from dcmexport.pipeline.remote import unit_size, wants_whole_series
+    from dcmexport.sources.network import prepare_retrieval
+
+    whole = wants_whole_series(kind, options)
+    return [prepare_retrieval(r, whole_series=whole, unit_size=unit_size(runner)) for r in remote]
+
+
+def iter_remote_results(kind: TaskKind, retrieval: Retrieval, options: ExportOptions, runner: Executor,
+                        context: RunContext, on_frame: Callable[[], None] | None) -> Iterator[ExportResult]:
+    """The results of one network input (see :mod:`dcmexport.pipeline.remote`)."""
+    from dcmexport.pipeline import remote
+
+    yield from remote.iter_remote_results(kind, retrieval, options, runner, context, on_frame)
 
 
 class ManifestObserver(Observers):

@@ -12,10 +12,13 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dcmexport.errors import UsageError
 from dcmexport.net import NetSettings, PacsSpec, Spec, is_spec, parse_spec
-from dcmexport.sources.remote import Query, RemoteSource, Retrieval
+
+if TYPE_CHECKING:  # pragma: no cover - the retrieval machinery loads only when a network input is used
+    from dcmexport.sources.remote import Query, RemoteSource, Retrieval
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,12 @@ def prepare_retrieval(remote: RemoteInput, *, whole_series: bool, unit_size: int
     Raises:
         UsageError: an empty query. InputError: nothing matches. NetworkError: refused, failed, no answer.
     """
+    from dcmexport.sources.remote import Retrieval
+
     source = open_remote(remote.spec, remote.settings)
     try:
         refs = source.resolve(remote.query)
     finally:
         source.close()  # nothing stays open until the retrieval starts (connections are made again)
-    return Retrieval(source, refs, whole_series=whole_series, unit_size=unit_size, on_retrieved=remote.on_retrieved)
+    return Retrieval(source, refs, whole_series=whole_series, unit_size=unit_size, on_retrieved=remote.on_retrieved,
+                     misses=source.misses)

@@ -85,7 +85,7 @@ def storage_contexts(classes: list[str], limit: int) -> list[tuple[str, list[str
     last context carries the syntaxes left (the archive picks one of those).
     """
     per_class = max(1, min(len(RETRIEVE_SYNTAXES), limit // max(1, len(classes))))
-    contexts = []
+    contexts: list[tuple[str, list[str]]] = []
     for uid in classes:
         singles = [[ts] for ts in RETRIEVE_SYNTAXES[: per_class - 1]]
         contexts.extend((uid, syntaxes) for syntaxes in [*singles, list(RETRIEVE_SYNTAXES[per_class - 1 :])])
@@ -154,9 +154,14 @@ class PacsSource(RemoteSource):
             return super().find_studies(query)
 
     def _instances(self, ref: SeriesRef) -> tuple[list[str], list[str]]:
-        """(SOP Instance UIDs, SOP Class UIDs) of one series, from an IMAGE-level C-FIND."""
-        matches = self._find(_identifier("IMAGE", StudyInstanceUID=ref.study_uid,
-                                         SeriesInstanceUID=ref.series_uid, SOPInstanceUID="", SOPClassUID=""))
+        """(SOP Instance UIDs, SOP Class UIDs) of one series, from an IMAGE-level C-FIND (asked again, twice
+        at most, when it lists fewer objects than the series-level answer said: see :meth:`series_of`)."""
+        identifier = _identifier("IMAGE", StudyInstanceUID=ref.study_uid, SeriesInstanceUID=ref.series_uid,
+                                 SOPInstanceUID="", SOPClassUID="")
+        for _ in range(3):
+            matches = self._find(identifier)
+            if matches and len(matches) >= (ref.count or 0):
+                break
         instances = [str(m.SOPInstanceUID) for m in matches if m.get("SOPInstanceUID")]
         classes = sorted({str(m.SOPClassUID) for m in matches if m.get("SOPClassUID")})
         return instances, classes

@@ -177,6 +177,8 @@ class RemoteSource(ABC):
 
     def __init__(self, spec: Spec, settings: NetSettings) -> None:
         self.spec, self.settings = spec, settings
+        #: what a value of the last query selected nothing of (PHI-free sentences)
+        self.misses: list[str] = []
 
     @abstractmethod
     def query_studies(self, filters: dict[str, str]) -> list[StudyRow]:
@@ -209,6 +211,9 @@ class RemoteSource(ABC):
     def find_studies(self, query: Query) -> list[StudyRow]:
         """The studies (with their series) that ``query`` selects, in the order the archive gave them.
 
+        A value the user gave that selects nothing (a ``--study`` UID the archive does
+        not know, say) is noted in :attr:`misses`: a cohort must not silently shrink.
+
         Raises:
             UsageError: an empty query (it would select the whole archive).
             NetworkError: the archive refused, failed or did not answer.
@@ -216,32 +221,67 @@ class RemoteSource(ABC):
         if query.is_empty:
             raise UsageError(f"{self.spec}: say what to take: --study, --series-uid, --accession, --patient-id "
                              "or --study-date")
+        self.misses = []
         studies: dict[str, StudyRow] = {}
-        if query.series:
-            wanted: dict[str, set[str]] = {}
-            for uid in query.series:
-                study_uid = self.query_series_uid(uid)
-                if study_uid is not None:
-                    wanted.setdefault(check_uid(study_uid, "the archive's StudyInstanceUID"), set()).add(uid)
-            allowed: set[str] | None = None
-            if query.studies or query.accessions or query.patient_ids or query.study_date:
-                allowed = {row.study_uid for f in query.study_filters() for row in self.query_studies(f)}
-            for study_uid, series_uids in wanted.items():
-                if allowed is not None and study_uid not in allowed:
-                    continue
-                rows = self.query_studies({"StudyInstanceUID": study_uid}) or [StudyRow(study_uid)]
-                row = studies.setdefault(study_uid, rows[0])
-                row.series = [s for s in self.query_series(study_uid) if s.series_uid in series_uids]
-            return list(studies.values())
-        for filters in query.study_filters():
-            for row in self.query_studies(filters):
+        matched: set[tuple[str, str]] = set()
+        study_keys = bool(query.studies or query.accessions or query.patient_ids or query.study_date)
+        for filters in query.study_filters() if study_keys else ():
+            rows = self.studies_matching(filters)
+            if rows:
+                matched.update(filters.items())
+            for row in rows:
                 studies.setdefault(check_uid(row.study_uid, "the archive's StudyInstanceUID"), row)
-        for row in studies.values():
-            row.series = self.query_series(row.study_uid)
+        for flag, keyword, values in (("--study", "StudyInstanceUID", query.studies),
+                                      ("--accession", "AccessionNumber", query.accessions),
+                                      ("--patient-id", "PatientID", query.patient_ids)):
+            for k, value in enumerate(values, 1):
+                if (keyword, value) not in matched:
+                    self.misses.append(f"{flag} value {k} of {len(values)} matches no study")
+        if query.series:
+            return self._series_studies(query, studies)
+        for study_n, row in enumerate(studies.values(), 1):
+            row.series = self.series_of(row.study_uid)
+            if not row.series:
+                self.misses.append(f"study-{study_n}: the archive lists no series in it")
         return list(studies.values())
 
+    def _series_studies(self, query: Query, selected: dict[str, StudyRow]) -> list[StudyRow]:
+        """``--series-uid``: the studies holding those series (only among ``selected`` when other keys are given)."""
+        others = bool(query.studies or query.accessions or query.patient_ids or query.study_date)
+        wanted: dict[str, set[str]] = {}
+        for k, uid in enumerate(query.series, 1):
+            study_uid = self.query_series_uid(uid)
+            if study_uid is None or (others and study_uid not in selected):
+                self.misses.append(f"--series-uid value {k} of {len(query.series)} matches no series"
+                                   + (" of the studies the other keys select" if study_uid else ""))
+                continue
+            wanted.setdefault(check_uid(study_uid, "the archive's StudyInstanceUID"), set()).add(uid)
+        studies: dict[str, StudyRow] = {}
+        for study_uid, series_uids in wanted.items():
+            rows = self.query_studies({"StudyInstanceUID": study_uid}) or [StudyRow(study_uid)]
+            row = studies.setdefault(study_uid, selected.get(study_uid, rows[0]))
+            row.series = [s for s in self.series_of(study_uid) if s.series_uid in series_uids]
+        return list(studies.values())
+
+    def studies_matching(self, filters: dict[str, str]) -> list[StudyRow]:
+        """:meth:`query_studies`, asked again (twice at most) when nothing matches (see :meth:`series_of`)."""
+        for _ in range(3):
+            rows = self.query_studies(filters)
+            if rows:
+                break
+        return rows
+
+    def series_of(self, study_uid: str) -> list[SeriesRow]:
+        """:meth:`query_series`, asked again (twice at most) when it finds none: a study has series, and
+        Orthanc 1.10 was seen to answer a series-level C-FIND now and then with no match (about 1 in 500)."""
+        for _ in range(3):
+            series = self.query_series(study_uid)
+            if series:
+                break
+        return series
+
     def resolve(self, query: Query) -> list[SeriesRef]:
-        """The series ``query`` selects, numbered for labels.
+        """The series ``query`` selects, numbered for labels (what matched nothing: :attr:`misses`).
 
         Raises:
             InputError: nothing matches.
@@ -281,8 +321,8 @@ class Retrieval:
     """
 
     def __init__(self, source: RemoteSource, refs: list[SeriesRef], *, whole_series: bool, unit_size: int = 1,
-                 on_retrieved: Callable[[int], None] | None = None) -> None:
-        self.source, self.refs, self.on_retrieved = source, refs, on_retrieved
+                 on_retrieved: Callable[[int], None] | None = None, misses: Sequence[str] = ()) -> None:
+        self.source, self.refs, self.on_retrieved, self.misses = source, refs, on_retrieved, list(misses)
         self.whole_series, self.unit_size = whole_series, max(1, unit_size)
         self.folder = Path()
         self.names = itertools.count(1)
@@ -297,8 +337,8 @@ class Retrieval:
     def expected(self) -> int:
         """Results to expect (a progress total): objects, or series when whole series are exported."""
         if self.whole_series:
-            return len(self.refs)
-        return sum(ref.count or 1 for ref in self.refs)
+            return len(self.refs) + len(self.misses)
+        return sum(ref.count or 1 for ref in self.refs) + len(self.misses)
 
     @property
     def stopped(self) -> bool:
@@ -357,6 +397,8 @@ class Retrieval:
         series that failed ends with a failure unit (in ``whole_series`` mode, its
         objects are dropped: a clip never misses slices).
         """
+        for miss in self.misses:  # values of the query that selected nothing: failures, first
+            yield Unit(failure=(Path(self.source.spec.short, "query"), f"{self.source.spec}: {miss}"))
         pending: list[InputItem] = []
         while True:
             event = self._queue.get()
