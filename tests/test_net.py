@@ -349,6 +349,19 @@ class TestForwardStep:
         assert destination.sent == [] and media.notes == []
 
 
+def test_move_destination_port_taken_fails_before_any_query() -> None:
+    import socket
+
+    from dcmexport.sources.pacs import PacsSource
+
+    pytest.importorskip("pynetdicom")
+    with socket.create_server(("", 0)) as taken:
+        port = taken.getsockname()[1]
+        source = PacsSource(PacsSpec("NOWHERE", "127.0.0.1", 9), NetSettings(move_dest=("DCMEXPORT", port)))
+        with pytest.raises(NetworkError, match=f"--move-dest DCMEXPORT:{port}: cannot listen on port {port}"):
+            source.resolve(Query(studies=("1.2.3",)))
+
+
 class TestInputs:
     def test_a_bare_spec_needs_a_query(self) -> None:
         with pytest.raises(UsageError, match="say what to take"):

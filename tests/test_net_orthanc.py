@@ -293,6 +293,18 @@ def test_association_rejected(archive: server.Orthanc, tmp_path: Path) -> None:
                                  "WRONG-AET and that the archive knows the calling AE title DCMEXPORT: --calling-aet)")
 
 
+def test_c_move_to_a_destination_the_archive_does_not_know(archive: server.Orthanc, scp_port: int,
+                                                          tmp_path: Path) -> None:
+    study = pydicom.dcmread(pydicom_file("CT_small.dcm"), stop_before_pixels=True).StudyInstanceUID
+    res = run("export", archive.pacs, "--study", study, "--move-dest", f"UNKNOWN:{scp_port}", "--out",
+              tmp_path / "out", "-q")
+    assert res.exit_code == 1
+    (line,) = lines(res.stderr)  # Orthanc 1.10 answers 0xC000, not 0xA801 (move destination unknown)
+    assert line.startswith(f"pacs:ORTHANC/study-1/series-1: failed: {archive.pacs}: C-MOVE failed: status 0x")
+    assert line.endswith(f"; does the archive know UNKNOWN at this machine's address, port {scp_port}?")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["manifest.jsonl"]
+
+
 def test_c_get_with_failed_sub_operations(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with get_scp_with_failures(pydicom_file("CT_small.dcm"), pydicom_file("MR_small.dcm")) as port:

@@ -152,8 +152,8 @@ class Dimse:
             else:
                 raise NetworkError(f"{self.spec}: C-FIND failed: status {describe_status(code)}")
 
-    def finish_retrieve(self, what: str, responses: Iterator[tuple[Dataset, Dataset | None]]) -> None:
-        """Consume C-GET / C-MOVE responses; raise unless every sub-operation completed.
+    def finish_retrieve(self, what: str, responses: Iterator[tuple[Dataset, Dataset | None]], hint: str = "") -> None:
+        """Consume C-GET / C-MOVE responses; raise unless every sub-operation completed (``hint`` ends a failure).
 
         Raises:
             NetworkError: a failure status, failed sub-operations, or no answer.
@@ -171,7 +171,7 @@ class Dimse:
             if failed:
                 raise NetworkError(f"{self.spec}: {what}: {failed} of {failed + done} objects failed to transfer "
                                    f"(status {describe_status(code)})")
-            raise NetworkError(f"{self.spec}: {what} failed: status {describe_status(code)}")
+            raise NetworkError(f"{self.spec}: {what} failed: status {describe_status(code)}{hint}")
         raise self.lost(what)
 
 

@@ -14,6 +14,7 @@ Instance UIDs for C-MOVE's acceptance list), then retrieved:
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +154,22 @@ class PacsSource(RemoteSource):
         with self.session():
             return super().find_studies(query)
 
+    def resolve(self, query: Any) -> list[SeriesRef]:
+        """As :meth:`RemoteSource.resolve`; first, with ``--move-dest``, check that its port is free.
+
+        Raises:
+            NetworkError: the storage SCP's port is taken (before anything is asked or written).
+        """
+        if self.settings.move_dest is not None:
+            aet, port = self.settings.move_dest
+            try:
+                with socket.create_server(("", port)):
+                    pass
+            except OSError as exc:
+                raise NetworkError(f"--move-dest {aet}:{port}: cannot listen on port {port} "
+                                   f"({exc.strerror or 'in use'})") from None
+        return super().resolve(query)
+
     def _instances(self, ref: SeriesRef) -> tuple[list[str], list[str]]:
         """(SOP Instance UIDs, SOP Class UIDs) of one series, from an IMAGE-level C-FIND (asked again, twice
         at most, when it lists fewer objects than the series-level answer said: see :meth:`series_of`)."""
@@ -214,7 +231,8 @@ class PacsSource(RemoteSource):
         try:
             with self.dimse.association(ae) as assoc:
                 model = pn.sop_class.StudyRootQueryRetrieveInformationModelMove
-                self.dimse.finish_retrieve("C-MOVE", assoc.send_c_move(identifier, aet, model))
+                self.dimse.finish_retrieve("C-MOVE", assoc.send_c_move(identifier, aet, model),
+                                           f"; does the archive know {aet} at this machine's address, port {port}?")
         finally:
             self._server.expected = set()
 
