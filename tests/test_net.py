@@ -419,3 +419,26 @@ def _no_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_retrieval_thread_is_a_daemon() -> None:
     retrieval = _retrieval(FakeSource([1]))
     assert retrieval._thread.daemon  # a stuck read must never keep the process alive
+
+
+def test_progress_shows_objects_retrieved_and_exported(tmp_path: Path, samples_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import pydicom
+    from rich.console import Console
+
+    import dcmexport.cli.common as common
+    from tests.netfakes import FakeWeb
+
+    pytest.importorskip("dicomweb_client")
+    buf = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=buf, force_terminal=True, width=150))
+    files = sorted((samples_dir / "ct_series").glob("*.dcm"))
+    study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+    with FakeWeb(files).running() as fake:
+        res = CliRunner().invoke(app, ["export", fake.spec, "--study", study, "--out", str(tmp_path / "o"), "-j", "1"],
+                                 env={"DCMEXPORT_KEY": "progress-test-key-0123456789"})
+    assert res.exit_code == 0, res.output
+    shown = buf.getvalue()
+    assert "5/5" in shown and "5 retrieved" in shown

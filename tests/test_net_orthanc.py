@@ -391,7 +391,15 @@ def test_credentials_never_leak(https: tuple[str, Path], auth_file: Path, study_
                   "--log", logs / "run2.log", env={"DCMEXPORT_DICOMWEB_USER": "alice",
                                                      "DCMEXPORT_DICOMWEB_PASSWORD": wrong})
     assert refused.exit_code == 1 and "HTTP 401" in refused.stderr
-    everything = _everything(ok, out, logs) + _everything(refused)
+    # --debug logs what the HTTP libraries say (URLs, status lines): still no credential
+    ct_study = str(pydicom.dcmread(pydicom_file("CT_small.dcm"), stop_before_pixels=True).StudyInstanceUID)
+    debug = subprocess.run([sys.executable, "-m", "dcmexport", "export", spec, "--auth-file", str(auth_file),
+                            "--ca-file", str(cert), "--study", ct_study, "--out", str(tmp_path / "o4"), "--debug"],
+                           env={**os.environ, "DCMEXPORT_KEY": KEY,
+                                "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+                           capture_output=True, timeout=120)
+    assert debug.returncode == 0 and b"DEBUG" in debug.stderr
+    everything = _everything(ok, out, logs) + _everything(refused) + debug.stdout + debug.stderr
     for secret in (SECRET, wrong):
         assert secret.encode() not in everything
     loose = tmp_path / "loose.toml"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import queue
 import re
@@ -310,6 +311,7 @@ class _SeriesEnd:
 
 
 _END = object()
+_LOG = logging.getLogger(__name__)
 _AHEAD = 2  # series retrieved but not yet exported, at most
 
 
@@ -385,6 +387,7 @@ class Retrieval:
                 except DcmexportError as exc:
                     error = str(exc)
                 except Exception as exc:  # a bug or a library error: its text could quote values
+                    _LOG.debug("retrieval of a series failed", exc_info=True)  # shown with --debug only
                     error = f"retrieval failed ({type(exc).__name__}); run with --debug to see why"
                 self._queue.put(_SeriesEnd(ref, None if self._stop.is_set() else error))
         finally:
