@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import (
+    check_linkage_option,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -73,6 +75,7 @@ def deid_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        check_linkage_option(linkage, out)  # first: a bad --linkage must stop the run before any output
         options = api.build_options(
             out,
             masks=mask or (),
@@ -87,7 +90,7 @@ def deid_command(
         )
         net = net_settings(calling_aet, move_dest, net_timeout, auth_file, ca_file)
         sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)
-        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        key, mapping = load_key_and_map(key_file, patient_map)
         batch = run_batch("deid", sources, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log, forward_to=to, net=net)
         finish_linkage(batch, linkage, out)

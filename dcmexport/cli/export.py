@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import (
+    check_linkage_option,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -100,6 +102,7 @@ def export_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        check_linkage_option(linkage, out)  # first: a bad --linkage must stop the run before any output
         chosen: dict[str, Any] = {
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
@@ -126,12 +129,12 @@ def export_command(
         )
         net = net_settings(calling_aet, move_dest, net_timeout, auth_file, ca_file)
         sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)
-        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        key, mapping = load_key_and_map(key_file, patient_map)
         batch = run_batch("export", sources, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)
         if review:
-            from dcmexport.review import write_review
+            from dcmexport.audit.review import write_review
 
             batch.notes.append(f"review page: {write_review(out)}")
     print_summary(batch, as_json=json_out, quiet=quiet)

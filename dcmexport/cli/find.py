@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import configure_logging, err_console, out_console, usage_errors
 from dcmexport.cli.net import net_query, net_settings
 

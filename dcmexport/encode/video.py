@@ -78,7 +78,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -88,7 +88,9 @@ from typing import IO, Self
 import imageio_ffmpeg
 import numpy as np
 
+from dcmexport.encode.ffmpeg import last_meaningful_line
 from dcmexport.encode.formats import OutputFormat
+from dcmexport.encode.probe import probe_video
 from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError, UsageError
 
 # BT.709 limited range, applied and declared (see module docstring).
@@ -132,14 +134,6 @@ _CODECS: dict[OutputFormat, _Codec] = {
     # GIF: full range, odd sizes allowed, loop forever (as clips are viewed).
     OutputFormat.GIF: _Codec("gif", ("-c:v", "gif", "-loop", "0"), yuv420=False),
 }
-
-_NOISE = re.compile(
-    r"Task finished with error code|Terminating thread with return code|Conversion failed|"
-    r"Nothing was written into output file|Error while opening encoder|Could not open encoder before EOF|"
-    r"Error sending frames to consumers|Error while filtering|Error submitting|Error closing|"
-    r"Could not write header|Error writing trailer|^\s*$"
-)
-_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
 
 #: Full-range grey level -> BT.709 limited-range luma (ITU-R BT.709 item 6.10: Y' = 219 E' + 16).
 _GREY_TO_LUMA = np.rint(16 + 219 * np.arange(256, dtype=np.float64) / 255).astype(np.uint8)
@@ -349,7 +343,7 @@ class VideoWriter(_FfmpegWriter):
         :param path: destination; written exactly there whatever its suffix (the
             format comes from ``fmt``).
         :param fmt: MP4, WEBM or GIF.
-        :param fps: frames per second (see :mod:`dcmexport.cine`); must be finite and > 0.
+        :param fps: frames per second (see :mod:`dcmexport.render.timing`); must be finite and > 0.
         :param crf: constant-rate factor (MP4 0..51, default 18; WebM 0..63,
             default 32); ignored for GIF.
         :raises UnsupportedError: ``fmt`` is not a video format.
@@ -515,8 +509,6 @@ class JpegStreamWriter(_FfmpegWriter):
         self.frames_written += 1
 
     def _check_output(self) -> None:
-        from dcmexport.encode.probe import probe_video  # probe imports this module
-
         frames = probe_video(self.path).frames
         if frames != self.frames_written:
             raise EncodeError(
@@ -598,28 +590,6 @@ def _drain(stream: IO[bytes] | None, tail: collections.deque[str]) -> None:
     with stream:
         for raw in stream:
             tail.append(raw.decode("utf-8", "replace").rstrip())
-
-
-def open_video(path: Path, fmt: OutputFormat, *, fps: float, crf: int | None = None) -> VideoWriter:
-    """Return a :class:`VideoWriter` (same arguments); a verb-style alias for use in ``with`` blocks.
-
-    :raises UnsupportedError: ``fmt`` is not a video format.
-    :raises UsageError: ``fps`` or ``crf`` out of range.
-    """
-    return VideoWriter(path, fmt, fps=fps, crf=crf)
-
-
-def last_meaningful_line(lines: Iterable[str]) -> str:
-    """The last ffmpeg stderr line that names a cause, without ``[component @ 0x..]`` prefixes.
-
-    ffmpeg ends a failure with generic lines ("Conversion failed!", "Task
-    finished with error code ..."); the cause is the last line before those.
-    """
-    kept = [_PREFIX.sub("", line).strip() for line in lines]
-    kept = [line for line in kept if line and not _NOISE.search(line)]
-    if kept:
-        return kept[-1][:300]
-    return ""
 
 
 def _fps_fraction(fps: float) -> Fraction:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcmexport import __version__
+from dcmexport._version import __version__
 from dcmexport.atomic import output_exists
 from dcmexport.results import KEPT, SKIPPED, ExportResult
 
@@ -86,7 +86,7 @@ def output_fingerprint(
     Returns:
         32 hex digits.
     """
-    from dcmexport.manifest import jsonable
+    from dcmexport.audit.manifest import jsonable
 
     opts = jsonable(options)
     assert isinstance(opts, dict)
@@ -142,7 +142,7 @@ def _relative(path: Path, out_dir: Path) -> str:
 
 def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_existing: bool) -> ResumeIndex:
     """Read ``out_dir``'s manifest (if any) into a :class:`ResumeIndex` for ``fingerprint``."""
-    from dcmexport.manifest import read_output_fingerprints
+    from dcmexport.audit.manifest import read_output_fingerprints
 
     fresh = frozenset(name for name, fp in read_output_fingerprints(out_dir).items() if fp == fingerprint)
     return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing)
