@@ -404,6 +404,10 @@ class TestCli:
                                        "--out", str(tmp_path / "o")])
         assert res.exit_code == 2 and "only for this machine" in res.stderr
 
+    def test_find_needs_a_query(self) -> None:
+        res = self.runner.invoke(app, ["find", "pacs://A@127.0.0.1:1"])
+        assert res.exit_code == 2 and "say what to list" in res.stderr
+
     def test_wildcard_patient_id(self) -> None:
         res = self.runner.invoke(app, ["find", "pacs://A@127.0.0.1:1", "--patient-id", "*"])
         assert res.exit_code == 2 and "exact value" in res.stderr
@@ -414,6 +418,16 @@ def _no_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("DCMEXPORT_DICOMWEB_TOKEN", "DCMEXPORT_DICOMWEB_USER", "DCMEXPORT_DICOMWEB_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+def test_a_local_run_loads_no_network_machinery(tmp_path: Path, samples_dir: Path) -> None:
+    from tests.test_startup import run_cli
+
+    result = run_cli(["export", str(samples_dir / "mr.dcm"), "--out", str(tmp_path / "o"), "-q"], tmp_path)
+    assert result["code"] == 0
+    loaded = set(result["modules"])  # type: ignore[call-overload]
+    assert not loaded & {"pynetdicom", "dicomweb_client", "dcmexport.sources.remote", "dcmexport.net.dimse",
+                         "dcmexport.net.web", "dcmexport.pipeline.forward", "dcmexport.pipeline.remote", "tomllib"}
 
 
 def test_retrieval_thread_is_a_daemon() -> None:

@@ -91,12 +91,16 @@ def find_command(
     debug: params.Debug = False,
 ) -> None:
     """List the studies and series of a PACS or DICOMweb service that match a query."""
+    from dcmexport.errors import UsageError
     from dcmexport.net import parse_spec
     from dcmexport.sources.network import open_remote
 
     configure_logging(debug)
     with usage_errors(debug):
         query = net_query(study, series_uid, accession, patient_id, study_date)
+        if query is None:  # it would list the whole archive
+            raise UsageError(f"{parse_spec(source)}: say what to list: --patient-id, --study-date, --study, "
+                             "--accession or --series-uid")
         remote = open_remote(parse_spec(source), net_settings(calling_aet, None, net_timeout, auth_file, ca_file))
         try:
             studies = remote.find_studies(query)

@@ -28,15 +28,18 @@ def net_settings(calling_aet: str, move_dest: str | None, timeout: float, auth_f
 
 
 def net_query(study: list[str] | None, series_uid: list[str] | None, accession: list[str] | None,
-              patient_id: list[str] | None, study_date: str | None) -> Query:
-    """``--study``, ``--series-uid``, ``--accession``, ``--patient-id``, ``--study-date``."""
+              patient_id: list[str] | None, study_date: str | None) -> Query | None:
+    """``--study``, ``--series-uid``, ``--accession``, ``--patient-id``, ``--study-date``; None when none is given
+    (a local run then loads none of the retrieval machinery)."""
+    if not (study or series_uid or accession or patient_id or study_date):
+        return None
     from dcmexport.sources.remote import Query
 
     return Query(tuple(study or ()), tuple(series_uid or ()), tuple(accession or ()), tuple(patient_id or ()),
                  study_date)
 
 
-def net_inputs(values: list[Path], query: Query, settings: NetSettings) -> list[Path | RemoteInput]:
+def net_inputs(values: list[Path], query: Query | None, settings: NetSettings) -> list[Path | RemoteInput]:
     """Local paths as they are; network specs with the query.
 
     Raises:
@@ -50,11 +53,11 @@ def net_inputs(values: list[Path], query: Query, settings: NetSettings) -> list[
     for value in values:
         if not is_spec(value):
             inputs.append(value)
-        elif query.is_empty:
+        elif query is None or query.is_empty:
             raise UsageError(f"{parse_spec(value)}: {_SAY_WHAT}")
         else:
             inputs.append(RemoteInput(parse_spec(value), query, settings))
-    if not query.is_empty and all(isinstance(i, Path) for i in inputs):
+    if query is not None and all(isinstance(i, Path) for i in inputs):
         raise UsageError("--study, --series-uid, --accession, --patient-id and --study-date select objects of a "
                          "network source (pacs://AET@host:port or dicomweb+https://host/path)")
     return inputs

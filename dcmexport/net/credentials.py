@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +90,8 @@ def read_auth_file(path: Path) -> Credentials:
             raise UsageError(f"--auth-file {path}: mode {stat.S_IMODE(mode):04o} lets other users read it; "
                              f"run: chmod 600 {path}")
         raw = fh.read()
+    import tomllib  # only here: a local run never parses TOML (start-up time, tests/test_startup.py)
+
     try:
         values = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):  # their messages can quote the text
