@@ -30,8 +30,9 @@ def test_shell_completion_is_offered() -> None:
 # --------------------------------------------------------------------------- readable at 80 columns (issue #18 item 12)
 
 PANELS = {
-    "export": ["Output", "Rendering", "Clips", "Burned-in text", "De-identification", "Batch and audit", "Figures"],
-    "deid": ["Output", "De-identification", "Burned-in text", "Batch and audit"],
+    "export": ["Output", "Rendering", "Clips", "Burned-in text", "De-identification", "Batch and audit", "Figures",
+               "Network"],
+    "deid": ["Output", "De-identification", "Burned-in text", "Batch and audit", "Network"],
 }
 
 

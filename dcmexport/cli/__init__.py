@@ -20,6 +20,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from dcmexport.cli import deid as _deid  # noqa: F401
     from dcmexport.cli import export as _export  # noqa: F401
+    from dcmexport.cli import find as _find  # noqa: F401
     from dcmexport.cli import inspect as _inspect  # noqa: F401
     from dcmexport.cli import presets as _presets  # noqa: F401
     from dcmexport.cli import review as _review  # noqa: F401

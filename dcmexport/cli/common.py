@@ -7,11 +7,12 @@ construction; input paths are printed because the user named them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions, Key
     from dcmexport.options import ExportOptions
     from dcmexport.results import BatchResult, ExportResult
+    from dcmexport.sources.network import RemoteInput
 
 
 class LazyConsole:
@@ -99,6 +101,9 @@ def configure_logging(debug: bool) -> None:
     if not debug:
         logging.getLogger("pydicom").disabled = True
         logging.getLogger("pydicom").propagate = False  # child loggers (decoders) log tracebacks otherwise
+        for name in ("pynetdicom", "dicomweb_client"):  # their errors become one line of ours
+            logging.getLogger(name).disabled = True
+            logging.getLogger(name).propagate = False
 
 
 def describe_result_line(result: ExportResult) -> str:
@@ -201,8 +206,10 @@ def finish(batch: BatchResult, inputs: list[Path], *, as_json: bool, quiet: bool
 
 
 def existing_paths(paths: list[Path]) -> list[Path]:
-    """Check the inputs exist up front so a typo is a usage error, not a failed object."""
-    missing = [p for p in paths if not p.exists()]
+    """Check the inputs exist up front so a typo is a usage error, not a failed object (network specs pass)."""
+    from dcmexport.net import is_spec
+
+    missing = [p for p in paths if not p.exists() and not is_spec(p)]
     if missing:
         err_console.print(f"dcmexport: error: no such file or directory: {missing[0]}", markup=False)
         raise typer.Exit(USAGE_EXIT)
@@ -247,7 +254,7 @@ def deid_options_from_flags(
 
 def run_batch(
     kind: str,
-    inputs: list[Path],
+    inputs: Sequence[Path | RemoteInput],
     options: ExportOptions,
     *,
     key: Key | None,
@@ -256,8 +263,10 @@ def run_batch(
     quiet: bool,
     json_out: bool,
     log: Path | None = None,
+    **extra: Any,
 ) -> BatchResult:
-    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA)."""
+    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA; objects
+    retrieved from network sources). ``extra`` goes to the API call (``forward_to``, ``net``)."""
     from dcmexport import __version__, api
     from dcmexport.audit.runlog import RunLog
 
@@ -274,8 +283,9 @@ def run_batch(
         with contextlib.ExitStack() as stack:
             runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
             if not show_progress:
-                return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=count)
-            return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, count)
+                return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=count,
+                            **extra)
+            return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, count, extra)
     except KeyboardInterrupt:
         # Typer would exit 130 without a word; the outputs' atomic writes have removed the partial files.
         n = written[0]
@@ -287,12 +297,13 @@ def run_batch(
 def _run_with_progress(
     call: Any,
     kind: str,
-    inputs: list[Path],
+    inputs: Sequence[Path | RemoteInput],
     options: ExportOptions,
     key: Key | None,
     patient_map: dict[str, tuple[str, str]] | None,
     jobs: int,
     record: Callable[[ExportResult], None],
+    extra: dict[str, Any],
 ) -> BatchResult:
     from rich.progress import (
         BarColumn,
@@ -312,23 +323,26 @@ def _run_with_progress(
 
     from dcmexport.sources import iter_input_files
 
-    total = sum(1 for _ in iter_input_files(inputs))  # a first estimate, shown while the inputs are opened
+    local = [p for p in inputs if isinstance(p, Path)]
+    total = sum(1 for _ in iter_input_files(local))  # a first estimate, shown while the inputs are opened
+    remote = len(local) < len(inputs)
     with Progress(
         TextColumn(f"[bold]{kind}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *([TextColumn("{task.fields[retrieved]} retrieved")] if remote else []),
         TextColumn("{task.fields[frames]} frames"),
         RateColumn(),
         TimeRemainingColumn(),
         console=err_console.console if isinstance(err_console, LazyConsole) else err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("objects", total=total, frames=0)
+        task = progress.add_task("objects", total=total, frames=0, retrieved=0)
 
         def on_result(result: ExportResult) -> None:
             record(result)
-            extra = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
-            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + extra)
+            frames = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
+            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + frames)
 
         def on_frame() -> None:
             progress.update(task, frames=progress.tasks[task].fields["frames"] + 1)
@@ -336,9 +350,13 @@ def _run_with_progress(
         def on_start(objects: int) -> None:  # the exact total once archives are opened and series grouped
             progress.update(task, total=objects)
 
+        def on_retrieved(count: int) -> None:  # from the retrieving thread; rich's progress takes a lock
+            progress.update(task, retrieved=count)
+
         kwargs: dict[str, Any] = {"on_frame": on_frame} if kind == "export" else {}
+        inputs = [p if isinstance(p, Path) else dataclasses.replace(p, on_retrieved=on_retrieved) for p in inputs]
         return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result,
-                    on_start=on_start, **kwargs)
+                    on_start=on_start, **kwargs, **extra)
 
 
 def default_jobs() -> int:

@@ -21,6 +21,7 @@ from dcmexport.cli.common import (
     run_batch,
     usage_errors,
 )
+from dcmexport.cli.net import net_inputs, net_query, net_settings
 
 DEID_EPILOG = """\
 Examples:
@@ -49,6 +50,17 @@ def deid_command(
     accept_burned_in: Annotated[bool, typer.Option("--accept-burned-in", help="Write objects that may carry burned-in text even when no mask covers it.", rich_help_panel=params.BURNED_IN)] = False,
     overwrite: params.Overwrite = False,
     keep_existing: params.KeepExisting = False,
+    study: params.Study = None,
+    series_uid: params.SeriesUid = None,
+    accession: params.Accession = None,
+    patient_id: params.PatientId = None,
+    study_date: params.StudyDate = None,
+    calling_aet: params.CallingAet = "DCMEXPORT",
+    move_dest: params.MoveDest = None,
+    net_timeout: params.NetTimeout = 30.0,
+    auth_file: params.AuthFile = None,
+    ca_file: params.CaFile = None,
+    to: params.ForwardTo = None,
     jobs: params.Jobs = 0,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
@@ -78,8 +90,10 @@ def deid_command(
             keep_existing=keep_existing,
             timeout=timeout,
         ))
+        net = net_settings(calling_aet, move_dest, net_timeout, auth_file, ca_file)
+        sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)
         key, mapping = load_key_and_map(key_file, patient_map)
-        batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
-                          quiet=quiet, json_out=json_out, log=log)
+        batch = run_batch("deid", sources, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
+                          quiet=quiet, json_out=json_out, log=log, forward_to=to, net=net)
         finish_linkage(batch, linkage, out)
     raise typer.Exit(finish(batch, inputs, as_json=json_out, quiet=quiet, verbose=verbose))

@@ -21,6 +21,7 @@ from dcmexport.cli.common import (
     run_batch,
     usage_errors,
 )
+from dcmexport.cli.net import net_inputs, net_query, net_settings
 from dcmexport.errors import UsageError
 from dcmexport.options import OcrCheck, OutputFormat
 
@@ -93,6 +94,16 @@ def export_command(
     scale_bar_corner: params.ScaleBarCorner = "bottom-right",
     dpi: params.Dpi = None,
     width_mm: params.WidthMm = None,
+    study: params.Study = None,
+    series_uid: params.SeriesUid = None,
+    accession: params.Accession = None,
+    patient_id: params.PatientId = None,
+    study_date: params.StudyDate = None,
+    calling_aet: params.CallingAet = "DCMEXPORT",
+    move_dest: params.MoveDest = None,
+    net_timeout: params.NetTimeout = 30.0,
+    auth_file: params.AuthFile = None,
+    ca_file: params.CaFile = None,
     jobs: params.Jobs = 0,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
@@ -137,8 +148,10 @@ def export_command(
             scale_bar=scale_bar, scale_bar_corner=scale_bar_corner,
             **chosen,
         ))
+        net = net_settings(calling_aet, move_dest, net_timeout, auth_file, ca_file)
+        sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)
         key, mapping = load_key_and_map(key_file, patient_map)
-        batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
+        batch = run_batch("export", sources, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log)
         finish_linkage(batch, linkage, out)
         if review:

@@ -23,7 +23,7 @@ DEID = "De-identification"
 BATCH = "Batch and audit"
 FIGURES = "Figures"
 
-Inputs = Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)]
+Inputs = Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively), or a network source pacs://AET@host:port or dicomweb+https://host/path.", show_default=False)]
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False, rich_help_panel=OUTPUT, metavar="DIR")]
 
 # Burned-in text
@@ -65,3 +65,16 @@ ScaleBarCorner = Annotated[str, typer.Option(help="Scale bar corner: bottom-righ
 Dpi = Annotated[float | None, typer.Option(help="Resolution written into PNG/TIFF/JPEG; with --width-mm the image is resampled to print that wide.", show_default=False, rich_help_panel=FIGURES)]
 WidthMm = Annotated[float | None, typer.Option(help="Printed width in mm (a journal column): the dpi follows from the output width.", show_default=False, rich_help_panel=FIGURES)]
 
+# Network sources and destinations (pacs://, dicomweb+https://)
+_NET = "Network"
+Study = Annotated[list[str] | None, typer.Option("--study", help="Study Instance UID to take from a network source (repeatable).", rich_help_panel=_NET, show_default=False)]
+SeriesUid = Annotated[list[str] | None, typer.Option("--series-uid", help="Series Instance UID to take from a network source (repeatable).", rich_help_panel=_NET, show_default=False)]
+Accession = Annotated[list[str] | None, typer.Option("--accession", help="Accession Number of the studies to take (repeatable).", rich_help_panel=_NET, show_default=False)]
+PatientId = Annotated[list[str] | None, typer.Option("--patient-id", help="Patient ID whose studies to take (repeatable).", rich_help_panel=_NET, show_default=False)]
+StudyDate = Annotated[str | None, typer.Option("--study-date", help="Study Date YYYYMMDD or range FROM-TO (20240101-20240131, 20240101-).", rich_help_panel=_NET, show_default=False)]
+CallingAet = Annotated[str, typer.Option("--calling-aet", help="dcmexport's AE title towards a PACS.", rich_help_panel=_NET)]
+MoveDest = Annotated[str | None, typer.Option("--move-dest", help="C-MOVE to dcmexport's own storage SCP AET:port (the PACS must know it); default C-GET.", rich_help_panel=_NET, show_default=False)]
+NetTimeout = Annotated[float, typer.Option("--net-timeout", help="Seconds to wait for a server's answer before giving up.", rich_help_panel=_NET)]
+AuthFile = Annotated[Path | None, typer.Option("--auth-file", help="DICOMweb credentials, TOML (token, or username and password), mode 0600; else DCMEXPORT_DICOMWEB_TOKEN / _USER / _PASSWORD.", rich_help_panel=_NET, dir_okay=False, show_default=False)]
+CaFile = Annotated[Path | None, typer.Option("--ca-file", help="Also trust this CA certificate (PEM) for https.", rich_help_panel=_NET, dir_okay=False, show_default=False)]
+ForwardTo = Annotated[str | None, typer.Option("--to", help="Also store each de-identified object here: pacs://AET@host:port (C-STORE) or dicomweb+https://host/path (STOW-RS).", rich_help_panel=_NET, show_default=False)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dcmexport._version import __version__
 from dcmexport.atomic import (
@@ -32,6 +34,10 @@ from dcmexport.results import (
     ExportResult,
 )
 from dcmexport.sources import iter_inputs
+from dcmexport.sources.network import RemoteInput, split_inputs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.sources.remote import Retrieval
 
 
 class BatchObserver(Protocol):
@@ -44,6 +50,20 @@ class BatchObserver(Protocol):
     def on_result(self, result: ExportResult) -> None: ...
 
     def on_finish(self, batch: BatchResult) -> None: ...
+
+
+class PostWriteStep(Protocol):
+    """A step on each result after its outputs are committed and before observers record it
+    (forwarding to an archive): it may turn the result into a failure. Runs in the client.
+
+    A context manager: entered before the first object, left at the end (connections).
+    """
+
+    def __enter__(self) -> PostWriteStep: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def after_write(self, result: ExportResult) -> None: ...
 
 
 class Observers:
@@ -61,7 +81,7 @@ class Observers:
 
 def run_batch(
     kind: TaskKind,
-    inputs: str | Path | Iterable[str | Path],
+    inputs: str | Path | RemoteInput | Iterable[str | Path | RemoteInput],
     options: ExportOptions,
     *,
     key: Key | None = None,
@@ -69,14 +89,19 @@ def run_batch(
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
     on_frame: Callable[[], None] | None = None,
+    steps: Sequence[PostWriteStep] = (),
 ) -> BatchResult:
     """Run one batch: discover inputs, plan tasks, run them on ``executor``, tell ``observers``.
 
     The manifest is always written (``manifest.jsonl`` in ``--out``); it observes the
-    batch like any other side concern, first.
+    batch like any other side concern, first. Network inputs are queried before
+    ``--out`` is touched (a refusal or a stall fails before anything is written), then
+    retrieved while the pipeline runs. ``steps`` see each result before the observers.
     """
-    paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    paths, remote = split_inputs(inputs)
     options = prepare_options(options)  # files and programs the options name: checked once, before any write
+    runner = executor if executor is not None else LocalExecutor(1)
+    retrievals = prepare_retrievals(kind, remote, options, runner)
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
@@ -95,20 +120,26 @@ def run_batch(
     resume = load_resume_index(options.out_dir, fingerprint, overwrite=options.overwrite,
                                keep_existing=options.keep_existing)
     context = RunContext(options, key, patient_map, resume)
-    runner = executor if executor is not None else LocalExecutor(1)
     manifest = Manifest.open(options.out_dir, tool_version=__version__, options=options, key=key, command=kind,
                              fingerprint=fingerprint)
     batch.manifest = manifest.path
     # Duplicates first: the manifest records what it concluded.
     watchers: list[BatchObserver] = [DuplicateInstances(), ManifestObserver(manifest, options.out_dir), *observers]
-    with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
+    with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest, contextlib.ExitStack() as stack:
+        for step in steps:
+            stack.enter_context(step)
         # Outputs are never re-read when --out lies inside an input folder.
         outside = outside_of(out_resolved)
         items = (i for i in iter_inputs(paths, Path(workdir)) if outside(i.path))
         tasks = plan_tasks(kind, items, options)
         for watcher in watchers:
-            watcher.on_start(len(tasks))
-        for result in runner.run(tasks, context, on_frame):
+            watcher.on_start(len(tasks) + sum(r.expected for r in retrievals))
+        results = itertools.chain(runner.run(tasks, context, on_frame), itertools.chain.from_iterable(
+            iter_remote_results(kind, stack.enter_context(r), options, runner, context, on_frame)
+            for r in retrievals))  # each retrieval starts when its turn comes, and stops with the batch
+        for result in results:
+            for step in steps:
+                step.after_write(result)
             batch.results.append(result)
             for watcher in watchers:
                 watcher.on_result(result)
@@ -153,6 +184,24 @@ class DuplicateInstances(Observers):
         for first, later in self._clashes:
             batch.notes.append(f"{first} and {later} hold the same (0008,0018) SOPInstanceUID with different "
                                "content; both were exported")
+def prepare_retrievals(kind: TaskKind, remote: list[RemoteInput], options: ExportOptions,
+                       runner: Executor) -> list[Retrieval]:
+    """Query each network input now (their machinery is imported only when there is one)."""
+    if not remote:
+        return []
+    from dcmexport.pipeline.remote import unit_size, wants_whole_series
+    from dcmexport.sources.network import prepare_retrieval
+
+    whole = wants_whole_series(kind, options)
+    return [prepare_retrieval(r, whole_series=whole, unit_size=unit_size(runner)) for r in remote]
+
+
+def iter_remote_results(kind: TaskKind, retrieval: Retrieval, options: ExportOptions, runner: Executor,
+                        context: RunContext, on_frame: Callable[[], None] | None) -> Iterator[ExportResult]:
+    """The results of one network input (see :mod:`dcmexport.pipeline.remote`)."""
+    from dcmexport.pipeline import remote
+
+    yield from remote.iter_remote_results(kind, retrieval, options, runner, context, on_frame)
 
 
 class ManifestObserver(Observers):
