@@ -170,3 +170,24 @@ def test_series_notes_say_slice_order_only_when_true(tmp_path: Path) -> None:
     assert len(notes) == 2  # the two three-plane localizer series of MR2
     for localizer in notes.values():
         assert "ImageOrientationPatient differs" in localizer and "in slice order" not in localizer
+
+
+def test_series_grouping_refuses_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
+    """--series reads headers through the reader's guards (#18 item 7): a FIFO among the inputs is reported,
+    never opened for reading (which blocks forever with no writer). A real process, bounded in time."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    for i in range(3):
+        write_dataset(make_ct(instance=i + 1), src / f"ct{i}.dcm")
+    os.mkfifo(src / "pipe.dcm")
+    proc = subprocess.run([sys.executable, "-m", "dcmexport", "export", str(src), "--out", str(tmp_path / "out"),
+                           "--series", "--json", "--jobs", "1"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DCMEXPORT_KEY": "k" * 64})
+    summary = json.loads(proc.stdout)
+    statuses = {Path(o["input"]).name: (o["status"], o["reason"] or "") for o in summary["objects"]}
+    assert statuses["pipe.dcm"][0] == "failed" and "not a regular file" in statuses["pipe.dcm"][1]
+    assert summary["written"] == 1  # the three slices, one clip

@@ -27,7 +27,7 @@ from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels, pla
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
-from dcmexport.read import check_pixel_geometry, iter_frames, read_dataset, sha256_file
+from dcmexport.read import check_pixel_geometry, iter_frames, quiet_pydicom, read_dataset, sha256_file
 from dcmexport.render.montage import apply_montage
 from dcmexport.results import WRITTEN, ExportResult
 from dcmexport.sources import InputItem
@@ -175,8 +175,11 @@ def group_series(items: Iterable[InputItem]) -> tuple[list[list[InputItem]], lis
     singles: list[InputItem] = []
     for item in items:
         try:
-            ds = pydicom.dcmread(item.path, stop_before_pixels=True)
-            info = slice_info_from_dataset(ds)
+            # The reader's guards (#18 item 7): a FIFO or device is refused before a byte is read,
+            # pydicom's warnings stay quiet, pixel data stays deferred.
+            with quiet_pydicom():
+                ds = read_dataset(item.path)
+                info = slice_info_from_dataset(ds)
         except Exception:  # unreadable here: the single-object path reports it properly
             singles.append(item)
             continue
