@@ -12,7 +12,7 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -263,32 +263,36 @@ def run_batch(
     quiet: bool,
     json_out: bool,
     log: Path | None = None,
+    linkage: Path | None = None,
+    review: bool = False,
     **extra: Any,
 ) -> BatchResult:
     """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA; objects
-    retrieved from network sources). ``extra`` goes to the API call (``forward_to``, ``net``)."""
+    retrieved from network sources). The side concerns the flags ask for (``--log``, ``--linkage``,
+    ``--review``) are wired as batch observers. ``extra`` goes to the API call (``forward_to``, ``net``)."""
     from dcmexport import __version__, api
+    from dcmexport.audit.observers import LinkageObserver, ReviewObserver, RunLogObserver, WrittenCounter
     from dcmexport.audit.runlog import RunLog
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
-    written = [0]  # results come back only once their files have their final names
-
-    def count(result: ExportResult) -> None:
-        written[0] += result.status == "written"
-        if runlog is not None:
-            runlog.record(result)
-
+    counter = WrittenCounter()
     try:
         with contextlib.ExitStack() as stack:
-            runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
+            observers: list[Any] = [counter]
+            if log is not None:
+                observers.append(RunLogObserver(stack.enter_context(RunLog(log, kind, __version__))))
+            if linkage is not None:
+                observers.append(LinkageObserver(linkage, options.out_dir))
+            if review:
+                observers.append(ReviewObserver(options.out_dir))
+            extra = {**extra, "observers": observers}
             if not show_progress:
-                return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=count,
-                            **extra)
-            return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, count, extra)
+                return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, **extra)
+            return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, extra)
     except KeyboardInterrupt:
         # Typer would exit 130 without a word; the outputs' atomic writes have removed the partial files.
-        n = written[0]
+        n = counter.written
         err_console.print(f"dcmexport: interrupted; {n} object{'s' if n != 1 else ''} written so far "
                           "(complete files kept), nothing partial left", markup=False)
         raise typer.Exit(130) from None
@@ -302,7 +306,6 @@ def _run_with_progress(
     key: Key | None,
     patient_map: dict[str, tuple[str, str]] | None,
     jobs: int,
-    record: Callable[[ExportResult], None],
     extra: dict[str, Any],
 ) -> BatchResult:
     from rich.progress import (
@@ -340,7 +343,6 @@ def _run_with_progress(
         task = progress.add_task("objects", total=total, frames=0, retrieved=0)
 
         def on_result(result: ExportResult) -> None:
-            record(result)
             frames = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
             progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + frames)
 
@@ -394,11 +396,3 @@ def check_linkage_option(linkage: Path | None, out: Path) -> None:
         check_linkage_path(linkage, out)
 
 
-def finish_linkage(batch: BatchResult, linkage: Path | None, out: Path) -> None:
-    """Add the run's pairs to the linkage table when ``--linkage`` was given, and note it (path only) in the summary."""
-    if linkage is None:
-        return
-    from dcmexport.audit.linkage import write_linkage
-
-    count = write_linkage(linkage, (rec for r in batch.results for rec in r.links), out)
-    batch.notes.append(f"linkage table: {count} new pairs added to {linkage} (PHI: keep it with the data custodian)")

@@ -16,7 +16,6 @@ from dcmexport.cli.common import (
     deid_options_from_flags,
     existing_paths,
     finish,
-    finish_linkage,
     load_key_and_map,
     run_batch,
     usage_errors,
@@ -94,6 +93,5 @@ def deid_command(
         sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)
         key, mapping = load_key_and_map(key_file, patient_map)
         batch = run_batch("deid", sources, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
-                          quiet=quiet, json_out=json_out, log=log, forward_to=to, net=net)
-        finish_linkage(batch, linkage, out)
+                          quiet=quiet, json_out=json_out, log=log, linkage=linkage, forward_to=to, net=net)
     raise typer.Exit(finish(batch, inputs, as_json=json_out, quiet=quiet, verbose=verbose))
