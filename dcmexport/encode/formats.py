@@ -35,6 +35,8 @@ class OutputFormat(enum.StrEnum):
     MP4 = "mp4"
     WEBM = "webm"
     GIF = "gif"
+    WEBP = "webp"
+    APNG = "apng"
 
     @property
     def spec(self) -> FormatSpec:
@@ -106,6 +108,16 @@ FORMATS: dict[OutputFormat, FormatSpec] = {
         FormatSpec(OutputFormat.GIF, ".gif", (".gif",), clip=True, backend="video", bit_depths=(8,),
                    lossless=False, container="gif", metadata="no comment or application extensions but the loop count",
                    max_fps=50.0),
+        # Animated WebP and APNG (teaching clips for web pages), streamed through ffmpeg's libwebp_anim
+        # and apng encoders: frames are never all held in memory (Pillow's animated save needs them all).
+        # Browsers play frame durations of 10 ms or less as 100 ms: 90 fps (>= 11 ms) is the fastest honest rate.
+        # WebP is lossy at --quality (default 95) or lossless with --lossless; APNG is always lossless.
+        FormatSpec(OutputFormat.WEBP, ".webp", (".webp",), clip=True, backend="video", bit_depths=(8,),
+                   lossless=False, metadata="RIFF chunks VP8X, ANIM, ANMF only: no EXIF, XMP or ICC chunk",
+                   quality_range=(1, 100), default_quality=95, max_fps=90.0),
+        FormatSpec(OutputFormat.APNG, ".apng", (".apng",), clip=True, backend="video", bit_depths=(8,),
+                   lossless=True, metadata=_PIXELS_ONLY + "; animation chunks (acTL, fcTL, fdAT) only",
+                   max_fps=90.0),
     )
 }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from dcmexport.encode.video import last_meaningful_line
+from dcmexport.encode.ffmpeg import last_meaningful_line
 from dcmexport.errors import EncodeError
 
 
