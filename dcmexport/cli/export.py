@@ -58,6 +58,12 @@ def export_command(
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).")] = None,
     quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
     crf: Annotated[int | None, typer.Option(help="Video quality: constant-rate factor, lower is better (default: the format's own, MP4 18, WebM 32).", show_default=False)] = None,
+    frame_range: Annotated[str | None, typer.Option(help="Clips: keep frames A:B[:STEP] (0-based, B exclusive, negative from the end).", show_default=False)] = None,
+    speed: Annotated[float, typer.Option(help="Clips: playback speed 0.25..4 (frame times divided by it).")] = 1.0,
+    loop: Annotated[int, typer.Option(help="GIF/WebP/APNG: number of plays, 0 = forever.", min=0)] = 0,
+    lossless: Annotated[bool, typer.Option(help="WebP: lossless instead of --quality.")] = False,
+    max_size: Annotated[str | None, typer.Option(help="Fit the output within WIDTHxHEIGHT, e.g. 1920x1080.", show_default=False)] = None,
+    max_fps: Annotated[float | None, typer.Option(help="Clips: fastest rate written; faster clips play slower, every frame kept.", show_default=False)] = None,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H on every frame (repeatable; negative X/Y from the right/bottom).")] = None,
     mask_file: params.MaskFile = None,
     mask_presets: params.MaskPresets = True,
@@ -94,7 +100,8 @@ def export_command(
         chosen: dict[str, Any] = {
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
-            "montage": montage,
+            "montage": montage, "frame_range": frame_range, "speed": speed, "loop": loop, "lossless": lossless,
+            "max_size": max_size, "max_fps": max_fps,
         }
         if preset is not None:
             chosen = apply_workflow(ctx, preset, chosen)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dcmexport.burnedin import plan_masks
-from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
@@ -20,7 +19,8 @@ from dcmexport.mask import MaskPlan
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate, resolve_format, still_indices
+from dcmexport.pipeline.clip import plan_clip, select_clip_frames
+from dcmexport.pipeline.frames import output_stem, plan_pixels, resolve_format, still_indices
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
@@ -88,7 +88,9 @@ def _export_file(
         result.status = SKIPPED
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
-    pipeline = plan_pixels(ds, options, fmt, frames, result)
+    # A clip's checks (OCR, text rows) are planned by position among the frames kept.
+    kept = select_clip_frames(frames, options) if fmt.is_video else None
+    pipeline = plan_pixels(ds, options, fmt, frames if kept is None else len(kept), result)
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)
@@ -116,22 +118,22 @@ def _export_file(
     written: list[Path] = []
     try:
         if fmt.is_video:
-            rate = frame_rate_from_dataset(ds, options.encode.fps)
-            result.fps, result.fps_source = playable_rate(rate.fps, fmt, result), rate.source
-            if rate.source == "default":
-                result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+            clip = plan_clip(ds, frames, fmt, options, result)
             progress = FrameProgress(on_frame)
             if passthrough is not None:
                 try:
-                    encode_jpeg_clip(planned[0], fmt, result.fps, path, ds, passthrough, pipeline, frames,
-                                      options, progress)
+                    encode_jpeg_clip(planned[0], clip, fmt, path, ds, passthrough, pipeline, options, progress)
                 except UnsupportedError:
                     log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
                     passthrough = None
                     progress.replay()  # frames already reported are not reported twice
             if passthrough is None:
-                images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-                encode_clip(planned[0], fmt, result.fps, images, frames, options, progress)
+                numbers = clip.indices
+                decoded = iter_frames(path, ds, indices=numbers)
+                images = (pipeline(frame, i, number=None if numbers is None else numbers[i])
+                          for i, frame in enumerate(decoded))
+                encode_clip(planned[0], fmt, clip.fps, images, clip.count, options, progress,
+                            timestamps=clip.timestamps)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]

@@ -1,0 +1,115 @@
+"""One clip's frames and timing: which frames (``--frame-range``), when each is shown (rate or per-frame
+times, ``--speed``), and the fastest rate the format or ``--max-fps`` allows (every frame kept).
+
+Planned from the ORIGINAL header, before de-identification (timing is not PHI;
+Frame Content date-times are only subtracted, never kept). What was cut or
+changed is said in the result's notes, which the manifest and the review page
+carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from dcmexport.cine import frame_rate_from_dataset
+from dcmexport.errors import UsageError
+from dcmexport.options import ExportOptions, OutputFormat
+from dcmexport.render.frame_times import apply_speed_and_floor, frame_times_from_dataset, is_constant
+from dcmexport.results import ExportResult
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """The frames of one clip and their timing.
+
+    ``indices`` are the object's 0-based frame numbers, in order (None: all of
+    them). ``timestamps`` are the presentation times in seconds of a
+    variable-rate clip (None: constant ``fps``); ``fps`` is then the mean rate,
+    which sets how long the last frame lasts.
+    """
+
+    indices: tuple[int, ...] | None
+    count: int
+    fps: float
+    timestamps: tuple[float, ...] | None = None
+
+
+def select_clip_frames(frames: int, options: ExportOptions) -> tuple[int, ...] | None:
+    """The frames ``--frame-range`` keeps of an object with ``frames`` frames (None: no range, all).
+
+    :raises UsageError: fewer than 2 frames kept (a clip needs two).
+    """
+    cut = options.encode.frame_range
+    if cut is None:
+        return None
+    kept = tuple(cut.select(frames))
+    if len(kept) < 2:
+        raise UsageError(f"--frame-range {cut.describe()} keeps {len(kept)} of the {frames} frames "
+                         "((0028,0008) NumberOfFrames, 0-based); a clip needs at least 2")
+    return kept
+
+
+def plan_clip(ds: Dataset, frames: int, fmt: OutputFormat, options: ExportOptions, result: ExportResult) -> ClipPlan:
+    """Plan the frames and timing of one multi-frame object's clip; notes go to ``result``.
+
+    Per-frame times (:mod:`dcmexport.render.frame_times`) that are not all equal
+    give a variable-rate clip; equal ones, or none, a constant rate as before.
+    ``--frame-range`` with a STEP keeps real time (each kept frame lasts until
+    the next kept one); ``--speed`` divides every time. A rate faster than the
+    format plays honestly (GIF 50 fps, WebP/APNG 90 fps) or than ``--max-fps``
+    is lowered, every frame kept, and said.
+
+    :raises UsageError: ``--frame-range`` keeps fewer than 2 frames; ``--fps`` out of range.
+    """
+    encode = options.encode
+    indices = select_clip_frames(frames, options)
+    kept = list(indices) if indices is not None else list(range(frames))
+    rate = frame_rate_from_dataset(ds, encode.fps)
+    result.fps_source = rate.source
+    if rate.source == "default":
+        result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+    if indices is not None:
+        result.notes.append(f"cut: frames {encode.frame_range.describe() if encode.frame_range else ''} "
+                            f"of {frames}: {len(kept)} kept (first {kept[0]}, last {kept[-1]})")
+        result.frames = len(kept)
+    if encode.speed != 1:
+        result.notes.append(f"speed {encode.speed:g}x: frame times divided by {encode.speed:g}")
+    limits = [v for v in (fmt.spec.max_fps, encode.max_fps) if v is not None]
+    limit = min(limits) if limits else None
+
+    starts = frame_times_from_dataset(ds, frames, rate.source) if encode.fps is None else None
+    if starts is not None:
+        picked = [starts[i] for i in kept]
+        if not is_constant(picked):
+            times, lengthened = apply_speed_and_floor(picked, encode.speed, 1000 / limit if limit else None)
+            mean = times[-1] / (len(times) - 1)
+            intervals = [b - a for a, b in zip(picked, picked[1:], strict=False)]
+            origin = rate.source if rate.source != "default" else "the Frame Content Sequence"
+            result.notes.append(f"variable frame rate: per-frame times from {origin} "
+                                f"(intervals {min(intervals):.4g}-{max(intervals):.4g} ms)")
+            if lengthened:
+                result.notes.append(f"{fmt.value} plays at most {limit:g} fps: {lengthened} interval(s) lengthened "
+                                    f"to {1000 / limit:.4g} ms, every frame kept")  # type: ignore[operator]
+            result.fps = 1 / mean
+            return ClipPlan(indices, len(kept), 1 / mean, times)
+    step = encode.frame_range.step if encode.frame_range is not None else 1
+    fps = rate.fps / step * encode.speed
+    result.fps = lower_rate(fps, fmt, limit, result)
+    return ClipPlan(indices, len(kept), result.fps)
+
+
+def lower_rate(fps: float, fmt: OutputFormat, limit: float | None, result: ExportResult) -> float:
+    """The rate a constant-rate clip is written at: ``fps``, or ``limit`` (every frame kept, said in a note).
+
+    GIF delays are whole hundredths of a second and browsers play frame
+    durations of 10 ms or less as 100 ms, so a faster clip is written slower
+    (issue #19 item 5: never drop frames, never report a rate the file does not hold).
+    """
+    if limit is None or fps <= limit:
+        return fps
+    what = fmt.value if limit == fmt.spec.max_fps else "--max-fps"
+    result.notes.append(f"{what} plays at most {limit:g} fps: rate lowered from {fps:g} to {limit:g} fps, "
+                        f"every frame kept (plays {fps / limit:.2g}x slower)")
+    return limit
