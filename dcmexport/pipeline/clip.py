@@ -33,7 +33,14 @@ class ClipPlan:
     indices: tuple[int, ...] | None
     count: int
     fps: float
+    fps_source: str
     timestamps: tuple[float, ...] | None = None
+    notes: tuple[str, ...] = ()
+
+    def apply_to(self, result: ExportResult) -> None:
+        """Record the rate, its source, the frame count written and the notes in ``result``."""
+        result.fps, result.fps_source, result.frames = self.fps, self.fps_source, self.count
+        result.notes.extend(self.notes)
 
 
 def select_clip_frames(frames: int, options: ExportOptions) -> tuple[int, ...] | None:
@@ -51,8 +58,8 @@ def select_clip_frames(frames: int, options: ExportOptions) -> tuple[int, ...] |
     return kept
 
 
-def plan_clip(ds: Dataset, frames: int, fmt: OutputFormat, options: ExportOptions, result: ExportResult) -> ClipPlan:
-    """Plan the frames and timing of one multi-frame object's clip; notes go to ``result``.
+def plan_clip(ds: Dataset, frames: int, fmt: OutputFormat, options: ExportOptions) -> ClipPlan:
+    """Plan the frames and timing of one multi-frame object's clip, from the header before de-identification.
 
     Per-frame times (:mod:`dcmexport.render.frame_times`) that are not all equal
     give a variable-rate clip; equal ones, or none, a constant rate as before.
@@ -67,15 +74,14 @@ def plan_clip(ds: Dataset, frames: int, fmt: OutputFormat, options: ExportOption
     indices = select_clip_frames(frames, options)
     kept = list(indices) if indices is not None else list(range(frames))
     rate = frame_rate_from_dataset(ds, encode.fps)
-    result.fps_source = rate.source
+    notes: list[str] = []
     if rate.source == "default":
-        result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+        notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
     if indices is not None:
-        result.notes.append(f"cut: frames {encode.frame_range.describe() if encode.frame_range else ''} "
-                            f"of {frames}: {len(kept)} kept (first {kept[0]}, last {kept[-1]})")
-        result.frames = len(kept)
+        notes.append(f"cut: frames {encode.frame_range.describe() if encode.frame_range else ''} "
+                     f"of {frames}: {len(kept)} kept (first {kept[0]}, last {kept[-1]})")
     if encode.speed != 1:
-        result.notes.append(f"speed {encode.speed:g}x: frame times divided by {encode.speed:g}")
+        notes.append(f"speed {encode.speed:g}x: frame times divided by {encode.speed:g}")
     limits = [v for v in (fmt.spec.max_fps, encode.max_fps) if v is not None]
     limit = min(limits) if limits else None
 
@@ -87,29 +93,27 @@ def plan_clip(ds: Dataset, frames: int, fmt: OutputFormat, options: ExportOption
             mean = times[-1] / (len(times) - 1)
             intervals = [b - a for a, b in zip(picked, picked[1:], strict=False)]
             origin = rate.source if rate.source != "default" else "the Frame Content Sequence"
-            result.notes.append(f"variable frame rate: per-frame times from {origin} "
-                                f"(intervals {min(intervals):.4g}-{max(intervals):.4g} ms)")
+            notes.append(f"variable frame rate: per-frame times from {origin} "
+                         f"(intervals {min(intervals):.4g}-{max(intervals):.4g} ms)")
             if lengthened:
-                result.notes.append(f"{fmt.value} plays at most {limit:g} fps: {lengthened} interval(s) lengthened "
-                                    f"to {1000 / limit:.4g} ms, every frame kept")  # type: ignore[operator]
-            result.fps = 1 / mean
-            return ClipPlan(indices, len(kept), 1 / mean, times)
+                notes.append(f"{fmt.value} plays at most {limit:g} fps: {lengthened} interval(s) lengthened "
+                             f"to {1000 / limit:.4g} ms, every frame kept")  # type: ignore[operator]
+            return ClipPlan(indices, len(kept), 1 / mean, rate.source, times, tuple(notes))
     step = encode.frame_range.step if encode.frame_range is not None else 1
-    fps = rate.fps / step * encode.speed
-    result.fps = lower_rate(fps, fmt, limit, result)
-    return ClipPlan(indices, len(kept), result.fps)
+    fps = lower_rate(rate.fps / step * encode.speed, fmt, limit, notes)
+    return ClipPlan(indices, len(kept), fps, rate.source, None, tuple(notes))
 
 
-def lower_rate(fps: float, fmt: OutputFormat, limit: float | None, result: ExportResult) -> float:
+def lower_rate(fps: float, fmt: OutputFormat, limit: float | None, notes: list[str]) -> float:
     """The rate a constant-rate clip is written at: ``fps``, or ``limit`` (every frame kept, said in a note).
 
     GIF delays are whole hundredths of a second and browsers play frame
     durations of 10 ms or less as 100 ms, so a faster clip is written slower
-    (issue #19 item 5: never drop frames, never report a rate the file does not hold).
+    (issue #19 item 5: never drop frames, never report a rate the file does not hold). The note goes to ``notes``.
     """
     if limit is None or fps <= limit:
         return fps
     what = fmt.value if limit == fmt.spec.max_fps else "--max-fps"
-    result.notes.append(f"{what} plays at most {limit:g} fps: rate lowered from {fps:g} to {limit:g} fps, "
+    notes.append(f"{what} plays at most {limit:g} fps: rate lowered from {fps:g} to {limit:g} fps, "
                         f"every frame kept (plays {fps / limit:.2g}x slower)")
     return limit

@@ -92,6 +92,7 @@ def _export_file(
     kept = select_clip_frames(frames, options) if fmt.is_video else None
     pipeline = plan_pixels(ds, options, fmt, frames if kept is None else len(kept), result)
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
+    clip = plan_clip(ds, frames, fmt, options) if fmt.is_video else None  # timing: before de-identification
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
@@ -117,8 +118,8 @@ def _export_file(
 
     written: list[Path] = []
     try:
-        if fmt.is_video:
-            clip = plan_clip(ds, frames, fmt, options, result)
+        if clip is not None:
+            clip.apply_to(result)
             progress = FrameProgress(on_frame)
             if passthrough is not None:
                 try:

@@ -223,7 +223,7 @@ def _export_series(
         if speed != 1:
             result.notes.append(f"speed {speed:g}x: frame times divided by {speed:g}")
         limits = [v for v in (fmt.spec.max_fps, options.encode.max_fps) if v is not None]
-        fps = lower_rate((options.encode.fps or SERIES_DEFAULT_FPS) * speed, fmt, min(limits, default=None), result)
+        fps = lower_rate((options.encode.fps or SERIES_DEFAULT_FPS) * speed, fmt, min(limits, default=None), result.notes)
         result.fps, result.fps_source = fps, "--fps" if options.encode.fps else "default"
         encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
     result.outputs = [final]
