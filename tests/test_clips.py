@@ -185,7 +185,7 @@ class TestTrimAndSpeedOnRealClips:
     def test_greyscale_cine_cut_and_slowed(self, deid_cine_dir: Path, tmp_path: Path) -> None:
         """deid-data's GREYSCALE_CINE (27 frames, Frame Time 33.333 ms): frames 5:-5:2 at half speed are
         9 frames at 30 / 2 * 0.5 = 7.5 fps; the manifest and the review page say what was cut."""
-        from dcmexport.review import build_review_html
+        from dcmexport.audit.review import build_review_html
 
         src = deid_cine_dir / "GREYSCALE_CINE" / "GREYSCALE_CINE.dcm"
         out = tmp_path / "out"
@@ -332,3 +332,18 @@ class TestMp4ForPlayers:
         info = probe_video(output)
         assert (info.width, info.height) == (1920, 400) and info.frames == 4
         assert info.fps == pytest.approx(60, rel=1e-3)
+
+
+def test_verify_finds_metadata_chunks_in_webp(tmp_path: Path) -> None:
+    """verify reads WebP's RIFF chunks: what dcmexport writes is clean; an added EXIF chunk is metadata."""
+    from dcmexport.audit.verify import iter_webp_metadata
+
+    path = tmp_path / "a.webp"
+    with VideoWriter(path, OutputFormat.WEBP, fps=10) as writer:
+        for frame in _gray_ramp_frames():
+            writer.write(frame)
+    data = path.read_bytes()
+    assert list(iter_webp_metadata(data)) == []
+    exif = b"EXIF" + struct.pack("<I", 6) + b"Exif\0\0"
+    tampered = data[:4] + struct.pack("<I", len(data) - 8 + len(exif)) + data[8:] + exif
+    assert [item.detail for item in iter_webp_metadata(tampered)] == ["WebP EXIF chunk"]

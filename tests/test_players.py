@@ -13,6 +13,7 @@ Skipped as a whole when no chromium is installed (``.ci/run`` installs Debian's)
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import http.server
@@ -126,10 +127,8 @@ class DevTools:
         return dict(json.loads(raw))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, OSError):
             self.call("Browser.close")
-        except (RuntimeError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -58,10 +58,10 @@ from dcmexport.audit.verify.media import (
     MetadataItem,
     iter_container_metadata,
     iter_gif_metadata,
-    iter_webp_metadata,
     iter_jpeg_metadata,
     iter_png_metadata,
     iter_tiff_metadata,
+    iter_webp_metadata,
 )
 from dcmexport.audit.verify.phi import PhiMatcher, collect_phi_values
 from dcmexport.audit.verify.run import verify_paths
