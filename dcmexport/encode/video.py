@@ -19,7 +19,11 @@ invert exactly the conversion we applied and grey levels survive to within
 rounding. GIF keeps full-range: grey frames go to the GIF encoder as 8-bit
 grey (exact), RGB frames get a 256-colour palette computed per frame (a frame
 with <= 256 colours comes back within 1 level: palettegen averages in OkLab;
-richer frames are Bayer-dithered). Per-frame palettes cost time on noisy RGB
+richer frames are mapped to the nearest palette colour, not dithered: measured
+on three real ultrasound clips, per-frame palettes without dithering gave the
+best PSNR against the rendered frames, or within 0.1 dB of a whole-clip
+palette, which would need every frame twice; Bayer dithering cost up to 22 dB,
+see bench/README.md, "GIF palettes"). Per-frame palettes cost time on noisy RGB
 content (measured ~0.13 s per 256x256 frame of pure noise, ~17 ms for a grey
 image with a colour box).
 
@@ -233,7 +237,7 @@ class VideoWriter(FfmpegWriter):
         # streaming: a whole-clip palette would hold every frame until the end.
         return (
             "split[a][b];[a]palettegen=stats_mode=single:max_colors=256:reserve_transparent=0[p];"
-            "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=5"
+            "[b][p]paletteuse=new=1:dither=none"
         )
 
 
