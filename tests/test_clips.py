@@ -347,3 +347,21 @@ def test_verify_finds_metadata_chunks_in_webp(tmp_path: Path) -> None:
     exif = b"EXIF" + struct.pack("<I", 6) + b"Exif\0\0"
     tampered = data[:4] + struct.pack("<I", len(data) - 8 + len(exif)) + data[8:] + exif
     assert [item.detail for item in iter_webp_metadata(tampered)] == ["WebP EXIF chunk"]
+
+
+def test_cli_cut_loop_apng(vfr_gray: Path, tmp_path: Path) -> None:
+    """The CLI wires --frame-range, --speed and --loop through to the file: 4 frames, plays twice."""
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["export", str(vfr_gray), "--out", str(out), "--format", "apng", "--frame-range", "0:4",
+                              "--speed", "2", "--loop", "2", "--json"], env={"DCMEXPORT_KEY": "k" * 64})
+    assert res.exit_code == 0, res.output
+    (obj,) = json.loads(res.stdout)["objects"]
+    assert obj["frames"] == 4 and any(n.startswith("cut: frames 0:4 of 12") for n in obj["notes"])
+    (path,) = out.glob("*.apng")
+    with Image.open(path) as im:
+        assert im.n_frames == 4 and im.info["loop"] == 2
+        durations = []
+        for i in range(4):
+            im.seek(i)
+            durations.append(im.info["duration"])
+    assert durations[:3] == pytest.approx([v / 2 for v in VECTOR[1:4]], abs=0.5)
