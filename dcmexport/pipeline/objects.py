@@ -93,6 +93,8 @@ def _export_file(
     pipeline = plan_pixels(ds, options, fmt, frames if kept is None else len(kept), result)
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
     clip = plan_clip(ds, frames, fmt, options) if fmt.is_video else None  # timing: before de-identification
+    if clip is not None:
+        result.frames = clip.count  # what the clip holds, also when an existing one is skipped
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
