@@ -56,7 +56,7 @@ def export_command(
     series: Annotated[bool, typer.Option(help="Group single-frame images by series into one scroll-through clip, in slice order.")] = False,
     montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.")] = False,
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).")] = None,
-    quality: Annotated[int, typer.Option(help="JPEG quality 1..100.")] = 95,
+    quality: Annotated[int, typer.Option(help="JPEG and WebP quality 1..100.")] = 95,
     crf: Annotated[int | None, typer.Option(help="Video quality: constant-rate factor, lower is better (default: the format's own, MP4 18, WebM 32).", show_default=False)] = None,
     frame_range: Annotated[str | None, typer.Option(help="Clips: keep frames A:B[:STEP] (0-based, B exclusive, negative from the end).", show_default=False)] = None,
     speed: Annotated[float, typer.Option(help="Clips: playback speed 0.25..4 (frame times divided by it).")] = 1.0,

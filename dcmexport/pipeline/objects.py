@@ -19,7 +19,7 @@ from dcmexport.mask import MaskPlan
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.clip import plan_clip, select_clip_frames
+from dcmexport.pipeline.clip import plan_clip
 from dcmexport.pipeline.frames import output_stem, plan_pixels, resolve_format, still_indices
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
@@ -88,13 +88,12 @@ def _export_file(
         result.status = SKIPPED
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
-    # A clip's checks (OCR, text rows) are planned by position among the frames kept.
-    kept = select_clip_frames(frames, options) if fmt.is_video else None
-    pipeline = plan_pixels(ds, options, fmt, frames if kept is None else len(kept), result)
-    passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
     clip = plan_clip(ds, frames, fmt, options) if fmt.is_video else None  # timing: before de-identification
     if clip is not None:
         result.frames = clip.count  # what the clip holds, also when an existing one is skipped
+    # A clip's checks (OCR, text rows) are planned by position among the frames kept.
+    pipeline = plan_pixels(ds, options, fmt, frames if clip is None else clip.count, result)
+    passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
