@@ -319,6 +319,14 @@ class TestMp4ForPlayers:
     def test_level_fits_size_and_rate(self, size: tuple[int, int], fps: float, level: str) -> None:
         assert choose_level(*size, fps).name == level
 
+    def test_lossless_crf_0_is_not_forced_to_high(self) -> None:
+        """CRF 0 is lossless, which High profile cannot carry: x264 chooses High 4:4:4 Predictive itself."""
+        from dcmexport.encode.h264 import x264_level_args
+
+        assert x264_level_args(640, 480, 30, 18)[:2] == ["-profile:v", "high"]
+        assert "-profile:v" not in x264_level_args(640, 480, 30, 0)
+        assert x264_level_args(640, 480, 30, 18)[2:] == ["-level:v", "3", "-maxrate", "12500k", "-bufsize", "12500k"]
+
     def test_teaching_video_preset_caps_size_and_rate(self, tmp_path: Path) -> None:
         """A 2400x500 clip at 120 fps becomes 1920x400 at 60 fps, every frame kept (the preset's caps)."""
         ds = make_us_rgb_cine(rows=500, columns=2400, frames=4, frame_time_ms=1000 / 120)
