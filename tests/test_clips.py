@@ -373,3 +373,18 @@ def test_cli_cut_loop_apng(vfr_gray: Path, tmp_path: Path) -> None:
             im.seek(i)
             durations.append(im.info["duration"])
     assert durations[:3] == pytest.approx([v / 2 for v in VECTOR[1:4]], abs=0.5)
+
+
+def test_variable_rate_faster_than_the_format_is_lengthened(tmp_path: Path) -> None:
+    """10 ms intervals are too fast for GIF (browsers play them as 100 ms): lengthened to 20 ms, every frame
+    kept, and said; the 50 ms ones stay."""
+    vector = [0, 10, 50, 10, 50, 10]
+    src = write_dataset(with_vector(make_us_gray_cine(frames=len(vector)), vector), tmp_path / "fast.dcm")
+    result = export_one(src, tmp_path / "gif", format="gif")
+    assert any("3 interval(s) lengthened to 20 ms, every frame kept" in n for n in result.notes), result.notes
+    with Image.open(result.outputs[0]) as im:
+        durations = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            durations.append(im.info["duration"])
+    assert durations[:-1] == [20, 50, 20, 50, 20]
