@@ -6,7 +6,7 @@
   (120 YBR JPEG frames 640x480), ``emri_small`` (10 frames 64x64 MR, 16-bit) and ``OBXXXX1A_2frame``
   (2 palette-colour frames 800x600); deid-data's ``ultrasound-multiframe`` (30 RGB frames 800x600),
   ``GREYSCALE_CINE`` (27 grey frames 800x600) and ``RGB_CINE`` (51 RGB frames 1016x672);
-* five synthetic ultrasound cines (``dcmexport.samples``), grey and RGB, 48-120 frames;
+* five synthetic ultrasound cines (``tests.samplegen``), grey and RGB, 48-120 frames;
 
 and, for each, the input of its "ffmpeg alone" floor: the MJPEG stream of the same JPEG fragments for the
 JPEG clip, otherwise the frames dcmexport renders as raw bytes (``gray`` or ``rgb24``), taken from a
@@ -56,7 +56,7 @@ def _real_sources(root: Path) -> list[Path]:
 
 
 def _synthetic_sources(root: Path) -> None:
-    from dcmexport.samples import make_us_gray_cine, make_us_rgb_cine, write_dataset
+    from tests.samplegen import make_us_gray_cine, make_us_rgb_cine, write_dataset
 
     specs = [("syn_gray_480x640x120.dcm", "gray", 480, 640, 120), ("syn_gray_600x800x60.dcm", "gray", 600, 800, 60),
              ("syn_gray_256x256x96.dcm", "gray", 256, 256, 96), ("syn_rgb_360x480x48.dcm", "rgb", 360, 480, 48),
@@ -77,9 +77,9 @@ def build_batch(cache: Path) -> tuple[Path, list[BatchClip]]:
     from pydicom.encaps import generate_frames
 
     from dcmexport import api
-    from dcmexport.cine import frame_rate_from_dataset
     from dcmexport.deid import Key
     from dcmexport.encode.probe import read_video_frames
+    from dcmexport.render.timing import frame_rate_from_dataset
 
     folder = cache.resolve() / "corpus" / "clips"
     floors = cache.resolve() / "corpus" / "clip-floors"

@@ -1,6 +1,6 @@
 """Build the benchmark corpus in a cache folder (never in the repository).
 
-Everything is synthetic (``dcmexport.samples``) or copied out of the installed
+Everything is synthetic (``tests/samplegen``) or copied out of the installed
 test-data packages, so the corpus holds no real patient data and is rebuilt
 identically on any machine:
 
@@ -26,6 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+#: The checkout: the synthetic objects come from its test code (``tests.samplegen``, not installed).
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 SITE = Path(np.__file__).resolve().parents[1]
 COLOR3D = SITE / "data_store" / "data" / "color3d_jpeg_baseline.dcm"
@@ -65,7 +70,7 @@ class Corpus:
 
 
 def _write_ct(ct_dir: Path, slices: int) -> None:
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     ct_dir.mkdir(parents=True, exist_ok=True)
     have = {p.name for p in ct_dir.glob("*.dcm")}
@@ -80,7 +85,7 @@ def _write_ct(ct_dir: Path, slices: int) -> None:
 def _write_clips(root: Path) -> None:
     from pydicom.uid import generate_uid
 
-    from dcmexport.samples import make_us_gray_cine, write_dataset
+    from tests.samplegen import make_us_gray_cine, write_dataset
 
     clip1000, clip100, raw = root / "clip1000.dcm", root / "clip100.dcm", root / "clip1000.gray"
     if clip1000.exists() and clip100.exists() and raw.exists():
@@ -121,7 +126,7 @@ def _write_mjpeg(mjpeg: Path) -> int:
 def _fps(path: Path) -> float:
     import pydicom
 
-    from dcmexport.cine import frame_rate_from_dataset
+    from dcmexport.render.timing import frame_rate_from_dataset
 
     return frame_rate_from_dataset(pydicom.dcmread(path, stop_before_pixels=True), None).fps
 
@@ -165,7 +170,7 @@ class Tiny:
 
 def build_tiny(cache: Path | None = None) -> Tiny:
     """Create (or reuse) ``corpus/tiny/`` under ``cache``; return its paths. Idempotent."""
-    from dcmexport.samples import make_ct, make_us_gray_cine, write_dataset
+    from tests.samplegen import make_ct, make_us_gray_cine, write_dataset
 
     folder = (cache or default_cache()).resolve() / "corpus" / "tiny"
     tiny = Tiny(ct=folder / "ct64.dcm", cine=folder / "us64x10.dcm", cine_frames=10)

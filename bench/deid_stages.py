@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod  # noqa: E402
 
 from dcmexport import api  # noqa: E402
-from dcmexport.burnedin import plan_masks  # noqa: E402
 from dcmexport.deid import Deidentifier, Key  # noqa: E402
 from dcmexport.encode.dicom import write_part10  # noqa: E402
+from dcmexport.mask import plan_masks  # noqa: E402
 from dcmexport.read import check_pixel_geometry, quiet_pydicom, read_dataset, read_small_file  # noqa: E402
 
 STAGES = ("read file", "parse", "geometry", "mask plan", "sha-256", "de-identify", "write")

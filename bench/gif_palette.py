@@ -23,6 +23,9 @@ import imageio_ffmpeg
 import numpy as np
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # tests.samplegen makes the synthetic clip
 
 #: name -> (palette filter graph for one pass, or None for the two-pass global palette, paletteuse dither)
 STRATEGIES: dict[str, tuple[str, str]] = {
@@ -40,7 +43,7 @@ def clips(work: Path) -> dict[str, Path]:
     import data_store
     import deid_data
 
-    from dcmexport.samples import make_us_rgb_cine, write_dataset
+    from tests.samplegen import make_us_rgb_cine, write_dataset
 
     store = Path(data_store.__file__).parent / "data"
     deid = Path(deid_data.__file__).parent / "data"
@@ -50,7 +53,7 @@ def clips(work: Path) -> dict[str, Path]:
         "color3d_jpeg_baseline (pydicom-data, US 640x480)": store / "color3d_jpeg_baseline.dcm",
         "ultrasound-multiframe (deid-data, US 800x600)": deid / "ultrasounds" / "ultrasound-multiframe.dcm",
         "RGB_CINE (deid-data, US 1016x672)": work / "rgb_cine" / "RGB_CINE.dcm",
-        "synthetic US cine (dcmexport.samples, 160x120)": write_dataset(
+        "synthetic US cine (tests.samplegen, 160x120)": write_dataset(
             make_us_rgb_cine(rows=120, columns=160, frames=24), work / "synthetic.dcm"),
     }
 

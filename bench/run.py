@@ -608,7 +608,7 @@ def _gdcm_cert(ctx: Context) -> tuple[Path, Path]:
 
 def _phi_left(folder: Path) -> tuple[int, int]:
     """(files written, files still holding a planted fake name/ID) in ``folder``."""
-    from dcmexport.samples import planted_phi
+    from tests.samplegen import planted_phi  # importable: corpus put the checkout on sys.path
 
     tokens = [v.encode() for v in planted_phi().values() if "FAKE" in v]
     files = [p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.jsonl"]

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from dcmexport._version import __version__
+
 __all__ = ["__version__", "deidentify", "export"]
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -16,10 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dcmexport.samples import write_samples
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "samples"
+
+# The generator is test code (tests/samplegen), not part of the installed package.
+sys.path.insert(0, str(REPO_ROOT))
+from tests.samplegen import write_samples  # noqa: E402
 
 
 def check_samples(samples_dir: Path) -> list[str]:

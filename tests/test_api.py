@@ -12,10 +12,11 @@ from PIL import Image
 
 from dcmexport import api
 from dcmexport.deid import Key
+from dcmexport.deid.marking import evidence_from_method
 from dcmexport.errors import DeidentificationError, EncodeError
 from dcmexport.paths import outside_of
 from dcmexport.read import sha256_file
-from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
 
 
 @pytest.fixture()
@@ -158,11 +159,46 @@ def test_also_dicom_is_deidentified_and_masked(tmp_path: Path, key: Key) -> None
     assert result.status == "written", result.reason
     dcm = next(p for p in result.outputs if p.suffix == ".dcm")
     out = pydicom.dcmread(dcm)
-    assert out.PatientIdentityRemoved == "YES"
+    # Issue #20 item 1: masked outside the ultrasound regions, the inside never looked at: no claim.
+    assert out.PatientIdentityRemoved == "NO" and out.BurnedInAnnotation == "YES"
+    assert "113101" in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
     original = pydicom.dcmread(src)
     assert out.SOPInstanceUID != original.SOPInstanceUID
     assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
     _assert_no_phi(tmp_path / "out")
+
+
+@pytest.mark.parametrize(("ocr", "removed", "burned_in", "evidence"), [
+    ({}, "NO", "YES", "masked-not-checked"),
+    ({"ocr_check": "report"}, "NO", "YES", "masked-not-checked"),  # first, middle and last frame only
+    ({"ocr_check": "report", "ocr_all_frames": True}, "YES", "NO", "masked-and-checked"),
+])
+def test_also_dicom_marking_follows_the_ocr_check(tmp_path: Path, key: Key, ocr: dict[str, object], removed: str,
+                                                  burned_in: str, evidence: str) -> None:
+    pytest.importorskip("pytesseract")
+    from dcmexport.mask.ocr import ocr_available
+
+    if ocr and not ocr_available():
+        pytest.skip("tesseract not installed")
+    src = write_dataset(make_us_rgb_cine(frames=4), tmp_path / "us.dcm")
+    result = api.export([src], tmp_path / "out", key=key, also_dicom=True, **ocr).results[0]  # type: ignore[arg-type]
+    assert result.status == "written", result.reason
+    out = pydicom.dcmread(next(p for p in result.outputs if p.suffix == ".dcm"))
+    assert (out.PatientIdentityRemoved, out.BurnedInAnnotation) == (removed, burned_in)
+    assert evidence_from_method(out.DeidentificationMethod) == evidence
+    assert "113101" in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
+
+
+def test_accept_burned_in_without_cleaning_is_marked_not_removed(tmp_path: Path, key: Key) -> None:
+    ds = make_us_rgb_cine(frames=2)
+    del ds.SequenceOfUltrasoundRegions  # nothing to mask by: written only because of --accept-burned-in
+    src = write_dataset(ds, tmp_path / "us.dcm")
+    result = api.deidentify([src], tmp_path / "out", key=key, accept_burned_in=True).results[0]
+    assert result.status == "written", result.reason
+    out = pydicom.dcmread(result.outputs[0])
+    assert out.PatientIdentityRemoved == "NO" and out.BurnedInAnnotation == "YES"
+    assert "113101" not in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
+    assert evidence_from_method(out.DeidentificationMethod) == "accepted-uncleaned"
 
 
 def test_non_dicom_and_pixel_less_inputs_are_skipped(tmp_path: Path, key: Key) -> None:
@@ -315,12 +351,12 @@ def test_deid_same_bytes_whether_the_file_is_read_into_memory_or_streamed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Small files are read once into memory (hash + parse); large ones keep the deferred, streamed path."""
-    from dcmexport import read
+    from dcmexport.read import dataset as read_module
 
     src = Path(pydicom.data.__file__).parent / "test_files" / "CT_small.dcm"
     key = Key(b"same-bytes-either-path-key-01234")
     small = api.deidentify(src, tmp_path / "memory", key=key)
-    monkeypatch.setattr(read, "PRELOAD_MAX_BYTES", 0)  # every file now counts as large
+    monkeypatch.setattr(read_module, "PRELOAD_MAX_BYTES", 0)  # every file now counts as large
     large = api.deidentify(src, tmp_path / "streamed", key=key)
     (a,), (b,) = small.results[0].outputs, large.results[0].outputs
     assert a.name == b.name and a.read_bytes() == b.read_bytes()

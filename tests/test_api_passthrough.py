@@ -27,8 +27,8 @@ from dcmexport.pipeline import objects, passthrough
 from dcmexport.pipeline.frames import plan_pixels
 from dcmexport.pipeline.passthrough import Passthrough, passthrough_plan
 from dcmexport.results import ExportResult, Status
-from dcmexport.samples import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 from tests.conftest import data_store_file
+from tests.samplegen import compress_jpeg_baseline, make_us_gray_cine, make_us_rgb_cine, write_dataset
 
 KEY = Key(b"passthrough-test-key-0123456789a")
 

@@ -61,7 +61,7 @@ class TestShowValues:
 
         import dcmexport.cli.inspect  # noqa: F401 - registers the command
         from dcmexport.cli import app
-        from dcmexport.samples import make_ct, planted_phi, write_dataset
+        from tests.samplegen import make_ct, planted_phi, write_dataset
 
         comment = "FAKE COMMENT " + "x" * 150 + " END"
         src = write_dataset(make_ct(phi={**planted_phi(), "ImageComments": comment}), tmp_path / "ct.dcm")

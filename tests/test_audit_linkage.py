@@ -90,7 +90,7 @@ def test_cli_linkage_directory_is_a_usage_error_before_any_output(tmp_path: Path
     from typer.testing import CliRunner
 
     from dcmexport.cli import app
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     src = write_dataset(make_ct(), tmp_path / "in" / "ct.dcm")
     (tmp_path / "lk").mkdir()
@@ -105,7 +105,7 @@ def test_cli_second_run_appends(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from dcmexport.cli import app
-    from dcmexport.samples import make_ct, make_mr, planted_phi, write_dataset
+    from tests.samplegen import make_ct, make_mr, planted_phi, write_dataset
 
     ct = write_dataset(make_ct(), tmp_path / "CT_small.dcm")
     mr = write_dataset(make_mr(phi={**planted_phi(), "PatientID": "FAKE-ID-0002"}), tmp_path / "MR_small.dcm")

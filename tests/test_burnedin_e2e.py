@@ -14,7 +14,7 @@ from PIL import Image
 
 from dcmexport import api
 from dcmexport.deid import Key
-from dcmexport.samples import make_us_rgb_cine, write_dataset
+from tests.samplegen import make_us_rgb_cine, write_dataset
 
 pytest.importorskip("pytesseract")
 pytestmark = [
@@ -38,7 +38,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _hits(outputs: list[Path]) -> list[str]:
-    from dcmexport.ocr import read_text
+    from dcmexport.mask.ocr import read_text
 
     found = []
     for out in outputs:

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dcmexport.cli import app
-from dcmexport.samples import make_ct, make_us_rgb_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_us_rgb_cine, planted_phi, write_dataset
 
 runner = CliRunner()
 
@@ -120,7 +120,7 @@ def test_presets_lists_profiles_and_masks() -> None:
 def test_jobs_two_gives_same_outputs_as_jobs_one(tmp_path: Path) -> None:
     import hashlib
 
-    from dcmexport.samples import make_ct_series
+    from tests.samplegen import make_ct_series
 
     for i, ds in enumerate(make_ct_series(4)):
         write_dataset(ds, tmp_path / "in" / f"{i}.dcm")
@@ -152,7 +152,7 @@ def test_log_file_is_phi_free_and_names_inputs_by_digest(tmp_path: Path) -> None
 
 
 def test_timeout_stops_an_object_and_leaves_nothing(tmp_path: Path) -> None:
-    from dcmexport.samples import make_us_gray_cine
+    from tests.samplegen import make_us_gray_cine
 
     src = write_dataset(make_us_gray_cine(frames=40, rows=256, columns=256), tmp_path / "g.dcm")
     res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--timeout", "0.01", "--jobs", "1"])
@@ -166,7 +166,7 @@ def test_progress_bar_on_a_terminal_shows_objects_frames_and_rate(tmp_path: Path
     from rich.console import Console
 
     import dcmexport.cli.common as common
-    from dcmexport.samples import make_us_gray_cine
+    from tests.samplegen import make_us_gray_cine
 
     buf = io.StringIO()
     monkeypatch.setattr(common, "err_console", Console(file=buf, force_terminal=True, width=120))

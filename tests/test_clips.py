@@ -27,8 +27,8 @@ from dcmexport.encode.video import VideoWriter
 from dcmexport.errors import UsageError
 from dcmexport.options import FrameRange, OutputFormat, build_options, parse_frame_range
 from dcmexport.render.frame_times import apply_speed_and_floor, frame_times_from_dataset, is_constant
-from dcmexport.samples import make_us_gray_cine, make_us_rgb_cine, write_dataset
 from tests.conftest import data_store_file
+from tests.samplegen import make_us_gray_cine, make_us_rgb_cine, write_dataset
 
 KEY = Key(b"clips-test-key-0123456789abcdef0")
 runner = CliRunner()

@@ -21,7 +21,7 @@ from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.cli import app
 from dcmexport.deid import Key
 from dcmexport.errors import DcmexportError
-from dcmexport.samples import make_ct, make_us_gray_cine, planted_phi, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, planted_phi, write_dataset
 
 KEY = "containment-key-0123456789abcdef"
 #: A pseudonymous stem (20 hex digits), a frame suffix for stills of multi-frame objects, an extension.

@@ -113,3 +113,25 @@ def test_file_meta_completed_and_synced_as_pydicom_does(tmp_path: Path, name: st
     back = pydicom.dcmread(tmp_path / "out.dcm")
     assert back.file_meta.MediaStorageSOPClassUID == back.SOPClassUID  # synced from the dataset
     assert back.file_meta.ImplementationVersionName and back.file_meta.ImplementationClassUID
+
+
+def test_a_dataset_read_unlike_its_transfer_syntax_is_written_as_declared(tmp_path: Path) -> None:
+    """pydicom's SC_rgb_jpeg.dcm: JPEG Baseline (explicit VR) whose dataset is written in implicit VR.
+
+    pydicom reads it as found but its writer copies the raw implicit elements into an
+    explicit VR file (TypeError); the elements are converted first and written explicit.
+    """
+    from pydicom.data import get_testdata_file
+
+    path = Path(get_testdata_file("SC_rgb_jpeg.dcm"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = pydicom.dcmread(path)
+        ds = read_dataset(path)
+    write_part10(ds, tmp_path / "c.dcm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Expected explicit VR, but found implicit VR" would raise
+        back = pydicom.dcmread(tmp_path / "c.dcm")
+        assert back.file_meta.TransferSyntaxUID == pydicom.uid.JPEGBaseline8Bit
+        assert [(e.tag, e.VR, e.value) for e in back] == [(e.tag, e.VR, e.value) for e in original]
+        assert (back.pixel_array == original.pixel_array).all()

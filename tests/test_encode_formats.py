@@ -18,8 +18,8 @@ from dcmexport.encode.probe import probe_video
 from dcmexport.encode.video import VideoWriter
 from dcmexport.errors import UsageError
 from dcmexport.options import build_options
-from dcmexport.samples import make_ct, make_us_gray_cine, write_dataset
 from tests.conftest import data_store_file
+from tests.samplegen import make_ct, make_us_gray_cine, write_dataset
 
 KEY = Key(b"formats-test-key-0123456789abcde")
 runner = CliRunner()

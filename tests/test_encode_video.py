@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcmexport.encode import VideoInfo, VideoWriter, open_video, probe_video, read_video_frames
-from dcmexport.encode.video import last_meaningful_line
+from dcmexport.encode import VideoInfo, VideoWriter, probe_video, read_video_frames
+from dcmexport.encode.ffmpeg import last_meaningful_line
 from dcmexport.errors import EncodeError, UnsupportedError, UsageError
 from dcmexport.options import OutputFormat
 
@@ -159,7 +159,7 @@ class TestVideoWriter:
 
     def test_format_comes_from_fmt_not_suffix(self, tmp_path: Path) -> None:
         path = tmp_path / "clip.gif.part"
-        with open_video(path, MP4, fps=10) as writer:
+        with VideoWriter(path, MP4, fps=10) as writer:
             writer.write(moving_square(0))
         assert path.read_bytes()[4:8] == b"ftyp"
         assert probe_video(path).codec == "h264"
@@ -364,7 +364,7 @@ class TestRealClip:
         pydicom = pytest.importorskip("pydicom")
         from pydicom.data import get_testdata_file
 
-        from dcmexport.cine import frame_rate_from_dataset
+        from dcmexport.render.timing import frame_rate_from_dataset
 
         source = get_testdata_file("examples_ybr_color.dcm")
         assert isinstance(source, str)
@@ -372,7 +372,7 @@ class TestRealClip:
         frames = ds.pixel_array  # pydicom converts YBR_FULL_422 to RGB
         rate = frame_rate_from_dataset(ds)
         path = tmp_path / "clip.mp4"
-        with open_video(path, MP4, fps=rate.fps) as writer:
+        with VideoWriter(path, MP4, fps=rate.fps) as writer:
             for frame in frames:
                 writer.write(frame)
         info = probe_video(path)

@@ -1,6 +1,6 @@
 """Tests for the performance paths (bench/README.md): each must give what the straightforward path gives.
 
-- dcmexport.read: YBR_FULL(_422) JPEG decoded by Pillow and converted to RGB in C;
+- dcmexport.read.frames: YBR_FULL(_422) JPEG decoded by Pillow and converted to RGB in C;
 - dcmexport.render.renderer: grayscale tables shared between objects, identity tables skipped;
 - dcmexport.encode.video: grey frames sent to ffmpeg as ready BT.709 limited-range yuv420p.
 """
@@ -19,10 +19,11 @@ from pydicom.pixels import iter_pixels
 from dcmexport.encode import VideoWriter, probe_video
 from dcmexport.encode.video import _GREY_TO_LUMA
 from dcmexport.options import OutputFormat, RenderOptions
-from dcmexport.read import _is_ybr_jpeg, apply_ybr_full_to_rgb, iter_frames, read_dataset
+from dcmexport.read import apply_ybr_full_to_rgb, iter_frames, read_dataset
+from dcmexport.read.frames import _is_ybr_jpeg
 from dcmexport.render import renderer_from_dataset
-from dcmexport.samples import make_ct, make_us_gray_cine
 from tests.conftest import data_store_file
+from tests.samplegen import make_ct, make_us_gray_cine
 
 
 class TestApplyYbrFullToRgb:

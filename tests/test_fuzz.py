@@ -369,7 +369,7 @@ def test_decoder_panic_is_contained(panic_input: Path, tmp_path: Path, fmt: str)
 
 def test_hostile_header_refused_before_allocation(tmp_path: Path) -> None:
     """Rows x Columns x Frames claiming ~1 TiB: a clear InputError, fast, nothing allocated."""
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     ds = make_ct(rows=16, columns=16)
     ds.Rows, ds.Columns, ds.NumberOfFrames = 65535, 65535, 128
@@ -385,7 +385,7 @@ def test_hostile_header_refused_before_allocation(tmp_path: Path) -> None:
 def test_unreadable_file_is_one_line_error(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("running as root: file permissions do not block reads, so chmod 000 proves nothing")
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     src = write_dataset(make_ct(), tmp_path / "in" / "locked.dcm")
     src.chmod(0)
@@ -409,7 +409,7 @@ def test_non_regular_files_do_not_hang(tmp_path: Path, kind: str) -> None:
     Run in a subprocess with a hard timeout: opening a FIFO with no writer blocks
     in the kernel, which no in-process alarm can be relied on to break.
     """
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     folder = tmp_path / "in"
     good = write_dataset(make_ct(), folder / "good.dcm")
@@ -432,7 +432,7 @@ def test_non_regular_files_do_not_hang(tmp_path: Path, kind: str) -> None:
 
 def test_symlink_loops_do_not_abort_the_batch(tmp_path: Path) -> None:
     """Symlink loops and a dangling link inside an input folder fail alone; the good file is written."""
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     folder = tmp_path / "in"
     good = write_dataset(make_ct(), folder / "good.dcm")
@@ -529,7 +529,7 @@ def test_still_dpi_at_the_edge_of_the_range_is_kept(
 
 def test_absurd_pixel_spacing_to_tiff_fails_cleanly(tmp_path: Path) -> None:
     """End to end: Pixel Spacing 1e-30 mm -> ~1e31 dpi; a one-line error, not an internal one."""
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     ds = make_ct(rows=16, columns=16)
     ds.PixelSpacing = ["1e-30", "1e-30"]
@@ -560,7 +560,7 @@ def test_huge_offset_table_length_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_number_of_frames_beyond_the_data_is_refused_fast(tmp_path: Path) -> None:
-    from dcmexport.samples import make_ct, write_dataset
+    from tests.samplegen import make_ct, write_dataset
 
     ds = make_ct(rows=16, columns=16)
     ds.NumberOfFrames = 1_000_000
@@ -584,7 +584,7 @@ def test_unparsable_attribute_read_by_the_mask_stage_is_an_input_error(
 ) -> None:
     """Found by flipping header bytes: an element whose VR is not a VR (here 'S)') raised
     NotImplementedError from pydicom inside burnedin.plan_masks, i.e. an internal error."""
-    from dcmexport.samples import make_us_gray_cine, write_dataset
+    from tests.samplegen import make_us_gray_cine, write_dataset
 
     src = write_dataset(make_us_gray_cine(rows=48, columns=48, frames=2), tmp_path / "in" / "us.dcm")
     data = src.read_bytes()

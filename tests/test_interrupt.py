@@ -20,7 +20,7 @@ import pytest
 from dcmexport.atomic import TEMP_PREFIX
 from dcmexport.encode import probe_video
 from dcmexport.read import sha256_file
-from dcmexport.samples import make_us_gray_cine, write_dataset
+from tests.samplegen import make_us_gray_cine, write_dataset
 
 FRAMES = 600
 KEY = "interrupt-key-0123456789abcdef"

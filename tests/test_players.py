@@ -32,7 +32,7 @@ import pytest
 
 from dcmexport import api
 from dcmexport.deid import Key
-from dcmexport.samples import make_us_gray_cine, make_us_rgb_cine, write_dataset
+from tests.samplegen import make_us_gray_cine, make_us_rgb_cine, write_dataset
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and Path(p).exists()), None)

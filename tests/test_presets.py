@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from dcmexport import presets
-from dcmexport.burnedin import load_mask_presets
 from dcmexport.errors import PresetError
+from dcmexport.mask import load_mask_presets
 from dcmexport.presets import CACHE_PATH, cache_key, presets_dir, read_toml
 
 REPO = Path(__file__).resolve().parent.parent

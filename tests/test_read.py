@@ -71,7 +71,7 @@ class TestReadDataset:
             check_pixel_geometry(ds)
 
     def test_geometry_check_leaves_large_pixel_data_on_disk(self, tmp_path: Path) -> None:
-        from dcmexport.samples import make_us_gray_cine, write_dataset
+        from tests.samplegen import make_us_gray_cine, write_dataset
 
         path = write_dataset(make_us_gray_cine(rows=256, columns=256, frames=8), tmp_path / "clip.dcm")
         ds = read_dataset(path)  # 512 KB of pixels: above the 256 KB defer size
@@ -81,7 +81,7 @@ class TestReadDataset:
         assert len(next(iter_frames(path, ds))) == 256
 
     def test_geometry_check_still_counts_frames_of_deferred_native_data(self, tmp_path: Path) -> None:
-        from dcmexport.samples import make_us_gray_cine, write_dataset
+        from tests.samplegen import make_us_gray_cine, write_dataset
 
         ds = make_us_gray_cine(rows=256, columns=256, frames=8)
         ds.NumberOfFrames = 9  # one frame more than the 512 KB of Pixel Data hold
@@ -91,9 +91,9 @@ class TestReadDataset:
 
     def test_geometry_memo_only_for_identical_headers(self, tmp_path: Path) -> None:
         # check_pixel_geometry reuses a frame count for a byte-identical header and Pixel
-        # Data length (read._geometry_key); anything that changes the answer is checked again.
-        from dcmexport.read import _GEOMETRY_MEMO, _geometry_key
-        from dcmexport.samples import make_us_gray_cine, write_dataset
+        # Data length (read.geometry._geometry_key); anything that changes the answer is checked again.
+        from dcmexport.read.geometry import _GEOMETRY_MEMO, _geometry_key
+        from tests.samplegen import make_us_gray_cine, write_dataset
 
         good = write_dataset(make_us_gray_cine(rows=64, columns=64, frames=8), tmp_path / "good.dcm")
         _GEOMETRY_MEMO.clear()
@@ -151,10 +151,92 @@ class TestIterFrames:
         np.testing.assert_array_equal(got[0], full[3])
 
     def test_truncated_pixel_data_is_input_error(self) -> None:
-        path = Path(get_testdata_file("MR_truncated.dcm"))
+        path = Path(get_testdata_file("MR_truncated.dcm"))  # refused when read now (issue #18 item 2)
+        with pytest.raises(InputError, match=r"truncated: the file ends at byte 9630, inside \(7FE0,0010\) PixelData"):
+            read_dataset(path)
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "image_dfl.dcm",  # Deflated Explicit VR Little Endian: the file's bytes are not the dataset's
+            "SC_rgb_jpeg.dcm",  # JPEG Baseline whose dataset is written in implicit VR (not as its syntax says)
+            "SC_ybr_full_422_uncompressed.dcm",  # native YBR_FULL_422: 2 bytes per pixel, not 3 (PS3.3 C.7.6.3.1.2)
+        ],
+    )
+    def test_files_pydicom_decodes_are_decoded_alike(self, name: str) -> None:
+        import pydicom
+
+        path = Path(get_testdata_file(name))
         ds = read_dataset(path)
-        with pytest.raises(InputError, match="could not be decoded"):
-            list(iter_frames(path, ds))
+        assert check_pixel_geometry(ds) == 1
+        (frame,) = iter_frames(path, ds)
+        np.testing.assert_array_equal(frame, pydicom.dcmread(path).pixel_array)
+
+    def test_native_ybr_full_422_still_needs_its_two_bytes_per_pixel(self) -> None:
+        path = Path(get_testdata_file("SC_ybr_full_422_uncompressed.dcm"))
+        ds = read_dataset(path)
+        ds.NumberOfFrames = 2
+        with pytest.raises(InputError, match="holds fewer frames"):
+            check_pixel_geometry(ds)
+
+
+class TestTruncatedFiles:
+    """A file that ends inside an element is damaged input, said so with byte positions (issue #18 item 2)."""
+
+    def test_undefined_length_pixel_data_without_its_end(self) -> None:
+        import data_store
+
+        path = Path(data_store.__file__).parent / "data" / "emri_small_jpeg_2k_lossless_too_short.dcm"
+        with pytest.raises(InputError, match=r"^truncated: the file ends at byte 40316 inside an element of undefined"):
+            read_dataset(path)
+
+    def test_a_sequence_value_cut(self) -> None:
+        with pytest.raises(InputError, match=r"^truncated: .* inside \(300A,00B0\) BeamSequence, whose value needs 976"):
+            read_dataset(Path(get_testdata_file("rtplan_truncated.dcm")))
+
+    @pytest.fixture
+    def ct(self, tmp_path: Path) -> Path:
+        from tests.samplegen import make_ct, write_dataset
+
+        return write_dataset(make_ct(rows=512, columns=512), tmp_path / "ct.dcm")  # 512 KB: deferred when read
+
+    @pytest.mark.parametrize("in_memory", [False, True], ids=["deferred", "in-memory"])
+    def test_pixel_data_cut(self, ct: Path, tmp_path: Path, in_memory: bool) -> None:
+        data = ct.read_bytes()[:-1000]
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(data)
+        with pytest.raises(InputError, match=rf"^truncated: the file ends at byte {len(data)}, inside \(7FE0,0010\)"):
+            read_dataset(cut, data if in_memory else None)
+
+    def test_header_of_the_last_element_cut(self, ct: Path, tmp_path: Path) -> None:
+        import pydicom
+
+        tell = pydicom.dcmread(ct, defer_size=64).get_item(0x7FE00010, keep_deferred=True).value_tell
+        header = tell - 12  # explicit VR OW: tag, VR, 2 reserved bytes, 4-byte length
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(ct.read_bytes()[: header + 5])
+        with pytest.raises(InputError, match=rf"ends at byte {header + 5}, inside an element that starts at byte {header}"):
+            read_dataset(cut)
+
+    def test_an_early_value_cut_drops_nothing_silently(self, ct: Path, tmp_path: Path) -> None:
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(ct.read_bytes()[:700])
+        with pytest.raises(InputError, match=r"^truncated: the file ends at byte 700"):
+            read_dataset(cut)
+
+    def test_image_that_does_not_parse_from_its_start_is_damaged_not_foreign(self, ct: Path, tmp_path: Path) -> None:
+        # pydicom's no_meta.dcm (one stray byte before the dataset) and a Part 10 file with one byte added in front.
+        with pytest.raises(InputError, match=r"^damaged DICOM: \(7FE0,0010\) PixelData found at byte 5953"):
+            read_dataset(Path(get_testdata_file("no_meta.dcm")))
+        shifted = tmp_path / "shifted.dcm"
+        shifted.write_bytes(b"\0" + ct.read_bytes())
+        with pytest.raises(InputError, match=r"^damaged DICOM") as info:
+            read_dataset(shifted)
+        assert not isinstance(info.value, NotDicomError)
+
+    def test_complete_files_pass(self, ct: Path) -> None:
+        assert check_pixel_geometry(read_dataset(ct)) == 1
+        assert check_pixel_geometry(read_dataset(ct, ct.read_bytes())) == 1
 
 
 def test_sha256_matches_hashlib(tmp_path: Path) -> None:
@@ -171,7 +253,7 @@ class TestArchivesAndDicomdir:
 
         from dcmexport import api
         from dcmexport.deid import Key
-        from dcmexport.samples import make_ct, make_mr, write_dataset
+        from tests.samplegen import make_ct, make_mr, write_dataset
 
         folder = tmp_path / "cd"
         write_dataset(make_ct(), folder / "a" / "ct.dcm")
@@ -239,7 +321,7 @@ class TestJpegFrames:
         assert jpeg_header_from_dataset(path, read_dataset(path)) is None  # native, lossless, RLE
 
     def _clip(self, tmp_path: Path, frames: int = 4) -> Path:
-        from dcmexport.samples import compress_jpeg_baseline, make_us_rgb_cine, write_dataset
+        from tests.samplegen import compress_jpeg_baseline, make_us_rgb_cine, write_dataset
 
         ds = make_us_rgb_cine(frames=frames)
         compress_jpeg_baseline(ds)

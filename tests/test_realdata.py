@@ -30,7 +30,7 @@ def _all_real_files() -> list[Path]:
 
 
 def _expected_fps(ds: pydicom.Dataset) -> float | None:
-    """The frame-rate rule written independently of dcmexport.cine (PS3.3 C.7.6.5)."""
+    """The frame-rate rule written independently of dcmexport.render.timing (PS3.3 C.7.6.5)."""
     for keyword in ("FrameTime",):
         v = ds.get(keyword)
         if v not in (None, "") and float(v) > 0:
@@ -145,3 +145,91 @@ def test_deid_cine_archives_export_with_right_frame_count(deid_cine_dir: Path, t
             assert probe_video(result.outputs[0]).frames == int(ds.NumberOfFrames)
             written += 1
     assert written >= 1
+
+
+#: Files pydicom decodes that dcmexport once could not (issue #18 item 1).
+ONCE_UNDECODED = [
+    "image_dfl.dcm",  # Deflated Explicit VR Little Endian
+    "SC_rgb_jpeg.dcm",  # JPEG Baseline (explicit VR) whose dataset is written in implicit VR
+    "SC_ybr_full_422_uncompressed.dcm",  # native YBR_FULL_422: 2 bytes per pixel
+]
+
+
+@pytest.mark.parametrize("name", ONCE_UNDECODED)
+def test_files_pydicom_decodes_export_and_deidentify(name: str, tmp_path: Path) -> None:
+    import warnings
+
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    path = Path(get_testdata_file(name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = pydicom.dcmread(path)
+        expected = original.pixel_array
+    still = _check_batch(path, tmp_path / "png", format="png", accept_burned_in=True)
+    assert still.status == "written", still.reason
+    with Image.open(still.outputs[0]) as im:
+        assert im.size == (int(original.Columns), int(original.Rows))
+        assert np.asarray(im).std() > 0  # an image, not a blank frame
+    batch = api.deidentify([path], tmp_path / "dcm", key=Key.random(), accept_burned_in=True)
+    (deid,) = batch.results
+    assert deid.status == "written", deid.reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the output is encoded as its file meta says
+        back = pydicom.dcmread(deid.outputs[0])
+        assert back.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+        np.testing.assert_array_equal(back.pixel_array, expected)
+
+
+@pytest.mark.parametrize("command", ["export", "deidentify"])
+def test_truncated_file_fails_saying_where(command: str, tmp_path: Path) -> None:
+    """Issue #18 item 2: damaged input is failed (exit 1), not skipped as having no pixel data."""
+    from tests.conftest import data_store_file
+
+    path = data_store_file("emri_small_jpeg_2k_lossless_too_short.dcm")
+    run = api.export if command == "export" else api.deidentify
+    batch = run([path], tmp_path / "out", key=Key.random(), accept_burned_in=True)
+    (result,) = batch.results
+    assert result.status == "failed" and batch.exit_code == 1
+    assert result.reason is not None and "\n" not in result.reason
+    assert result.reason.startswith("truncated: the file ends at byte 40316")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name != "manifest.jsonl"]
+
+
+@pytest.mark.slow
+def test_every_file_pydicom_decodes_is_exported(deid_cine_dir: Path, tmp_path: Path) -> None:
+    """Wherever pydicom's ``pixel_array`` succeeds, dcmexport writes a still of the first frame.
+
+    Every file of pydicom's test files, pydicom-data and deid-data (its cine archives
+    unpacked), burned-in text accepted (that policy is tested elsewhere).
+    """
+    import warnings
+
+    files = _all_real_files() + sorted(p for p in deid_cine_dir.rglob("*") if p.is_file())
+    key = Key.random()
+    decoded, missing, skipped_pixels = 0, [], []
+    for number, path in enumerate(files):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is the point
+            decodes = True
+        except Exception:  # noqa: BLE001 - pydicom cannot decode it: then only "not skipped" is required
+            decodes = False
+        decoded += decodes
+        batch = api.export([path], tmp_path / str(number), key=key, format="png", frames="first",
+                           accept_burned_in=True)
+        result = batch.results[0]
+        if decodes and result.status != "written":
+            missing.append(f"{path.parent.name}/{path.name}: {result.status}: {result.reason}")
+        # Skipped (exit 0) is for inputs that are not images; a file holding a Pixel Data tag is one.
+        if result.status == "skipped" and any(tag in path.read_bytes() for tag in _PIXEL_DATA_TAG_BYTES):
+            skipped_pixels.append(f"{path.parent.name}/{path.name}: {result.reason}")
+    assert decoded >= 130, "the sweep found too few decodable files: are pydicom-data and deid-data installed?"
+    assert missing == []
+    assert skipped_pixels == []
+
+
+#: (7FE0,0010) Pixel Data as its tag is written, little endian then big endian.
+_PIXEL_DATA_TAG_BYTES = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")

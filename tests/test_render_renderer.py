@@ -441,6 +441,14 @@ class TestPerFrameFunctionalGroups:
         forced = FrameRenderers(_enhanced([1.0, 2.0], [(400, 800), (1000, 400)]), RenderOptions(window=Window(40, 80)))
         assert np.array_equal(forced.for_frame(1).render((self.BASE / 2).astype(np.uint16)), _linear(self.BASE, 40, 80))
 
+    def test_the_module_says_what_these_tests_prove(self) -> None:
+        # The module docstring once said per-frame values come from the first item and serve every frame.
+        import dcmexport.render.renderer as module
+
+        doc = " ".join((module.__doc__ or "").split())
+        assert "used for every frame" not in doc
+        assert "else the frame's own Per-frame group item" in doc and ":class:`FrameRenderers`" in doc
+
     def test_top_level_and_shared_values_win(self) -> None:
         top = _enhanced([1.0, 4.0], [(400, 800)] * 2, RescaleSlope=1, RescaleIntercept=0)
         assert not FrameRenderers(top, RenderOptions()).varies

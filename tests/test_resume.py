@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from dcmexport import api
 from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.deid import DeidOptions, Key
-from dcmexport.samples import make_ct, write_dataset
+from tests.samplegen import make_ct, write_dataset
 
 KEY = Key(b"resume-test-key-0123456789abcdef")
 

@@ -1,9 +1,10 @@
-"""Tests for dcmexport.samples, scripts/make_samples.py and the committed samples/ folder."""
+"""Tests for tests/samplegen (the synthetic-object generator), scripts/make_samples.py and the committed samples/ folder."""
 
 from __future__ import annotations
 
 import filecmp
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -30,8 +31,8 @@ from pydicom.uid import (
     UltrasoundMultiFrameImageStorage,
 )
 
-from dcmexport import samples
 from dcmexport.errors import UsageError
+from tests import samplegen as samples
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -104,8 +105,16 @@ def _touch_all_values(ds: Dataset) -> None:
 
 class TestUidFromName:
     def test_deterministic_and_distinct(self) -> None:
-        assert samples.uid_from_name("a") == samples.uid_from_name("a")
+        # Pinned: the committed samples/ hold UIDs made this way, so any change of the rule shows here.
+        assert samples.uid_from_name("a") == "2.25.281544844245879468796343751037911746224"
         assert samples.uid_from_name("a") != samples.uid_from_name("b")
+
+    def test_same_in_a_fresh_interpreter_with_another_hash_seed(self) -> None:
+        code = "from tests.samplegen import uid_from_name; print(uid_from_name('a'), uid_from_name('b'))"
+        env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=REPO, env=env, timeout=60).stdout.split()
+        assert out == [samples.uid_from_name("a"), samples.uid_from_name("b")]
 
     def test_valid_2_25_uid(self) -> None:
         uid = samples.uid_from_name("anything")
@@ -448,7 +457,7 @@ class TestCompressJpegBaseline:
     ) -> None:
         from pydicom.encaps import generate_frames
 
-        from dcmexport.jpeg import read_jpeg_header
+        from dcmexport.read.jpeg import read_jpeg_header
 
         ds = samples.make_us_rgb_cine(frames=3)
         original = ds.pixel_array.astype(int)

@@ -12,7 +12,7 @@ from dcmexport import api
 from dcmexport.deid import Key
 from dcmexport.pipeline.series import order_slices, slice_info_from_dataset, slice_normal
 from dcmexport.render.montage import apply_montage, montage_shape
-from dcmexport.samples import make_ct, uid_from_name, write_dataset
+from tests.samplegen import make_ct, uid_from_name, write_dataset
 
 KEY = Key(b"series-test-key-0123456789abcdef")
 

@@ -1,6 +1,6 @@
 """No PHI in side channels (issue 6): messages, summary, JSON, manifest, --log, file names, media, ffmpeg metadata.
 
-A CT is built with :func:`dcmexport.samples.make_ct` and then EVERY text-like
+A CT is built with :func:`tests.samplegen.make_ct` and then EVERY text-like
 element (PN, LO, SH, LT, ST, UT, UC, DA, TM, DT, AS) at every depth, public and
 private, plus every instance UID, gets a unique token. Its pixel module is
 broken in several ways so that the export FAILS at different stages (header
@@ -33,7 +33,7 @@ from pydicom.tag import BaseTag
 from typer.testing import CliRunner
 
 from dcmexport.cli import app
-from dcmexport.samples import make_ct, make_us_gray_cine, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, write_dataset
 
 TEXT_VRS = {"PN", "LO", "SH", "LT", "ST", "UT", "UC", "DA", "TM", "DT", "AS"}
 #: UIDs that name the kind of object, not the patient (PS3.15 E.1: they are kept).

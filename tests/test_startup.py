@@ -10,16 +10,17 @@ the time itself.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from dcmexport.samples import make_ct, make_us_gray_cine, write_dataset
+from tests.samplegen import make_ct, make_us_gray_cine, write_dataset
 
 #: Imported by no command unless that command needs it.
-OPTIONAL = ("tifffile", "imageio_ffmpeg", "dcmexport.ocr", "dcmexport.audit.review", "dcmexport.audit.verify", "pytesseract")
+OPTIONAL = ("tifffile", "imageio_ffmpeg", "dcmexport.mask.ocr", "dcmexport.audit.review", "dcmexport.audit.verify", "pytesseract")
 #: Not needed for a quiet run that writes everything (rich draws tables, progress and help only;
 #: tomllib parses only presets missing from dcmexport/presets_cache.json, see test_presets.py).
 QUIET_UNNEEDED = (
@@ -44,7 +45,8 @@ def run_cli(args: list[str], tmp_path: Path) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-c", _RUN, json.dumps(args)],
         capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
-        env={"PATH": "/usr/bin:/bin", "DCMEXPORT_KEY": "startup-test-key-0123456789abcdef"},
+        env={"PATH": "/usr/bin:/bin", "DCMEXPORT_KEY": "startup-test-key-0123456789abcdef",
+             **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},  # the tree under test
     )  # fmt: skip
     line = next((x for x in proc.stdout.splitlines() if x.startswith("@@")), None)
     assert line is not None, proc.stderr[-2000:]

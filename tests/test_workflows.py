@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from dcmexport.cli import app
 from dcmexport.errors import PresetError
-from dcmexport.samples import make_cr_mono1, make_ct, write_dataset
 from dcmexport.workflows import list_workflows, load_workflow
+from tests.samplegen import make_cr_mono1, make_ct, write_dataset
 
 runner = CliRunner()
 
@@ -58,7 +58,7 @@ def test_case_report_is_16bit_tiff_with_dpi_and_flags_win(tmp_path: Path) -> Non
 
 def test_teaching_video_is_h264_mp4(tmp_path: Path) -> None:
     from dcmexport.encode import probe_video
-    from dcmexport.samples import make_us_gray_cine
+    from tests.samplegen import make_us_gray_cine
 
     src = write_dataset(make_us_gray_cine(frames=5), tmp_path / "g.dcm")
     res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--preset", "teaching-video", "-q"])
@@ -69,7 +69,7 @@ def test_teaching_video_is_h264_mp4(tmp_path: Path) -> None:
 
 
 def test_ultrasound_tiff_dpi_uses_centimetre_regions(tmp_path: Path) -> None:
-    from dcmexport.samples import make_us_rgb_cine
+    from tests.samplegen import make_us_rgb_cine
 
     # Physical Delta X/Y 0.03 cm = 0.3 mm per pixel -> 25.4 / 0.3 = 84.67 dpi
     src = write_dataset(make_us_rgb_cine(frames=2, physical_delta=(0.03, 0.03)), tmp_path / "us.dcm")

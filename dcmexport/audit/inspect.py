@@ -120,15 +120,15 @@ def inspect_file(path: Path, deid: DeidOptions, mask: MaskOptions, *, show_value
         InputError: the file is not a readable DICOM object.
     """
     # Imported here: verify uses resolve_row without the pixel stages.
-    from dcmexport.burnedin import (
+    from dcmexport.mask import (
         match_mask_presets,
         may_carry_burned_in,
         plan_masks,
         us_regions_from_dataset,
     )
-    from dcmexport.cine import frame_rate_from_dataset
     from dcmexport.read import check_pixel_geometry, has_pixels, read_dataset
     from dcmexport.render import pixel_spacing_from_dataset
+    from dcmexport.render.timing import frame_rate_from_dataset
 
     ds = read_dataset(path)
     rows = inspect_dataset(ds, deid)

@@ -10,21 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
+from dcmexport.cli.app import app
 
-app = typer.Typer(
-    name="dcmexport",
-    help="De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,  # tracebacks can quote dataset values: never show them by default
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@app.callback()
-def _root() -> None:
-    """De-identify DICOM images and export them as PNG/JPG/TIFF stills or MP4/WebM/GIF clips."""
+__all__ = ["app", "main"]
 
 
 def _register() -> None:

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import (
     check_linkage_option,
     collector_paused,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app
+from dcmexport.cli.app import app
 from dcmexport.cli.common import collector_paused, out_console, usage_errors
 
 PRESETS_EPILOG = """\
@@ -26,8 +26,8 @@ def presets_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.burnedin import load_mask_presets
         from dcmexport.deid import list_profiles, load_profile
+        from dcmexport.mask import load_mask_presets
         from dcmexport.presets import presets_dir
 
     with usage_errors():

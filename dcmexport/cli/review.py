@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app
+from dcmexport.cli.app import app
 from dcmexport.cli.common import collector_paused, configure_logging, out_console, usage_errors
 
 REVIEW_EPILOG = """\

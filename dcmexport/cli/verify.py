@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from dcmexport.cli import app, params
+from dcmexport.cli import params
+from dcmexport.cli.app import app
 from dcmexport.cli.common import (
     collector_paused,
     configure_logging,

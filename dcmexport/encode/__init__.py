@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.encode.probe import VideoInfo, probe_video, read_video_frames
     from dcmexport.encode.still import write_still
-    from dcmexport.encode.video import VideoWriter, open_video
+    from dcmexport.encode.video import VideoWriter
 
-__all__ = ["VideoInfo", "VideoWriter", "open_video", "probe_video", "read_video_frames", "write_still"]
+__all__ = ["VideoInfo", "VideoWriter", "probe_video", "read_video_frames", "write_still"]
 
 #: public name -> the backend module that defines it
 _BACKEND = {
@@ -46,7 +46,6 @@ _BACKEND = {
     "read_video_frames": "probe",
     "write_still": "still",
     "VideoWriter": "video",
-    "open_video": "video",
 }
 
 

@@ -23,7 +23,8 @@ Anything unusual falls back to pydicom's writer for the whole file: a transfer
 syntax that changes the encoding of the body (deflate, big endian, a private or
 unknown syntax), a dataset whose encoding or character set differs from the one
 it was read with (pydicom then re-encodes raw elements), or a dataset without
-file meta.
+file meta. A dataset read in another encoding than its transfer syntax declares,
+which pydicom's writer refuses, is converted first and written as declared.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 from pydicom.uid import UID
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, PersonName
+
+from dcmexport.read.dataset import native_encoding, read_encoding
+from dcmexport.read.pydicom_adapter import character_set, elements, replace_elements
 
 _DICM = b"DICM"
 _UNDEFINED = 0xFFFFFFFF
@@ -67,6 +71,7 @@ def write_part10(ds: Dataset, path: Path) -> None:
     """
     plan = _fast_plan(ds)
     if plan is None:
+        _convert_misencoded(ds)
         ds.save_as(path, enforce_file_format=True)
         return
     meta, implicit = plan
@@ -84,27 +89,30 @@ def write_part10(ds: Dataset, path: Path) -> None:
         _write_body(raw, fp, ds, implicit)
 
 
-def native_encoding(ds: Dataset) -> bool | None:
-    """True for implicit, False for explicit VR little endian: the encoding ``ds`` was read in and will be written in.
+def _convert_misencoded(ds: Dataset) -> None:
+    """Convert every element of a dataset read in another encoding than its transfer syntax declares.
 
-    None when its file meta names no transfer syntax pydicom knows (or a private
-    one), a big endian one, or one other than the encoding the dataset was read
-    in: pydicom then re-encodes raw elements when writing (VR lookup, ambiguous
-    VRs), so raw bytes may not be copied into the output as they are.
+    pydicom reads such a file as it finds it (implicit VR under an explicit VR
+    syntax, e.g. pydicom's ``SC_rgb_jpeg.dcm``) but then writes its raw elements
+    as they are, without the VRs an explicit VR syntax needs (``TypeError``).
+    Converted elements are written in the declared syntax, so the output is
+    what its file meta says. Other datasets are left to pydicom.
     """
     file_meta = getattr(ds, "file_meta", None)
     tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
-    if not isinstance(tsyntax, UID) or tsyntax.is_private or not tsyntax.is_transfer_syntax:
-        return None
-    if not tsyntax.is_little_endian:
-        return None
-    implicit = bool(tsyntax.is_implicit_VR)
-    return implicit if ds.original_encoding == (implicit, True) else None
+    if not isinstance(tsyntax, UID) or not tsyntax.is_transfer_syntax or tsyntax.is_private:
+        return
+    declared = (tsyntax.is_implicit_VR, tsyntax.is_little_endian)
+    # When original_encoding differs from the syntax, pydicom re-encodes on its own.
+    if ds.original_encoding == declared and read_encoding(ds) != declared:
+        for _ in ds.iterall():  # iterating converts each element, nested items included
+            pass
 
 
 def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
     """The file meta to write and whether the body is implicit VR; None when pydicom must write it all."""
-    if any(int(tag) >> 16 in (0, 2) for tag in ds._dict):
+    elems = elements(ds)
+    if any(int(tag) >> 16 in (0, 2) for tag in elems):
         return None  # pydicom raises its own error for command or meta elements in the body
     file_meta = getattr(ds, "file_meta", None)
     if file_meta is None:
@@ -113,9 +121,9 @@ def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
     tsyntax = file_meta.get("TransferSyntaxUID")
     if implicit is None or tsyntax.is_deflated:
         return None
-    if ds.original_character_set != ds._character_set:
+    if ds.original_character_set != character_set(ds):
         return None  # pydicom re-encodes text in the new character set
-    pixel = ds._dict.get(Tag(_PIXEL_DATA))
+    pixel = elems.get(Tag(_PIXEL_DATA))
     if isinstance(pixel, RawDataElement) and (pixel.length == _UNDEFINED) != bool(tsyntax.is_compressed):
         return None  # pydicom corrects the length form of Pixel Data (PS3.5 A.4)
 
@@ -126,8 +134,8 @@ def _fast_plan(ds: Dataset) -> tuple[FileMetaDataset, bool] | None:
     # immutable tuple that an assignment replaces in the copy's own dict. (deepcopy, as
     # pydicom does, costs 0.24 ms per file.)
     meta = copy(file_meta)
-    object.__setattr__(
-        meta, "_dict", {tag: e if isinstance(e, RawDataElement) else copy(e) for tag, e in file_meta._dict.items()}
+    replace_elements(
+        meta, {tag: e if isinstance(e, RawDataElement) else copy(e) for tag, e in elements(file_meta).items()}
     )
     # Not skipped when the raw bytes agree: reading SOPClassUID converts it in ``ds`` (e.g. a
     # UN element becomes UI), and pydicom writes the converted element.
@@ -160,7 +168,7 @@ def _meta_complete(meta: FileMetaDataset) -> bool:
     meta as before. Skipping the validation saved converting five elements per
     file (~0.2 ms), which every ``deid`` output paid.
     """
-    elems = meta._dict
+    elems = elements(meta)
     if any(int(tag) >> 16 != 2 for tag in elems) or _IMPLEMENTATION_VERSION_NAME not in elems:
         return False
     for tag in _META_REQUIRED:
@@ -182,12 +190,12 @@ def _write_meta(raw: BinaryIO, fp: DicomFileLike, meta: FileMetaDataset) -> None
     The group is always explicit VR little endian (PS3.10 7.1); its elements are
     written like the body, then prefixed with the group length.
     """
-    elements = {tag: elem for tag, elem in meta._dict.items() if tag != _META_GROUP_LENGTH}
-    if meta.original_encoding != (False, True) and any(isinstance(e, RawDataElement) for e in elements.values()):
+    body_elements = {tag: elem for tag, elem in elements(meta).items() if tag != _META_GROUP_LENGTH}
+    if meta.original_encoding != (False, True) and any(isinstance(e, RawDataElement) for e in body_elements.values()):
         write_file_meta_info(fp, meta, enforce_standard=True)  # pydicom re-encodes raw elements: its way
         return
     body = copy(meta)
-    object.__setattr__(body, "_dict", elements)
+    replace_elements(body, body_elements)
     buffer = BytesIO()
     buffer_fp = DicomFileLike(buffer)
     buffer_fp.is_implicit_VR, buffer_fp.is_little_endian = False, True
@@ -200,7 +208,7 @@ def _write_meta(raw: BinaryIO, fp: DicomFileLike, meta: FileMetaDataset) -> None
 def _write_body(raw: BinaryIO, fp: DicomFileLike, ds: Dataset, implicit: bool) -> None:
     """The dataset in tag order: unchanged raw elements copied, the rest written by pydicom."""
     encodings = ds.get("SpecificCharacterSet", "iso8859")
-    elems = ds._dict
+    elems = elements(ds)
     pack_implicit = struct.Struct("<HHL").pack
     pack_short = struct.Struct("<HH2sH").pack
     pack_long = struct.Struct("<HH2s2xL").pack

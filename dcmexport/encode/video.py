@@ -85,10 +85,10 @@ import numpy as np
 from dcmexport.encode.ffmpeg import FfmpegWriter, fps_fraction, last_meaningful_line
 from dcmexport.encode.formats import OutputFormat
 from dcmexport.encode.matroska import RAW_FOURCC
+from dcmexport.encode.probe import probe_video
 from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError
 
-__all__ = ["JpegStreamWriter", "VideoWriter", "fps_fraction", "jpeg_filter_chain", "last_meaningful_line",
-           "open_video"]
+__all__ = ["JpegStreamWriter", "VideoWriter", "fps_fraction", "jpeg_filter_chain", "last_meaningful_line"]
 
 # BT.709 limited range, applied and declared (see module docstring).
 _COLOUR_TAGS = (
@@ -144,7 +144,7 @@ class VideoWriter(FfmpegWriter):
         :param path: destination; written exactly there whatever its suffix (the
             format comes from ``fmt``).
         :param fmt: a clip format of the registry (MP4, WebM, GIF, WebP, APNG).
-        :param fps: frames per second (see :mod:`dcmexport.cine`); must be finite and > 0.
+        :param fps: frames per second (see :mod:`dcmexport.render.timing`); must be finite and > 0.
             With ``timestamps``, the mean rate, which sets how long the last frame lasts.
         :param crf: constant-rate factor (MP4 0..51, default 18; WebM 0..63,
             default 32); ignored for the other formats.
@@ -322,8 +322,6 @@ class JpegStreamWriter(FfmpegWriter):
         self.frames_written += 1
 
     def _check_output(self) -> None:
-        from dcmexport.encode.probe import probe_video  # lazily: only the passthrough checks its output
-
         frames = probe_video(self.path).frames
         if frames != self.frames_written:
             raise EncodeError(
@@ -396,16 +394,3 @@ def jpeg_filter_chain(
         parts += ["format=yuv444p", f"pad={even_w}:{even_h}:0:0:color=black"]
     parts += ["format=yuv420p", _TAG_BT601]
     return ",".join(parts)
-
-
-
-def open_video(path: Path, fmt: OutputFormat, *, fps: float, crf: int | None = None,
-               timestamps: Sequence[float] | None = None) -> VideoWriter:
-    """Return a :class:`VideoWriter` (same arguments); a verb-style alias for use in ``with`` blocks.
-
-    :raises UnsupportedError: ``fmt`` is not a video format.
-    :raises UsageError: ``fps``, ``crf`` or ``timestamps`` out of range.
-    """
-    return VideoWriter(path, fmt, fps=fps, crf=crf, timestamps=timestamps)
-
-

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from dcmexport import __version__
+from dcmexport._version import __version__
 from dcmexport.atomic import (
     fsync_directory,
     remove_stale_temporaries,

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-from dcmexport.cine import frame_rate_from_dataset
 from dcmexport.errors import UsageError
 from dcmexport.options import ExportOptions, OutputFormat
 from dcmexport.render.frame_times import apply_speed_and_floor, frame_times_from_dataset, is_constant
+from dcmexport.render.timing import frame_rate_from_dataset
 from dcmexport.results import ExportResult
 
 

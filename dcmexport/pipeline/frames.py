@@ -13,12 +13,12 @@ from dataclasses import replace
 import numpy as np
 from pydicom.dataset import Dataset
 
-from dcmexport.burnedin import may_carry_burned_in, plan_masks
+from dcmexport.deid.marking import PixelState
 from dcmexport.errors import (
     BurnedInError,
     UsageError,
 )
-from dcmexport.mask import MaskPlan
+from dcmexport.mask import MaskPlan, find_text_like_rows, may_carry_burned_in, plan_masks
 from dcmexport.options import (
     ExportOptions,
     Frames,
@@ -36,7 +36,6 @@ from dcmexport.render import (
 from dcmexport.results import (
     ExportResult,
 )
-from dcmexport.textdetect import find_text_like_rows
 
 
 def output_stem(new_sop_instance_uid: str, input_sha256: str) -> str:
@@ -124,7 +123,7 @@ class FramePipeline:
         return image
 
     def _ocr(self, image: np.ndarray, index: int) -> None:
-        from dcmexport.ocr import read_text
+        from dcmexport.mask.ocr import read_text
 
         words = read_text(image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8))
         if words:
@@ -172,6 +171,17 @@ def output_dpi(pipeline: FramePipeline, out_shape: tuple[int, ...]) -> tuple[flo
     return (out_shape[1] * 25.4 / width_mm, out_shape[0] * 25.4 / height_mm)
 
 
+def pixel_state(ds: Dataset, plan: MaskPlan, options: ExportOptions) -> PixelState:
+    """What the marking may claim about the pixels of ``ds`` (not yet de-identified) under ``plan``."""
+    return PixelState.from_plan(ds, plan, suspect=may_carry_burned_in(ds) is not None,
+                                accept_burned_in=options.mask.accept_burned_in)
+
+
+def ocr_read_nothing(pipeline: FramePipeline, frames: int) -> bool:
+    """OCR ran on every one of the object's ``frames`` after masking and read no text."""
+    return pipeline.ocr_frames >= frozenset(range(frames)) and not pipeline.ocr_hits
+
+
 def plan_pixels(
     ds: Dataset, options: ExportOptions, fmt: OutputFormat, frames: int, result: ExportResult
 ) -> FramePipeline:
@@ -188,6 +198,7 @@ def plan_pixels(
     if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
         result.notes.append(f"per-frame rescale/window from the functional groups ({renderers.distinct} distinct)")
     plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
+    result.notes.extend(note for note in plan.notes if note not in result.notes)
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
@@ -195,7 +206,7 @@ def plan_pixels(
     out_size = cap_size(out_size, render_options.max_side, render_options.max_size)
     ocr_frames: frozenset[int] = frozenset()
     if options.mask.ocr_check is not OcrCheck.OFF:
-        from dcmexport.ocr import ocr_available, read_text
+        from dcmexport.mask.ocr import ocr_available, read_text
 
         if not ocr_available():
             read_text(np.zeros((8, 8), np.uint8))  # raises MissingDependencyError naming what to install

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from dcmexport.jpeg import JpegHeader
 from dcmexport.mask import Box, align_box_outward
 from dcmexport.options import (
     ExportOptions,
@@ -23,6 +22,7 @@ from dcmexport.read import (
     iter_jpeg_frames,
     jpeg_header_from_dataset,
 )
+from dcmexport.read.jpeg import JpegHeader
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dcmexport import __version__
+from dcmexport._version import __version__
 from dcmexport.atomic import output_exists
 from dcmexport.results import KEPT, SKIPPED, ExportResult
 

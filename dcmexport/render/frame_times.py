@@ -1,6 +1,6 @@
 """Per-frame presentation times of a multi-frame object: a Frame Time Vector, or an enhanced object's frame times.
 
-:func:`dcmexport.cine.frame_rate_from_dataset` gives one rate per object;
+:func:`dcmexport.render.timing.frame_rate_from_dataset` gives one rate per object;
 when frames are not evenly spaced that rate is only an average. Here each
 frame gets its own start time, in milliseconds from the first frame:
 
@@ -36,7 +36,7 @@ def frame_times_from_dataset(ds: Dataset, frames: int, rate_source: str) -> tupl
 
     :param ds: the original dataset (before de-identification: the date-times are read, never kept).
     :param frames: (0028,0008) Number of Frames.
-    :param rate_source: where :func:`~dcmexport.cine.frame_rate_from_dataset` found the rate
+    :param rate_source: where :func:`~dcmexport.render.timing.frame_rate_from_dataset` found the rate
         (its ``source``); the vector is used when that is ``FrameTimeVector``, the
         functional groups when it is ``default``.
     :returns: ``frames`` strictly increasing times starting at 0.0, or None.

@@ -22,8 +22,10 @@ from pydicom.multival import MultiValue
 from dcmexport.audit.inspect import resolve_row, value_text
 from dcmexport.audit.verify.findings import VALUE_SHOWN, BadMedia, Kind, Problem
 from dcmexport.deid import DeidOptions, inspect_dataset
-from dcmexport.deid.actions import DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
+from dcmexport.deid.actions import DUMMY_PN, DUMMY_TEXT, cap_age, dummy_value, is_clean_descriptor, year_only
+from dcmexport.deid.marking import PixelEvidence, evidence_from_method
 from dcmexport.deid.table import load_keep_lists
+from dcmexport.encode.jpeg_segments import iter_pixel_data_text
 from dcmexport.read import quiet_pydicom
 
 _PATIENT_NAME, _PATIENT_ID = 0x00100010, 0x00100020
@@ -39,6 +41,9 @@ _PSEUDONYM = {_PATIENT_ID: re.compile(r"ANON-[A-Z2-7]{10}"), _PATIENT_NAME: re.c
 _NUMERIC_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
 _TEXT_VRS = frozenset({"LO", "SH", "UC", "LT", "ST", "UT", "UR", "AE", "PN", "CS"})
 _REMOVING = frozenset({"X", "text-unlisted"})
+_ACCEPTED_EVIDENCE_DETAIL = ("(0012,0062) PatientIdentityRemoved NO: accepted-uncleaned, the pixels may hold "
+                             "burned-in text ((0028,0301) BurnedInAnnotation not NO) and no mask applied; accepted "
+                             "by the user (--accept-burned-in)")
 _ACCEPTED_DETAIL = ("(0012,0062) PatientIdentityRemoved NO: (0028,0301) BurnedInAnnotation YES and no mask "
                     "applied; burned-in text was accepted by the user (--accept-burned-in)")
 
@@ -78,13 +83,14 @@ def _is_dummy(elem: DataElement) -> bool:
     dummy = dummy_value(vr)
     if isinstance(dummy, bytes | type(None)):
         return False  # binary and AT dummies are empty, and the value is not
-    return all(str(v).strip(" \0") == str(dummy) for v in values)
+    dummies = {str(dummy), DUMMY_TEXT} if vr == "PN" else {str(dummy)}  # PN: also the dummy of earlier versions
+    return all(str(v).strip(" \0") in dummies for v in values)
 
 
 def _is_pseudonym(elem: DataElement, tag: int, allowed: frozenset[str]) -> bool:
     for value in element_values(elem):
         text = str(value).strip(" \0")
-        if text and text != DUMMY_TEXT and text not in allowed and not _PSEUDONYM[tag].fullmatch(text):
+        if text and text not in (DUMMY_TEXT, DUMMY_PN) and text not in allowed and not _PSEUDONYM[tag].fullmatch(text):
             return False
     return True
 
@@ -163,13 +169,21 @@ def _marking_problems(ds: Dataset, show_values: bool) -> Iterator[Problem]:
     removed = ds.get(0x00120062)  # the element, not its value
     value = "" if removed is None else str(removed.value).strip().upper()
     burned_in = ds.get(0x00280301)
-    if value == "NO" and burned_in is not None and str(burned_in.value).strip().upper() == "YES":
+    method = ds.get(0x00120063)
+    evidence = evidence_from_method(element_values(method)) if method is not None else None
+    if value == "NO" and evidence is not None and not evidence.clean:
+        # The engine said NO and why (dcmexport.deid.marking, issue #20 item 1): an honest marking.
+        if evidence is PixelEvidence.ACCEPTED:
+            yield Problem(Kind.PIXELS_ACCEPTED, _ACCEPTED_EVIDENCE_DETAIL, _shown(removed, show_values))
+        else:
+            yield Problem(Kind.PIXELS_NOT_CLAIMED, f"(0012,0062) PatientIdentityRemoved NO: {evidence.value}",
+                          _shown(removed, show_values))
+    elif value == "NO" and burned_in is not None and str(burned_in.value).strip().upper() == "YES":
         # The engine's own marking when the pixels may hold text no mask covered: only with
         # --accept-burned-in (PS3.3 C.7.1.1; dcmexport.deid.engine never claims YES then).
         yield Problem(Kind.PIXELS_ACCEPTED, _ACCEPTED_DETAIL, _shown(removed, show_values))
     elif value != "YES":
         yield Problem(Kind.MARKING, "(0012,0062) PatientIdentityRemoved missing or not YES", _shown(removed, show_values))
-    method = ds.get(0x00120063)
     if method is None or not element_values(method):
         yield Problem(Kind.MARKING, "(0012,0063) DeidentificationMethod missing")
 
@@ -205,3 +219,5 @@ def iter_file_problems(path: Path, options: DeidOptions, *, pseudonyms: frozense
         except Exception as exc:  # noqa: BLE001 - pydicom's text can quote values
             raise BadMedia(f"not a readable DICOM file ({type(exc).__name__})") from None
         yield from iter_dataset_problems(ds, options, pseudonyms=pseudonyms, show_values=show_values)
+        for _frame, kind in iter_pixel_data_text(ds):  # text segments inside compressed frames (issue #20 item 3)
+            yield Problem(Kind.METADATA, f"(7FE0,0010) PixelData compressed frame: {kind}")

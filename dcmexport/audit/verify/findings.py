@@ -21,12 +21,13 @@ class Category(enum.StrEnum):
     MARKING = "marking"  # the de-identification marking is missing or wrong (PS3.15 E.1.1)
     UNREADABLE = "unreadable"  # a file that could not be checked: fail closed
     ACCEPTED = "accepted"  # what the user accepted knowingly (burned-in text with --accept-burned-in)
+    UNCLAIMED = "unclaimed"  # pixels masked but not checked: the marking says NO, and why (deid.marking)
     WEAK = "weak"  # an input value found, but short, common or inside a longer word: look, do not fail
 
     @property
     def fails(self) -> bool:
         """True when a finding of this category alone makes ``verify`` exit 1."""
-        return self not in (Category.ACCEPTED, Category.WEAK)
+        return self not in (Category.ACCEPTED, Category.UNCLAIMED, Category.WEAK)
 
     @property
     def description(self) -> str:
@@ -39,6 +40,7 @@ _DESCRIPTIONS = {
     Category.MARKING: "marking",
     Category.UNREADABLE: "unreadable",
     Category.ACCEPTED: "pixels accepted by the user",
+    Category.UNCLAIMED: "pixels masked, not checked",
     Category.WEAK: "weak evidence",
 }
 
@@ -62,6 +64,7 @@ class Kind(enum.StrEnum):
     VALUE_IN_NAME = "value-in-name"
     UNREADABLE = "unreadable"
     PIXELS_ACCEPTED = "pixels-accepted"
+    PIXELS_NOT_CLAIMED = "pixels-not-claimed"
     WEAK_VALUE_IN_BYTES = "weak-value-in-bytes"
     WEAK_VALUE_IN_NAME = "weak-value-in-name"
 
@@ -77,6 +80,7 @@ CATEGORY_OF: dict[Kind, Category] = {
     Kind.MARKING: Category.MARKING,
     Kind.UNREADABLE: Category.UNREADABLE,
     Kind.PIXELS_ACCEPTED: Category.ACCEPTED,
+    Kind.PIXELS_NOT_CLAIMED: Category.UNCLAIMED,
     Kind.WEAK_VALUE_IN_BYTES: Category.WEAK,
     Kind.WEAK_VALUE_IN_NAME: Category.WEAK,
 }

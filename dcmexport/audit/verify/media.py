@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from dcmexport.audit.verify.findings import VALUE_SHOWN, BadMedia, Kind, Problem
 from dcmexport.encode.formats import FORMATS
-from dcmexport.jpeg import JpegMarkerError, iter_jpeg_segments
+from dcmexport.read.jpeg import JpegMarkerError, iter_jpeg_segments
 
 #: Suffixes that promise a media file; one whose signature matches no format is reported.
 MEDIA_SUFFIXES: dict[str, str] = {s: spec.container for spec in FORMATS.values() for s in spec.suffixes}
@@ -95,7 +95,7 @@ def iter_jpeg_metadata(data: bytes) -> Iterator[MetadataItem]:
 
     Hand-written rather than Pillow: Pillow keeps only the last segment of each kind and
     merges the rest (ITU T.81 B.2 marker layout; JFIF 1.02 for APP0). The markers are
-    walked by :func:`dcmexport.jpeg.iter_jpeg_segments`, through every scan.
+    walked by :func:`dcmexport.read.jpeg.iter_jpeg_segments`, through every scan.
 
     Raises:
         BadMedia: not a JPEG.

@@ -21,12 +21,12 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from dcmexport.audit.verify.dicom import element_values, tag_label
 from dcmexport.deid import DeidOptions, inspect_dataset
-from dcmexport.deid.actions import DUMMY_TEXT, is_clean_descriptor, year_only
-from dcmexport.deid.engine import WELL_KNOWN_UIDS
+from dcmexport.deid.actions import DUMMY_PN, DUMMY_TEXT, is_clean_descriptor, year_only
 from dcmexport.deid.table import load_keep_lists
 from dcmexport.errors import InputError, NotDicomError, UsageError
 from dcmexport.paths import contains, is_inside_any
 from dcmexport.read import quiet_pydicom
+from dcmexport.read.pydicom_adapter import WELL_KNOWN_UIDS
 
 _MEDIA_SOP_INSTANCE = 0x00020003
 
@@ -40,7 +40,7 @@ MIN_DIGIT_CHARS = 6
 MAX_VALUE_CHARS = 64
 #: Values never searched: the engine's own dummies and the usual placeholders (case-insensitive).
 STOP_VALUES = frozenset(v.lower() for v in (
-    DUMMY_TEXT, "ANONYMOUS", "ANONYMISED", "UNKNOWN", "REMOVED", "DELETED", "NONE", "NULL", "EMPTY",
+    DUMMY_TEXT, DUMMY_PN, "ANONYMOUS", "ANONYMISED", "UNKNOWN", "REMOVED", "DELETED", "NONE", "NULL", "EMPTY",
     "20000101", "20000101000000", "00000000", "000000",
 ))
 #: VRs whose values are collected. CS (coded strings), numbers, times (TM), ages (AS) and

@@ -1,4 +1,4 @@
-"""dcmexport.jpeg: JPEG frame headers read from real files' first frames, and damaged headers."""
+"""dcmexport.read.jpeg: JPEG frame headers read from real files' first frames, and damaged headers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 
-from dcmexport.jpeg import JpegHeader, JpegMarkerError, iter_jpeg_segments, read_jpeg_header, trim_jpeg_frame
+from dcmexport.read.jpeg import (
+    JpegHeader,
+    JpegMarkerError,
+    iter_jpeg_segments,
+    read_jpeg_header,
+    trim_jpeg_frame,
+)
 from tests.conftest import data_store_file
 
 

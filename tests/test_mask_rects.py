@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcmexport.mask import (
+from dcmexport.mask.rects import (
     MaskPlan,
     align_box_outward,
     apply_blank_boxes,

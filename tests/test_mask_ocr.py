@@ -21,10 +21,9 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from dcmexport import ocr
-from dcmexport.burnedin import apply_plan_to_dataset, plan_masks, us_regions_from_dataset
 from dcmexport.errors import BurnedInError, MissingDependencyError
-from dcmexport.mask import keep_mask
+from dcmexport.mask import apply_plan_to_dataset, ocr, plan_masks, us_regions_from_dataset
+from dcmexport.mask.rects import keep_mask
 from dcmexport.options import MaskOptions, MaskRect
 
 needs_tesseract = pytest.mark.skipif(not ocr.ocr_available(), reason="pytesseract or tesseract not installed")

@@ -9,8 +9,8 @@ import pydicom
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from dcmexport.mask import MaskPlan
-from dcmexport.textdetect import find_text_like_rows
+from dcmexport.mask.detect import find_text_like_rows
+from dcmexport.mask.rects import MaskPlan
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

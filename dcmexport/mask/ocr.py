@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dcmexport.errors import MissingDependencyError
-from dcmexport.textdetect import apply_channel_max
+from dcmexport.mask.detect import apply_channel_max
 
 #: Words below this Tesseract confidence (0-100) are treated as noise.
 DEFAULT_MIN_CONFIDENCE = 60.0

@@ -11,7 +11,7 @@ Two operations exist and both only ever *set* pixels to the fill value:
   (the Sequence of Ultrasound Regions case, PS3.3 C.8.5.5).
 
 Because neither operation restores a pixel, applying more masks can never
-un-mask anything (tests/test_mask.py checks this with hypothesis).
+un-mask anything (tests/test_mask_rects.py checks this with hypothesis).
 """
 
 from __future__ import annotations
@@ -190,11 +190,14 @@ class MaskPlan:
             (``()`` blanks the whole frame); None means no keep restriction.
         sources: where the boxes came from, e.g. ``"preset:us-philips-epiq-600"``,
             ``"us-regions"``, ``"user"``, ``"mask-file"``.
+        notes: what the user should know about the plan, free of dataset values
+            (a user rectangle that lies outside the image and masks nothing).
     """
 
     blank: tuple[Box, ...] = ()
     keep: tuple[Box, ...] | None = None
     sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -228,7 +231,7 @@ class MaskPlan:
     def blank_boxes(self, rows: int, columns: int) -> tuple[Box, ...]:
         """Every box to blank in a ``rows`` x ``columns`` frame, the keep restriction as its complement.
 
-        Blanking exactly these boxes equals :meth:`apply` (tests/test_mask.py
+        Blanking exactly these boxes equals :meth:`apply` (tests/test_mask_rects.py
         checks this with hypothesis); used where only rectangles can be drawn.
 
         Returns:

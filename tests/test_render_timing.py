@@ -1,4 +1,4 @@
-"""Tests for dcmexport.cine: frame rate rules of PS3.3 C.7.6.5 / C.7.6.6."""
+"""Tests for dcmexport.render.timing: frame rate rules of PS3.3 C.7.6.5 / C.7.6.6."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian
 
-from dcmexport.cine import DEFAULT_FPS, MAX_FPS, MIN_FPS, FrameRate, frame_rate_from_dataset
 from dcmexport.errors import UsageError
+from dcmexport.render.timing import DEFAULT_FPS, MAX_FPS, MIN_FPS, FrameRate, frame_rate_from_dataset
 
 FRAME_TIME = Tag(0x0018, 0x1063)
 FRAME_TIME_VECTOR = Tag(0x0018, 0x1065)

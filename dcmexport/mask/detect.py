@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dcmexport.mask import Box, clip_box, keep_mask
+from dcmexport.mask.rects import Box, clip_box, keep_mask
 
 
 def apply_channel_max(image: np.ndarray) -> np.ndarray:
