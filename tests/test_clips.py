@@ -388,3 +388,29 @@ def test_variable_rate_faster_than_the_format_is_lengthened(tmp_path: Path) -> N
             im.seek(i)
             durations.append(im.info["duration"])
     assert durations[:-1] == [20, 50, 20, 50, 20]
+
+
+@pytest.mark.parametrize(("offsets_ms", "positions", "used"), [
+    ([0, 40, 100, 130], [1, 2, 3, 4], True),  # a cine: one time point per frame
+    ([0, 40, 100, 130], None, True),  # no Temporal Position Index: the times alone decide
+    ([0, 40, 100, 130], [1, 1, 2, 2], False),  # two slices per time point: not a cine
+    ([0, 40, 100, 130], [1, 1, 1, 1], False),  # a volume
+    ([0, 40, 100, 30_130], None, False),  # 30 s between frames: slower than 0.1 fps, not a cine
+    ([0, 40, 40, 130], None, False),  # two frames at one time
+])  # fmt: skip
+def test_frame_content_times_only_for_a_cine(offsets_ms: list[int], positions: list[int] | None,
+                                             used: bool) -> None:
+    ds = Dataset()
+    items = []
+    for i, ms in enumerate(offsets_ms):
+        content = Dataset()
+        seconds, millis = divmod(ms, 1000)
+        content.FrameAcquisitionDateTime = f"202401011200{seconds:02d}.{millis * 1000:06d}"
+        if positions is not None:
+            content.TemporalPositionIndex = positions[i]
+        item = Dataset()
+        item.FrameContentSequence = DicomSequence([content])
+        items.append(item)
+    ds.PerFrameFunctionalGroupsSequence = DicomSequence(items)
+    times = frame_times_from_dataset(ds, len(offsets_ms), "default")
+    assert (times == tuple(float(t) for t in offsets_ms)) if used else times is None

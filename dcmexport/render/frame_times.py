@@ -11,7 +11,11 @@ frame gets its own start time, in milliseconds from the first frame:
   Sequence (0020,9111) of each item of the Per-frame Functional Groups
   Sequence (5200,9230), Frame Reference DateTime (0018,9151), or Frame
   Acquisition DateTime (0018,9074) when not every frame has the former
-  (PS3.3 C.7.6.16.2.2). Only differences are used: no date leaves here.
+  (PS3.3 C.7.6.16.2.2). Only differences are used: no date leaves here. The frames
+  must be a cine, one time point each: a Temporal Position Index (0020,9128), where
+  given, increases with every frame (a volume, or several slices per time point,
+  repeats it), and every interval is a rate within ``MIN_FPS``..``MAX_FPS`` of
+  :mod:`dcmexport.render.timing` (seconds between slices of a volume are not a cine).
 
 A vector of the wrong length, an unreadable or non-positive increment, a
 missing or unparseable date-time, or times that do not strictly increase give
@@ -26,6 +30,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydicom.dataset import Dataset
+
+from dcmexport.render.timing import MAX_FPS, MIN_FPS
 
 #: Per-frame times are "constant" when every interval is within this of the mean (relative).
 CONSTANT_TOLERANCE = 1e-6
@@ -69,13 +75,19 @@ def _times_from_frame_content(ds: Dataset, frames: int) -> tuple[float, ...] | N
     if groups is None or len(groups) != frames or frames < 2:
         return None
     contents = [item.FrameContentSequence[0] for item in groups]
+    positions = [c.get("TemporalPositionIndex") for c in contents]
+    if any(p is not None for p in positions) and not (
+            all(p is not None for p in positions)
+            and all(int(b) > int(a) for a, b in zip(positions, positions[1:], strict=False))):
+        return None
     for keyword in ("FrameReferenceDateTime", "FrameAcquisitionDateTime"):
         stamps = [_parse_dt(c.get(keyword)) for c in contents]
         if all(s is not None for s in stamps):
             first = stamps[0]
             assert first is not None
             starts = tuple((s - first).total_seconds() * 1000 for s in stamps if s is not None)
-            if all(b > a for a, b in zip(starts, starts[1:], strict=False)):
+            shortest, longest = 1000 / MAX_FPS, 1000 / MIN_FPS
+            if all(shortest <= b - a <= longest for a, b in zip(starts, starts[1:], strict=False)):
                 return starts
             return None
     return None
