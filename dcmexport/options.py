@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcmexport.encode.formats import FORMATS, OutputFormat, coerce_format
 from dcmexport.errors import UsageError
+from dcmexport.figure_options import FigureOptions, PresentationMode, build_figure_options
 
 __all__ = ["OutputFormat"]  # re-exported: the format registry owns it (dcmexport.encode.formats)
 
@@ -105,6 +106,8 @@ class RenderOptions:
     aspect: bool = True  # resample to square pixels
     max_side: int | None = None  # cap the output's long side (slides); None keeps the full size
     max_size: tuple[int, int] | None = None  # (width, height) the output must fit in; None: no box
+    window_preset: WindowPreset | None = None  # --window NAME (presets/windows.toml): a window for some modalities
+    window_name: str | None = None  # --window-name: the file's window whose (0028,1055) explanation matches
 
 
 @dataclass(frozen=True)
@@ -229,10 +232,12 @@ class ExportOptions:
     timeout: float | None = None  # per-object wall-clock limit in seconds
     overwrite: bool = False  # redo every existing output
     keep_existing: bool = False  # never replace an existing output made under other options (report it as kept)
+    figure: FigureOptions = field(default_factory=FigureOptions)  # overlays, presentation states, crop, scale bar
 
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions
+    from dcmexport.windows import WindowPreset
 
 
 def build_options(
@@ -268,8 +273,15 @@ def build_options(
     lossless: bool = False,
     max_size: str | tuple[int, int] | None = None,
     max_fps: float | None = None,
+    window_name: str | None = None,
+    **figure: object,
 ) -> ExportOptions:
     """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
+
+    ``window`` is ``CENTER,WIDTH`` or a preset name from ``presets/windows.toml``
+    (``"lung"``); ``figure`` takes the keywords of
+    :func:`dcmexport.figure_options.build_figure_options` (``overlays``,
+    ``presentation_state``, ``crop``, ``zoom``, ``scale_bar``, ``dpi``...).
 
     Raises:
         UsageError: a value is out of range or malformed; the message names the option.
@@ -278,7 +290,10 @@ def build_options(
 
     fmt = format if isinstance(format, OutputFormat) else _coerce_format(format)
     win = None
-    if isinstance(window, str):
+    preset = None
+    if isinstance(window, str) and not _looks_numeric(window):
+        preset = _window_preset(window)
+    elif isinstance(window, str):
         win = parse_window(window)
     elif window is not None:
         win = parse_window(f"{window[0]},{window[1]}")
@@ -302,11 +317,14 @@ def build_options(
     clip = _check_clip_options(fmt, series, frame_range, speed, loop, lossless, max_fps)
     box = None if max_size is None else parse_max_size(max_size if isinstance(max_size, str)
                                                        else "x".join(map(str, max_size)))
+    figure_options = build_figure_options(**figure)  # type: ignore[arg-type]
+    _check_figure(figure_options, fmt, series, bit_depth, window_name, win or preset, window_index)
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
     return ExportOptions(
         out_dir=Path(out_dir),
         render=RenderOptions(window=win, window_index=window_index,
-                             bit_depth=bit_depth, aspect=aspect, max_side=max_side, max_size=box),
+                             bit_depth=bit_depth, aspect=aspect, max_side=max_side, max_size=box,
+                             window_preset=preset, window_name=window_name.strip() if window_name else None),
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
                              frames=parse_frames(str(frames)), montage=montage, **clip),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
@@ -318,7 +336,38 @@ def build_options(
         keep_existing=keep_existing,
         series=series,
         timeout=timeout,
+        figure=figure_options,
     )
+
+
+def _looks_numeric(text: str) -> bool:
+    """``--window`` given as numbers (``40,400``, even malformed) rather than a preset name."""
+    return bool(text.strip()) and (text.strip()[0].isdigit() or text.strip()[0] in "+-.," or "," in text)
+
+
+def _window_preset(name: str) -> WindowPreset:
+    from dcmexport.windows import find_window_preset, load_window_presets
+
+    preset = find_window_preset(name)
+    if preset is None:
+        known = ", ".join(load_window_presets())
+        raise UsageError(f"--window expects CENTER,WIDTH such as 40,400 or a preset name ({known}); got {name!r}")
+    return preset
+
+
+def _check_figure(figure: FigureOptions, fmt: OutputFormat, series: bool, bit_depth: int,
+                  window_name: str | None, window: object, window_index: int) -> None:
+    """Contradictions between the figure options and the others (each a usage error, exit 2)."""
+    if window_name is not None and (window is not None or window_index):
+        raise UsageError("--window-name picks one of the file's windows: drop --window / --window-index")
+    if window_name is not None and not window_name.strip():
+        raise UsageError("--window-name must not be empty")
+    if (figure.dpi is not None or figure.width_mm is not None) and fmt.is_video:
+        raise UsageError("--dpi and --width-mm apply to stills (png, jpg, tiff), not clips")
+    if figure.presentation.mode is not PresentationMode.OFF and series:
+        raise UsageError("--presentation-state applies to single images: drop --series")
+    if figure.overlays and not figure.overlay_color.is_grey and bit_depth == 16:
+        raise UsageError("a coloured --overlay-color makes an 8-bit RGB image: drop --bit-depth 16 or pick a grey")
 
 
 def _coerce_format(text: str) -> OutputFormat:

@@ -30,6 +30,8 @@ ALLOWED_KEYS: dict[str, type | tuple[type, ...]] = {
     "speed": (int, float),
     "loop": int,
     "lossless": bool,
+    "dpi": (int, float),
+    "width_mm": (int, float),
 }
 
 

@@ -414,3 +414,15 @@ def test_frame_content_times_only_for_a_cine(offsets_ms: list[int], positions: l
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(items)
     times = frame_times_from_dataset(ds, len(offsets_ms), "default")
     assert (times == tuple(float(t) for t in offsets_ms)) if used else times is None
+
+
+def test_ocr_check_of_a_cut_clip_reads_its_first_middle_and_last_frame(vfr_gray: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample OCR check is planned by position among the frames kept: 4 kept frames -> positions 0, 2, 3."""
+    from dcmexport.mask import ocr
+
+    read: list[int] = []
+    monkeypatch.setattr(ocr, "ocr_available", lambda: True)
+    monkeypatch.setattr(ocr, "read_text", lambda image: read.append(int(image.sum())) or [])
+    export_one(vfr_gray, tmp_path / "o", format="webm", frame_range="4:8", ocr_check="report")
+    assert len(read) == 3

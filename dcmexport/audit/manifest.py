@@ -48,9 +48,13 @@ class KeyKind(enum.StrEnum):
 
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses, enums, paths and containers as plain JSON values (dicts keyed by field name)."""
+    """Dataclasses, enums, paths and containers as plain JSON values (dicts keyed by field name).
+
+    A field declared with ``metadata={"record": False}`` is left out (an input path that may name the patient).
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("record", True)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):

@@ -38,6 +38,10 @@ Examples:
   dcmexport export ct_series/ --out video/ --series --fps 12         # one scroll-through clip per series
 
   dcmexport export cd.zip --out sheets/ --series --montage --format png
+
+  dcmexport export ct.dcm --out fig/ --window lung --crop 40,60,200,150 --scale-bar auto
+
+  dcmexport export study/ --out fig/ --presentation-state auto --annotations graphics
 """
 
 
@@ -47,7 +51,8 @@ def export_command(
     inputs: params.Inputs,
     out: params.OutDir,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="auto: PNG for single frames, MP4 for multi-frame.", case_sensitive=False)] = OutputFormat.AUTO,
-    window: Annotated[str | None, typer.Option(help="VOI window CENTER,WIDTH, e.g. 40,400 (overrides the file).")] = None,
+    window: Annotated[str | None, typer.Option(help="VOI window CENTER,WIDTH, e.g. 40,400, or a preset name such as lung (`dcmexport presets`); overrides the file.")] = None,
+    window_name: params.WindowName = None,
     window_index: Annotated[int, typer.Option(help="Which of the file's windows / VOI LUTs to use (0-based).", min=0)] = 0,
     bit_depth: Annotated[int, typer.Option(help="8, or 16 for grayscale PNG/TIFF.")] = 8,
     aspect: Annotated[bool, typer.Option("--aspect/--no-aspect", help="Resample to square pixels from the pixel spacing.")] = True,
@@ -83,6 +88,17 @@ def export_command(
     overwrite: params.Overwrite = False,
     keep_existing: params.KeepExisting = False,
     review: Annotated[bool, typer.Option(help="Write OUT/review.html: thumbnails with masks outlined, for the visual PHI check.")] = False,
+    presentation_state: params.PresentationState = None,
+    annotations: params.AnnotationsOpt = "graphics",
+    overlays: params.Overlays = False,
+    overlay_color: params.OverlayColor = None,
+    crop: params.Crop = None,
+    crop_mm: params.CropMm = None,
+    zoom: params.Zoom = 1.0,
+    scale_bar: params.ScaleBarOpt = None,
+    scale_bar_corner: params.ScaleBarCorner = "bottom-right",
+    dpi: params.Dpi = None,
+    width_mm: params.WidthMm = None,
     jobs: params.Jobs = 0,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
@@ -102,7 +118,7 @@ def export_command(
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
             "montage": montage, "frame_range": frame_range, "speed": speed, "loop": loop, "lossless": lossless,
-            "max_size": max_size, "max_fps": max_fps,
+            "max_size": max_size, "max_fps": max_fps, "dpi": dpi, "width_mm": width_mm,
         }
         if preset is not None:
             chosen = apply_workflow(ctx, preset, chosen)
@@ -121,6 +137,9 @@ def export_command(
             overwrite=overwrite,
             keep_existing=keep_existing,
             timeout=timeout,
+            window_name=window_name, presentation_state=presentation_state, annotations=annotations,
+            overlays=overlays, overlay_color=overlay_color, crop=crop, crop_mm=crop_mm, zoom=zoom,
+            scale_bar=scale_bar, scale_bar_corner=scale_bar_corner,
             **chosen,
         )
         key, mapping = load_key_and_map(key_file, patient_map)

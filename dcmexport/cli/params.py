@@ -40,3 +40,18 @@ LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per o
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")]
+
+# Figures (issue #15): window presets, presentation states, overlays, crop and zoom, scale bar, print resolution
+WindowName = Annotated[str | None, typer.Option(help="Use the file's window whose (0028,1055) explanation is this text (e.g. LUNG).")]
+PresentationState = Annotated[str | None, typer.Option("--presentation-state", help="Apply a Grayscale Softcopy Presentation State: a FILE, or auto (states among the inputs that reference the image). States are consumed, never exported.", show_default=False)]
+AnnotationsOpt = Annotated[str, typer.Option("--annotations", help="Presentation-state annotations to burn in: none, graphics, or text (graphics and text objects; text can carry PHI and is checked like burned-in text).")]
+Overlays = Annotated[bool, typer.Option("--overlays/--no-overlays", help="Burn the 60xx overlay planes (graphics; ROI as outlines). Off by default: overlays can carry identifying text.")]
+OverlayColor = Annotated[str | None, typer.Option(help="Overlay colour: white, black, yellow..., #RRGGBB or a grey level 0..255 (default white).", show_default=False)]
+Crop = Annotated[str | None, typer.Option(help="Crop X,Y,W,H in stored pixels from the top-left corner.", show_default=False)]
+CropMm = Annotated[str | None, typer.Option(help="Crop X,Y,W,H in millimetres from the pixel spacing.", show_default=False)]
+Zoom = Annotated[float, typer.Option(help="Scale the output by this factor (after aspect correction and crop).")]
+ScaleBarOpt = Annotated[str | None, typer.Option("--scale-bar", help="Draw a scale bar: auto, or a length such as 10mm or 1cm (needs a trustworthy pixel spacing).", show_default=False)]
+ScaleBarCorner = Annotated[str, typer.Option(help="Scale bar corner: bottom-right, bottom-left, top-right, top-left.")]
+Dpi = Annotated[float | None, typer.Option(help="Resolution written into PNG/TIFF/JPEG; with --width-mm the image is resampled to print that wide.", show_default=False)]
+WidthMm = Annotated[float | None, typer.Option(help="Printed width in mm (a journal column): the dpi follows from the output width.", show_default=False)]
+

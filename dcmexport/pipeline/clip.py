@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 
 from dcmexport.errors import UsageError
 from dcmexport.options import ExportOptions, OutputFormat
+from dcmexport.pipeline.frames import FramePipeline
 from dcmexport.render.frame_times import apply_speed_and_floor, frame_times_from_dataset, is_constant
 from dcmexport.render.timing import frame_rate_from_dataset
 from dcmexport.results import ExportResult
@@ -102,6 +103,18 @@ def plan_clip(ds: Dataset, frames: int, fmt: OutputFormat, options: ExportOption
     step = encode.frame_range.step if encode.frame_range is not None else 1
     fps = lower_rate(rate.fps / step * encode.speed, fmt, limit, notes)
     return ClipPlan(indices, len(kept), fps, rate.source, None, tuple(notes))
+
+
+def plan_checks_for_cut(pipeline: FramePipeline, count: int, options: ExportOptions) -> None:
+    """Re-plan the OCR check of a cut clip by position among its ``count`` frames (first, middle, last, or all).
+
+    :func:`~dcmexport.pipeline.frames.plan_pixels` plans by the object's frames, which the figure stages
+    (per-frame presentation-state drawings) need; the checks see the frames in the order they are exported.
+    The text-row check stays on the first exported frame.
+    """
+    if pipeline.ocr_frames:
+        pipeline.ocr_frames = (frozenset(range(count)) if options.mask.ocr_all_frames
+                               else frozenset({0, count // 2, count - 1}))
 
 
 def lower_rate(fps: float, fmt: OutputFormat, limit: float | None, notes: list[str]) -> float:

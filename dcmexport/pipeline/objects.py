@@ -7,7 +7,7 @@ batch goes on with the rest (fail closed per object).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from dcmexport.mask import MaskPlan, plan_masks
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.clip import plan_clip
+from dcmexport.pipeline.clip import plan_checks_for_cut, plan_clip
 from dcmexport.pipeline.frames import (
     ocr_read_nothing,
     output_stem,
@@ -31,6 +31,7 @@ from dcmexport.pipeline.frames import (
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.states import choose_state
 from dcmexport.pipeline.writing import (
     FrameProgress,
     count_pixel_text,
@@ -62,6 +63,7 @@ def export_file(
     *,
     on_frame: Callable[[], None] | None = None,
     resume: ResumeIndex | None = None,
+    presentations: Sequence[Path] = (),
 ) -> ExportResult:
     """Export one DICOM object; never raises for an expected failure.
 
@@ -71,13 +73,14 @@ def export_file(
         deidentifier: the run's keyed de-identifier (same key -> same pseudonyms).
         on_frame: called after each frame is encoded (progress).
         resume: what is known of existing outputs (None: any existing output is redone).
+        presentations: presentation state files that may apply (the most recent referencing the image does).
 
     Returns:
         The result; its ``status`` is written, skipped, kept, failed or refused.
     """
     index = resume or no_resume(options)
-    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index),
-                    options.timeout)
+    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index,
+                                                         presentations), options.timeout)
 
 
 def _export_file(
@@ -87,6 +90,7 @@ def _export_file(
     result: ExportResult,
     on_frame: Callable[[], None] | None,
     resume: ResumeIndex,
+    presentations: Sequence[Path] = (),
 ) -> None:
     ds = read_dataset(path)
     frames = check_pixel_geometry(ds)
@@ -99,8 +103,10 @@ def _export_file(
     clip = plan_clip(ds, frames, fmt, options) if fmt.is_video else None  # timing: before de-identification
     if clip is not None:
         result.frames = clip.count  # what the clip holds, also when an existing one is skipped
-    # A clip's checks (OCR, text rows) are planned by position among the frames kept.
-    pipeline = plan_pixels(ds, options, fmt, frames if clip is None else clip.count, result)
+    state = choose_state(ds, presentations, options.figure.presentation.mode, result) if presentations else None
+    pipeline = plan_pixels(ds, options, fmt, frames, result, state=state)
+    if clip is not None and clip.indices is not None:
+        plan_checks_for_cut(pipeline, clip.count, options)
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)

@@ -66,7 +66,7 @@ def passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: Frame
     Returns:
         The plan, or None: the frames are decoded in Python as before.
     """
-    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames:
+    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames or pipeline.figure is not None:
         return None
     from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
 

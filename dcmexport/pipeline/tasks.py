@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcmexport.deid import Deidentifier, Key
+from dcmexport.figure_options import PresentationMode
 from dcmexport.options import (
     ExportOptions,
     OutputFormat,
@@ -15,6 +16,7 @@ from dcmexport.options import (
 from dcmexport.pipeline.objects import deid_file, export_file
 from dcmexport.pipeline.resume import ResumeIndex
 from dcmexport.pipeline.series import export_series, group_series
+from dcmexport.pipeline.states import consumed_state_result, pair_presentation_states
 from dcmexport.results import (
     WRITTEN,
     ExportResult,
@@ -28,6 +30,7 @@ class TaskKind(enum.StrEnum):
     EXPORT = "export"  # one object to media
     SERIES = "series"  # an ordered series of single-frame images to one clip or contact sheet
     DEID = "deid"  # one object to de-identified DICOM
+    PRESENTATION = "presentation"  # a presentation state among the inputs: consumed by images, never exported
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Task:
     kind: TaskKind
     paths: tuple[Path, ...]
     label: Path
+    #: EXPORT: presentation states that may apply to the image; PRESENTATION: the images the state applies to
+    presentations: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,10 @@ def run_task(task: Task, options: ExportOptions, deidentifier: Deidentifier, res
     """Run one task; never raises for an expected failure. The result names the task's label."""
     seen = deidentifier.linkage_count()
     if task.kind is TaskKind.EXPORT:
-        result = export_file(task.paths[0], options, deidentifier, on_frame=on_frame, resume=resume)
+        result = export_file(task.paths[0], options, deidentifier, on_frame=on_frame, resume=resume,
+                             presentations=task.presentations)
+    elif task.kind is TaskKind.PRESENTATION:
+        result = consumed_state_result(task.paths[0], task.presentations)
     elif task.kind is TaskKind.SERIES:
         result = export_series(task.paths, options, deidentifier, on_frame=on_frame, resume=resume)
     else:
@@ -80,6 +88,9 @@ def run_task(task: Task, options: ExportOptions, deidentifier: Deidentifier, res
 def plan_tasks(kind: TaskKind, items: Iterable[InputItem], options: ExportOptions) -> list[Task]:
     """Turn inputs into tasks, grouping series when ``--series`` asks for clips or contact sheets."""
     fmt = options.encode.format
+    if kind is TaskKind.EXPORT and options.figure.presentation.mode is not PresentationMode.OFF:
+        return [Task(TaskKind.PRESENTATION if p.is_state else TaskKind.EXPORT, (p.item.path,), p.item.label,
+                     p.presentations) for p in pair_presentation_states(items, options)]
     if kind is TaskKind.EXPORT and options.series and (
         fmt is OutputFormat.AUTO or fmt.is_video or options.encode.montage
     ):

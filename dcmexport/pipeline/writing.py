@@ -119,7 +119,8 @@ def remove_outputs(written: list[Path]) -> None:
 def write_still_atomic(
     final: Path, image: np.ndarray, fmt: OutputFormat, options: ExportOptions, pipeline: FramePipeline
 ) -> None:
-    dpi = output_dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF else None
+    asked = options.figure.dpi is not None or options.figure.width_mm is not None  # --dpi/--width-mm: any still
+    dpi = output_dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF or asked else None
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
         write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
 
