@@ -11,16 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dcmexport.deid import Key
 from dcmexport.errors import UsageError
 from dcmexport.executors import Executor
+from dcmexport.net import NetSettings
 from dcmexport.options import ExportOptions, build_options
 from dcmexport.pipeline.batch import BatchObserver, CallbackObserver, run_batch
 from dcmexport.pipeline.tasks import TaskKind
 from dcmexport.results import BatchResult, ExportResult, Status
+from dcmexport.sources.network import RemoteInput
 
-__all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "Status", "build_options", "deidentify", "export"]
+if TYPE_CHECKING:  # pragma: no cover
+    from dcmexport.sources.remote import Query
+
+__all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "NetSettings", "Query", "RemoteInput", "Status",
+           "build_options", "deidentify", "export"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the retrieval machinery stays out of a local run's start-up.
+    if name == "Query":
+        from dcmexport.sources.remote import Query
+
+        return Query
+    raise AttributeError(f"module 'dcmexport.api' has no attribute {name!r}")
 
 
 def _executor(jobs: int, executor: Executor | None) -> Executor:
@@ -40,7 +56,7 @@ def _options(options: ExportOptions | None, out_dir: str | Path | None, kwargs: 
 
 
 def export(
-    inputs: str | Path | Iterable[str | Path],
+    inputs: str | Path | RemoteInput | Iterable[str | Path | RemoteInput],
     out_dir: str | Path | None = None,
     *,
     options: ExportOptions | None = None,
@@ -57,7 +73,8 @@ def export(
     """Export files and folders of DICOM objects to de-identified media.
 
     Args:
-        inputs: a path or paths; directories are searched recursively.
+        inputs: a path or paths; directories are searched recursively. A
+            :class:`~dcmexport.sources.network.RemoteInput` takes objects from a PACS or DICOMweb service.
         out_dir: the output directory (created if needed); ignored when ``options`` is given.
         options: a full :class:`ExportOptions`; otherwise built from ``kwargs`` by :func:`build_options`.
         key: the pseudonymisation key; None -> ``DCMEXPORT_KEY`` or a random key for this run.
@@ -83,7 +100,7 @@ def export(
 
 
 def deidentify(
-    inputs: str | Path | Iterable[str | Path],
+    inputs: str | Path | RemoteInput | Iterable[str | Path | RemoteInput],
     out_dir: str | Path | None = None,
     *,
     options: ExportOptions | None = None,
@@ -94,6 +111,8 @@ def deidentify(
     jobs: int = 1,
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
+    forward_to: str | None = None,
+    net: NetSettings | None = None,
     **kwargs: object,
 ) -> BatchResult:
     """Write de-identified DICOM Part 10 files (pixels masked like the media would be).
@@ -102,10 +121,19 @@ def deidentify(
     same burned-in rule applies as for :func:`export`: an object that may carry
     burned-in text and that no mask covers is refused.
 
-    Args: as :func:`export` (render and encode options are ignored).
+    Args: as :func:`export` (render and encode options are ignored), and
+        forward_to: store each written object in this archive too (``pacs://AET@host:port``: C-STORE;
+            ``dicomweb+https://host/path``: STOW-RS); an object that cannot be stored fails.
+        net: how to reach the archive (AE titles, timeout, credentials, CA).
 
     Returns:
         A :class:`BatchResult` with one ``.dcm`` output per written object.
     """
+    steps = []
+    if forward_to is not None:
+        from dcmexport.pipeline.forward import ForwardStep
+
+        steps.append(ForwardStep.to(forward_to, net))
     return run_batch(TaskKind.DEID, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), observers=[CallbackObserver(on_start, on_result), *observers])
+                     executor=_executor(jobs, executor), observers=[CallbackObserver(on_start, on_result), *observers],
+                     steps=steps)

@@ -24,8 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcmexport.errors import EncodeError
+from dcmexport.interrupts import critical_section
 
 TEMP_PREFIX = ".tmp-dcmexport-"
+
+
+class OutputExistsError(EncodeError):
+    """The final name exists and ``overwrite`` was not given: nothing was written or replaced."""
 
 
 def fsync_directory(directory: Path) -> None:
@@ -58,7 +63,7 @@ def atomic_output(final: Path, *, overwrite: bool = False, sync_dir: bool = True
     if final.is_symlink():
         raise EncodeError(f"{final.name}: output path is a symlink; refusing to follow it")
     if output_exists(final) and not overwrite:
-        raise EncodeError(f"{final.name}: already exists; use --overwrite to replace it")
+        raise OutputExistsError(f"{final.name}: already exists; use --overwrite to replace it")
     tmp = final.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{final.name}")
     deferred = _DEFERRED.get()
     handed_over = False
@@ -127,8 +132,11 @@ class DeferredCommits:
         with self._changed:
             self._pending.append(_Pending(tmp, final))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._flush_loop, name="dcmexport-flush", daemon=True)
-                self._thread.start()
+                # Whole or not at all: a thread interrupted in its start (the --timeout alarm)
+                # could not be joined by close().
+                with critical_section():
+                    self._thread = threading.Thread(target=self._flush_loop, name="dcmexport-flush", daemon=True)
+                    self._thread.start()
             self._changed.notify_all()
 
     def is_pending(self, final: Path) -> bool:

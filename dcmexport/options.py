@@ -141,6 +141,8 @@ class MaskOptions:
 
     rects: tuple[MaskRect, ...] = ()
     mask_file: Path | None = None
+    #: the rectangles of ``mask_file``, read once at start-up (None: not read yet; see pipeline.startup)
+    file_rects: tuple[MaskRect, ...] | None = None
     use_presets: bool = True
     us_regions: bool | None = None  # None: on for US objects with regions
     accept_burned_in: bool = False
@@ -148,13 +150,32 @@ class MaskOptions:
     ocr_all_frames: bool = False  # False: first, middle and last frame only
 
 
+#: The largest |center| or width ``--window`` accepts: the window is applied in float32 for
+#: float pixel data, whose range ends near 3.4e38 (beyond it the edges become inf and the
+#: image all black or all grey).
+_WINDOW_LIMIT = 1e38
+
+
 def parse_window(text: str) -> Window:
-    """Parse ``CENTER,WIDTH`` (as given to ``--window``)."""
+    """Parse ``CENTER,WIDTH`` (as given to ``--window``).
+
+    Both numbers must be finite, and so must the window's edges (``center ± width/2``):
+    ``nan``, ``inf`` or ``1e308`` would render an all-black or all-grey image.
+
+    Raises:
+        UsageError: malformed, non-finite, or a width below 1 (PS3.3 C.11.2.1.2).
+    """
     try:
         center_s, width_s = text.split(",")
         center, width = float(center_s), float(width_s)
     except ValueError:
         raise UsageError(f"--window expects CENTER,WIDTH such as 40,400, got {text!r}") from None
+    if not all(math.isfinite(v) for v in (center, width, center - width / 2, center + width / 2)) or max(
+        abs(center), width
+    ) > _WINDOW_LIMIT:
+        raise UsageError(
+            f"--window expects finite numbers of at most {_WINDOW_LIMIT:g} such as 40,400, got {text!r}"
+        )
     if width < 1:
         raise UsageError(f"--window width must be >= 1 (PS3.3 C.11.2.1.2), got {width:g}")
     return Window(center, width)
@@ -319,6 +340,7 @@ def build_options(
                                                        else "x".join(map(str, max_size)))
     figure_options = build_figure_options(**figure)  # type: ignore[arg-type]
     _check_figure(figure_options, fmt, series, bit_depth, window_name, win or preset, window_index)
+    check_out_dir(Path(out_dir))
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
     return ExportOptions(
         out_dir=Path(out_dir),
@@ -368,6 +390,25 @@ def _check_figure(figure: FigureOptions, fmt: OutputFormat, series: bool, bit_de
         raise UsageError("--presentation-state applies to single images: drop --series")
     if figure.overlays and not figure.overlay_color.is_grey and bit_depth == 16:
         raise UsageError("a coloured --overlay-color makes an 8-bit RGB image: drop --bit-depth 16 or pick a grey")
+def check_out_dir(out_dir: Path) -> None:
+    """Check that ``out_dir`` is, or can be created as, a directory; create nothing.
+
+    The nearest existing ancestor must be a directory: ``--out afile/sub`` under a
+    file is refused here, at start-up, rather than failing when the first output is written.
+
+    Raises:
+        UsageError: ``out_dir`` or one of its ancestors is an existing non-directory.
+    """
+    for path in (out_dir, *out_dir.parents):
+        try:
+            if not path.exists():
+                continue
+        except OSError:
+            continue
+        if not path.is_dir():
+            where = "is" if path == out_dir else f"lies under {path}, which is"
+            raise UsageError(f"--out {out_dir} {where} a file, not a directory; choose another --out")
+        return
 
 
 def _coerce_format(text: str) -> OutputFormat:

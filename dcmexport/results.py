@@ -56,6 +56,9 @@ class ExportResult:
     keep_boxes: list[tuple[int, int, int, int]] | None = None
     #: existing outputs made under other options, kept as they are (status ``kept``): this run vouches for nothing in them
     kept_outputs: list[Path] = field(default_factory=list)
+    #: the de-identified (0008,0018) SOPInstanceUID (a keyed pseudonym unless --retain uids): lets the
+    #: batch tell two inputs of one instance apart from two copies; never printed or recorded
+    instance_uid: str | None = field(default=None, repr=False)
     #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
     links: list[LinkageRecord] = field(default_factory=list, repr=False)
 

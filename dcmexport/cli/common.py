@@ -7,11 +7,12 @@ construction; input paths are printed because the user named them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions, Key
     from dcmexport.options import ExportOptions
     from dcmexport.results import BatchResult, ExportResult
+    from dcmexport.sources.network import RemoteInput
 
 
 class LazyConsole:
@@ -99,6 +101,9 @@ def configure_logging(debug: bool) -> None:
     if not debug:
         logging.getLogger("pydicom").disabled = True
         logging.getLogger("pydicom").propagate = False  # child loggers (decoders) log tracebacks otherwise
+        for name in ("pynetdicom", "dicomweb_client"):  # their errors become one line of ours
+            logging.getLogger(name).disabled = True
+            logging.getLogger(name).propagate = False
 
 
 def describe_result_line(result: ExportResult) -> str:
@@ -106,8 +111,24 @@ def describe_result_line(result: ExportResult) -> str:
     return f"{result.source}: {result.status}: {result.reason}"
 
 
-def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
-    """Print the failures (stderr), the summary table and run notes; or a JSON summary on stdout."""
+#: Notes printed under an object's line in the summary, because they change what the user got;
+#: every note is in --json, the manifest and --log.
+SHOWN_NOTES = (
+    "not slice order",  # --series fell back to Instance Number
+    "--bit-depth 16 applies",  # written with 8 bits
+    "--series --montage makes",  # a multi-frame object among series
+    "(0008,0018) SOPInstanceUID",  # one instance in two different files
+)
+
+NOT_DICOM = "not-dicom"
+
+
+def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool, verbose: bool = False) -> None:
+    """Print the failures (stderr), the summary table and run notes; or a JSON summary on stdout.
+
+    Non-DICOM files in a folder are normal: they are counted in a note, and listed
+    one per line only with ``verbose`` (always in --json and --log).
+    """
     if as_json:
         payload = {
             "written": batch.count("written"),
@@ -134,16 +155,27 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
+    not_dicom = 0
     for result in batch.results:
         if result.status in ("failed", "refused", "kept"):
             err_console.print(describe_result_line(result), markup=False)
+        elif result.status == "skipped" and result.error_kind == NOT_DICOM:
+            not_dicom += 1
+            if verbose:
+                err_console.print(describe_result_line(result), markup=False, style="dim")
         elif result.status == "skipped" and not quiet:
             err_console.print(describe_result_line(result), markup=False, style="dim")
+        if not quiet:
+            for note in result.notes:
+                if any(marker in note for marker in SHOWN_NOTES):
+                    err_console.print(f"{result.source}: note: {note}", markup=False)
     if quiet:
         return
     from rich.table import Table
 
     notes = sorted({n for r in batch.results for n in r.notes if n.startswith("no frame timing")})
+    if not_dicom and not verbose:
+        notes.append(f"{not_dicom} non-DICOM file{'s' if not_dicom != 1 else ''} skipped (--verbose lists them)")
     table = Table(title="dcmexport summary", show_header=True, header_style="bold")
     columns = ["written", "skipped", "failed", "refused"] + (["kept"] if batch.count("kept") else [])
     for col in columns:
@@ -156,9 +188,28 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
         err_console.print(f"manifest: {batch.manifest}", markup=False)
 
 
+def finish(batch: BatchResult, inputs: list[Path], *, as_json: bool, quiet: bool, verbose: bool) -> int:
+    """Print the run's summary and return its exit code.
+
+    A run that found no DICOM object at all (an empty folder, only non-DICOM files)
+    says so in one line and exits 1: nothing was exported, as when every object fails.
+    (2 stays for what is refused before any work: options and missing paths.)
+    """
+    print_summary(batch, as_json=as_json, quiet=quiet, verbose=verbose)
+    if all(r.error_kind == NOT_DICOM for r in batch.results):
+        where = ", ".join(str(p) for p in inputs[:3]) + (", ..." if len(inputs) > 3 else "")
+        skipped = len(batch.results)
+        detail = f" ({skipped} non-DICOM file{'s' if skipped != 1 else ''} skipped)" if skipped else ""
+        err_console.print(f"dcmexport: no DICOM objects found in {where}{detail}", markup=False)
+        return 1
+    return batch.exit_code
+
+
 def existing_paths(paths: list[Path]) -> list[Path]:
-    """Check the inputs exist up front so a typo is a usage error, not a failed object."""
-    missing = [p for p in paths if not p.exists()]
+    """Check the inputs exist up front so a typo is a usage error, not a failed object (network specs pass)."""
+    from dcmexport.net import is_spec
+
+    missing = [p for p in paths if not p.exists() and not is_spec(p)]
     if missing:
         err_console.print(f"dcmexport: error: no such file or directory: {missing[0]}", markup=False)
         raise typer.Exit(USAGE_EXIT)
@@ -203,7 +254,7 @@ def deid_options_from_flags(
 
 def run_batch(
     kind: str,
-    inputs: list[Path],
+    inputs: Sequence[Path | RemoteInput],
     options: ExportOptions,
     *,
     key: Key | None,
@@ -212,30 +263,47 @@ def run_batch(
     quiet: bool,
     json_out: bool,
     log: Path | None = None,
+    **extra: Any,
 ) -> BatchResult:
-    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA)."""
+    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA; objects
+    retrieved from network sources). ``extra`` goes to the API call (``forward_to``, ``net``)."""
     from dcmexport import __version__, api
     from dcmexport.audit.runlog import RunLog
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
-    with contextlib.ExitStack() as stack:
-        runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
-        if not show_progress:
-            return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs,
-                        on_result=runlog.record if runlog else None)
-        return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, runlog)
+    written = [0]  # results come back only once their files have their final names
+
+    def count(result: ExportResult) -> None:
+        written[0] += result.status == "written"
+        if runlog is not None:
+            runlog.record(result)
+
+    try:
+        with contextlib.ExitStack() as stack:
+            runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
+            if not show_progress:
+                return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=count,
+                            **extra)
+            return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, count, extra)
+    except KeyboardInterrupt:
+        # Typer would exit 130 without a word; the outputs' atomic writes have removed the partial files.
+        n = written[0]
+        err_console.print(f"dcmexport: interrupted; {n} object{'s' if n != 1 else ''} written so far "
+                          "(complete files kept), nothing partial left", markup=False)
+        raise typer.Exit(130) from None
 
 
 def _run_with_progress(
     call: Any,
     kind: str,
-    inputs: list[Path],
+    inputs: Sequence[Path | RemoteInput],
     options: ExportOptions,
     key: Key | None,
     patient_map: dict[str, tuple[str, str]] | None,
     jobs: int,
-    runlog: Any,
+    record: Callable[[ExportResult], None],
+    extra: dict[str, Any],
 ) -> BatchResult:
     from rich.progress import (
         BarColumn,
@@ -255,24 +323,26 @@ def _run_with_progress(
 
     from dcmexport.sources import iter_input_files
 
-    total = sum(1 for _ in iter_input_files(inputs))  # a first estimate, shown while the inputs are opened
+    local = [p for p in inputs if isinstance(p, Path)]
+    total = sum(1 for _ in iter_input_files(local))  # a first estimate, shown while the inputs are opened
+    remote = len(local) < len(inputs)
     with Progress(
         TextColumn(f"[bold]{kind}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *([TextColumn("{task.fields[retrieved]} retrieved")] if remote else []),
         TextColumn("{task.fields[frames]} frames"),
         RateColumn(),
         TimeRemainingColumn(),
         console=err_console.console if isinstance(err_console, LazyConsole) else err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("objects", total=total, frames=0)
+        task = progress.add_task("objects", total=total, frames=0, retrieved=0)
 
         def on_result(result: ExportResult) -> None:
-            if runlog is not None:
-                runlog.record(result)
-            extra = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
-            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + extra)
+            record(result)
+            frames = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
+            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + frames)
 
         def on_frame() -> None:
             progress.update(task, frames=progress.tasks[task].fields["frames"] + 1)
@@ -280,9 +350,13 @@ def _run_with_progress(
         def on_start(objects: int) -> None:  # the exact total once archives are opened and series grouped
             progress.update(task, total=objects)
 
+        def on_retrieved(count: int) -> None:  # from the retrieving thread; rich's progress takes a lock
+            progress.update(task, retrieved=count)
+
         kwargs: dict[str, Any] = {"on_frame": on_frame} if kind == "export" else {}
+        inputs = [p if isinstance(p, Path) else dataclasses.replace(p, on_retrieved=on_retrieved) for p in inputs]
         return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result,
-                    on_start=on_start, **kwargs)
+                    on_start=on_start, **kwargs, **extra)
 
 
 def default_jobs() -> int:
@@ -297,9 +371,18 @@ def load_key_and_map(
     """Read ``--key-file`` and ``--patient-map`` (``--linkage`` is checked first, by the command)."""
     from dcmexport.audit.linkage import read_patient_map
     from dcmexport.deid import Key
+    from dcmexport.errors import UsageError
 
     key = Key.from_file(key_file) if key_file else None
-    mapping = read_patient_map(patient_map) if patient_map else None
+    mapping = None
+    if patient_map is not None:
+        try:
+            mapping = read_patient_map(patient_map)
+        except UnicodeDecodeError as exc:  # its text quotes the bytes: never shown
+            raise UsageError(
+                f"--patient-map {patient_map}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8 "
+                "(in a spreadsheet: 'CSV UTF-8'; a byte-order mark is allowed)"
+            ) from None
     return key, mapping
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +13,8 @@ from dcmexport.cli.common import collector_paused, out_console, usage_errors
 if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
 
+    from dcmexport.mask import MaskPreset
+
 PRESETS_EPILOG = """\
 Examples:
 
@@ -21,6 +24,9 @@ Examples:
 
   dcmexport presets --no-masks --no-windows   # profiles only
 """
+
+#: A table needs this many columns besides the longest name; a narrower console gets a list.
+_TABLE_SPARE = 40
 
 
 @app.command("presets", epilog=PRESETS_EPILOG)
@@ -38,25 +44,48 @@ def presets_command(
 
     with usage_errors():
         out_console.print(f"presets directory: {presets_dir()}", markup=False)
+        names = list_profiles()
         table = Table(title="de-identification profiles (--profile)", header_style="bold")
-        table.add_column("profile")
-        table.add_column("options on")
-        for name in list_profiles():
+        table.add_column("profile", no_wrap=True, min_width=max((len(n) for n in names), default=7))
+        table.add_column("options on", overflow="fold")
+        for name in names:
             table.add_row(name, ", ".join(load_profile(name).enabled()) or "(Basic Profile only)")
         out_console.print(table)
         if windows:
             out_console.print(window_presets_table(), markup=False)
         if masks:
-            presets = load_mask_presets()
-            mt = Table(title=f"burned-in mask presets ({len(presets)})", header_style="bold")
-            for col in ("name", "matches", "rectangles"):
-                mt.add_column(col)
-            for p in presets:
-                conditions = [
-                    f"{k}={'|'.join(map(str, v))}" for k, v in vars(p.match).items() if v
-                ]
-                mt.add_row(p.name, " ".join(conditions), str(len(p.rects)))
-            out_console.print(mt)
+            print_mask_presets(load_mask_presets())
+
+
+def print_mask_presets(presets: Sequence[MaskPreset]) -> None:
+    """Print the mask presets with their names whole (issue #19 item 10: names are copied into rules).
+
+    A table when the console has room for the longest name and the conditions; otherwise
+    each name on a line of its own (never cut, even past the edge) with its conditions
+    wrapped and indented below it.
+    """
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    title = f"burned-in mask presets ({len(presets)})"
+    longest = max((len(p.name) for p in presets), default=4)
+    rows = [(p.name, " ".join(f"{k}={'|'.join(map(str, v))}" for k, v in vars(p.match).items() if v), len(p.rects))
+            for p in presets]  # fmt: skip
+    if out_console.width >= longest + _TABLE_SPARE:
+        table = Table(title=title, header_style="bold")
+        table.add_column("name", no_wrap=True, min_width=longest)
+        table.add_column("matches", overflow="fold")
+        table.add_column("rects", justify="right", no_wrap=True)
+        for name, conditions, count in rows:
+            table.add_row(name, conditions, str(count))
+        out_console.print(table)
+        return
+    out_console.print(title, markup=False, highlight=False)
+    for name, conditions, count in rows:
+        out_console.print(Text.assemble((name, "bold"), f"  {count} rect{'' if count == 1 else 's'}"),
+                          no_wrap=True, overflow="ignore", crop=False)  # fmt: skip
+        out_console.print(Padding(Text(conditions, overflow="fold"), (0, 0, 0, 4)))
 
 
 def window_presets_table() -> Table:

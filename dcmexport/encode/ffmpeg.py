@@ -42,6 +42,7 @@ from dcmexport.encode.formats import OutputFormat
 from dcmexport.encode.h264 import x264_level_args
 from dcmexport.encode.matroska import TICK_NS, frame_wrapping, stream_header
 from dcmexport.errors import DcmexportError, EncodeError, UnsupportedError, UsageError
+from dcmexport.interrupts import critical_section
 
 TICKS_PER_SECOND = 1_000_000_000 // TICK_NS
 
@@ -277,27 +278,33 @@ class FfmpegWriter:
         ]  # fmt: skip
 
     def _launch(self, cmd: list[str]) -> None:
-        """Start ffmpeg with ``cmd`` and the stderr drain."""
-        try:
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                # Own session: Ctrl-C reaches Python, whose abort() stops ffmpeg,
-                # instead of killing ffmpeg under a half-written pipe.
-                start_new_session=sys.platform != "win32",
+        """Start ffmpeg with ``cmd`` and the stderr drain.
+
+        In a critical section: the ``--timeout`` alarm must not land inside Popen (ffmpeg
+        would run on unowned and write its file after the cleanup) or inside the
+        thread's start (it could not be joined: RuntimeError).
+        """
+        with critical_section():
+            try:
+                self._proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    # Own session: Ctrl-C reaches Python, whose abort() stops ffmpeg,
+                    # instead of killing ffmpeg under a half-written pipe.
+                    start_new_session=sys.platform != "win32",
+                )
+            except OSError as exc:
+                raise EncodeError(
+                    f"cannot start ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg"
+                ) from exc
+            # The thread gets the pipe and the deque, not self: holding the writer
+            # would keep an abandoned writer alive (and ffmpeg with it).
+            self._stderr_thread = threading.Thread(
+                target=_drain, args=(self._proc.stderr, self._stderr_tail), name="ffmpeg-stderr", daemon=True
             )
-        except OSError as exc:
-            raise EncodeError(
-                f"cannot start ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg"
-            ) from exc
-        # The thread gets the pipe and the deque, not self: holding the writer
-        # would keep an abandoned writer alive (and ffmpeg with it).
-        self._stderr_thread = threading.Thread(
-            target=_drain, args=(self._proc.stderr, self._stderr_tail), name="ffmpeg-stderr", daemon=True
-        )
-        self._stderr_thread.start()
+            self._stderr_thread.start()
 
     def _send(self, *chunks: bytes | memoryview) -> None:
         """Write to ffmpeg's stdin; if ffmpeg has exited, raise why."""

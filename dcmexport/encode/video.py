@@ -84,11 +84,13 @@ import numpy as np
 
 from dcmexport.encode.ffmpeg import FfmpegWriter, fps_fraction, last_meaningful_line
 from dcmexport.encode.formats import OutputFormat
+from dcmexport.encode.jpeg_filters import JPEG_CHROMA_SUBSAMPLINGS, jpeg_filter_chain
 from dcmexport.encode.matroska import RAW_FOURCC
 from dcmexport.encode.probe import probe_video
 from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError
 
-__all__ = ["JpegStreamWriter", "VideoWriter", "fps_fraction", "jpeg_filter_chain", "last_meaningful_line"]
+__all__ = ["JPEG_CHROMA_SUBSAMPLINGS", "JpegStreamWriter", "VideoWriter", "fps_fraction", "jpeg_filter_chain",
+           "last_meaningful_line"]
 
 # BT.709 limited range, applied and declared (see module docstring).
 _COLOUR_TAGS = (
@@ -109,8 +111,6 @@ _TAG_YUV = "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=
 _BT601_TAGS = (
     "-colorspace", "smpte170m", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
 )  # fmt: skip
-_TAG_BT601 = "setparams=range=tv:colorspace=smpte170m:color_primaries=bt709:color_trc=bt709"
-_SWS_FLAGS = "accurate_rnd"
 #: An ffmpeg stderr line from its JPEG decoder (``[mjpeg @ 0x..]``, ``[dec:mjpeg @ 0x..]``).
 _DECODER_LINE = re.compile(r"\[(dec:)?mjpeg @")
 
@@ -336,61 +336,3 @@ class JpegStreamWriter(FfmpegWriter):
                 f"JPEG frame data in (7FE0,0010) PixelData is damaged (ffmpeg's decoder: {detail}); nothing written"
             )
         return super()._failure()
-
-
-#: ffmpeg's planar format for YCbCr frames, by chroma subsampling (luma samples per chroma sample).
-_PLANAR_BY_SUBSAMPLING: dict[tuple[int, int], str] = {
-    (1, 1): "yuv444p", (2, 1): "yuv422p", (2, 2): "yuv420p", (4, 1): "yuv411p", (1, 2): "yuv440p",
-}  # fmt: skip
-#: Chroma subsamplings (luma samples per chroma sample) :class:`JpegStreamWriter` can take.
-JPEG_CHROMA_SUBSAMPLINGS = frozenset(_PLANAR_BY_SUBSAMPLING)
-
-
-def jpeg_filter_chain(
-    width: int,
-    height: int,
-    chroma_subsampling: tuple[int, int] | None,
-    boxes: Sequence[tuple[int, int, int, int]],
-    out_size: tuple[int, int] | None,
-) -> str:
-    """The ffmpeg filter chain of the JPEG passthrough: range -> masks -> resample -> pad -> 4:2:0 -> tags.
-
-    Masks come first, on the decoded planes at the stored size and chroma
-    layout, so no resampling (aspect, 4:2:0) can carry masked content past a
-    box edge. ``drawbox`` paints limited-range black (Y 16, CbCr 128), so
-    YCbCr frames are first converted from JPEG's full range to limited range
-    at the same size and layout (a per-sample mapping, no spatial filter);
-    one-component frames are full-range ``gray``, where ``drawbox`` paints 0.
-    The YCbCr matrix stays BT.601, as decoded; the output is tagged so.
-
-    :param width: stored columns.
-    :param height: stored rows.
-    :param chroma_subsampling: (horizontal, vertical) for YCbCr frames, None for grey.
-    :param boxes: rectangles to paint black, stored pixels, x1/y1 exclusive.
-    :param out_size: ``(rows, cols)`` after Lanczos resampling, or None for the stored size.
-    :returns: the ``-vf`` argument.
-    :raises UnsupportedError: a chroma layout without an ffmpeg planar format.
-    """
-    draw = [f"drawbox=x={x0}:y={y0}:w={x1 - x0}:h={y1 - y0}:color=black:t=fill" for x0, y0, x1, y1 in boxes]
-    parts: list[str] = []
-    to_tv = "in_range=pc:out_range=tv:"
-    if chroma_subsampling is None:
-        parts += draw
-    else:
-        planar = _PLANAR_BY_SUBSAMPLING.get(chroma_subsampling)
-        if planar is None:
-            raise UnsupportedError(f"no planar pixel format for chroma subsampling {chroma_subsampling}")
-        if draw:
-            parts += [f"scale={to_tv}flags={_SWS_FLAGS}", f"format={planar}", *draw]
-            to_tv = ""
-    out_h, out_w = out_size if out_size is not None else (height, width)
-    even_w, even_h = out_w + out_w % 2, out_h + out_h % 2
-    if (out_w, out_h) != (width, height):
-        parts.append(f"scale=w={out_w}:h={out_h}:{to_tv}flags=lanczos+{_SWS_FLAGS}")
-    else:
-        parts.append(f"scale={to_tv}flags={_SWS_FLAGS}")
-    if (even_w, even_h) != (out_w, out_h):
-        # 4:2:0 needs even sizes: pad black (limited range by now) at full chroma resolution.
-        parts += ["format=yuv444p", f"pad={even_w}:{even_h}:0:0:color=black"]
-    parts += ["format=yuv420p", _TAG_BT601]
-    return ",".join(parts)

@@ -161,6 +161,21 @@ class FramePipeline:
                 )
 
 
+def _bit_depth_note(fmt: OutputFormat, is_color: bool) -> str | None:
+    """Why ``--bit-depth 16`` gave 8 bits here (a note, not an error: a batch mixes grey and colour)."""
+    if fmt.is_video or fmt is OutputFormat.JPG:
+        return f"8-bit output: --bit-depth 16 applies to PNG and TIFF stills, not {fmt.value.upper()}"
+    if is_color:
+        return ("8 bits per channel: --bit-depth 16 applies to grayscale; "
+                "(0028,0004) PhotometricInterpretation is a colour one")
+    return None
+
+
+def _note_once(result: ExportResult, note: str | None) -> None:
+    if note is not None and note not in result.notes:
+        result.notes.append(note)
+
+
 def cap_size(size: tuple[int, int], max_side: int | None, max_size: tuple[int, int] | None = None) -> tuple[int, int]:
     """Scale (rows, cols) down so the long side is at most ``max_side`` and the image fits in
     ``max_size`` (width, height), keeping the aspect ratio."""
@@ -234,6 +249,8 @@ def plan_pixels(
         PresentationRenderers(ds, state, render_options, str(ds.get("SOPInstanceUID", "")))  # type: ignore[assignment]
         if state is not None else FrameRenderers(ds, render_options)
     )
+    if options.render.bit_depth == 16:
+        _note_once(result, _bit_depth_note(fmt, renderers.first.is_color))
     if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
         result.notes.append(f"per-frame rescale/window from the functional groups ({renderers.distinct} distinct)")
     plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing

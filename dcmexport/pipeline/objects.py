@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from dcmexport.atomic import OutputExistsError
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
@@ -30,7 +31,7 @@ from dcmexport.pipeline.frames import (
 )
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
-from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.resume import DUPLICATE_REASON, ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.states import choose_state
 from dcmexport.pipeline.writing import (
     FrameProgress,
@@ -114,6 +115,7 @@ def _export_file(
     pixels = pixel_state(ds, pipeline.plan, options)
     report = deidentifier.deidentify(ds, pixels=pixels)  # fail closed: before any output
     result.action_counts = dict(report.action_counts)
+    result.instance_uid = report.sop_instance_uid
     stem = output_stem(report.sop_instance_uid, input_sha)
     out_dir = options.out_dir
 
@@ -122,6 +124,11 @@ def _export_file(
         planned = [out_dir / f"{stem}{fmt.extension}"]
     else:
         indices = still_indices(options.encode.frames, frames)
+        if options.series and options.encode.montage and len(indices) < frames:
+            result.notes.append(
+                f"multi-frame object: --series --montage makes contact sheets of single-frame images only; "
+                f"{len(indices)} of its {frames} frames exported as a still (--frames all for every frame)"
+            )
         planned = [
             out_dir / (f"{stem}{fmt.extension}" if frames == 1 else f"{stem}_f{i:04d}{fmt.extension}") for i in indices
         ]
@@ -164,12 +171,23 @@ def _export_file(
             deidentifier.mark(ds, replace(pixels, ocr_clean=ocr_read_nothing(pipeline, frames)))  # OCR has run now
             count_pixel_text(result, write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite))
             written.append(planned[-1])
+    except OutputExistsError:
+        _lost_race(result)  # the files at these names are another worker's: never removed here
+        return
     except BaseException:
         remove_outputs(written)
         raise
     result.outputs = written
     result.status = WRITTEN
     note_verification(result, [pipeline])
+
+
+def _lost_race(result: ExportResult) -> None:
+    """A name that did not exist when the object was planned exists now: another worker of this run
+    wrote it, from the same input bytes under the same options (names are digests of both), so this
+    object is a duplicate. Its own temporaries go with its group; it vouches for no file (the
+    record of the object that wrote them does)."""
+    result.status, result.reason, result.outputs = SKIPPED, DUPLICATE_REASON, []
 
 
 def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier,
@@ -193,10 +211,15 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
     report = deidentifier.deidentify(ds, pixels=pixel_state(ds, plan, options))
     result.action_counts = dict(report.action_counts)
+    result.instance_uid = report.sop_instance_uid
     final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
-    count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
+    try:
+        count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
+    except OutputExistsError:
+        _lost_race(result)
+        return
     result.outputs = [final]
     result.status = WRITTEN

@@ -68,7 +68,7 @@ def passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: Frame
     """
     if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames or pipeline.figure is not None:
         return None
-    from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
+    from dcmexport.encode.jpeg_filters import JPEG_CHROMA_SUBSAMPLINGS
 
     if pipeline.renderers.varies or not pipeline.renderers.first.passes_uint8_through():
         return None

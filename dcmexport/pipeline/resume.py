@@ -38,6 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover
 _NOT_SHAPING = frozenset({"out_dir", "timeout", "overwrite", "keep_existing"})
 
 
+#: The reason of an input whose content another input of the run already exported.
+DUPLICATE_REASON = "duplicate: another input of this run has the same content"
+
+
 class Decision(enum.Enum):
     """What to do with one object's planned outputs."""
 
@@ -168,7 +172,7 @@ def apply_resume(
         result.status, result.reason, result.outputs = SKIPPED, "already exported with the same options (use --overwrite to redo)", planned
         return None
     if decision is Decision.DUPLICATE:
-        result.status, result.reason = SKIPPED, "duplicate: another input of this run has the same content"
+        result.status, result.reason = SKIPPED, DUPLICATE_REASON
         result.outputs = planned
         return None
     if decision is Decision.KEEP:
