@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcmexport.encode.formats import FORMATS, OutputFormat, coerce_format
 from dcmexport.errors import UsageError
@@ -74,6 +74,29 @@ class Frames:
 
 
 @dataclass(frozen=True)
+class FrameRange:
+    """``--frame-range A:B[:STEP]``: the frames of a clip to keep, as a Python slice of 0-based frame numbers.
+
+    ``stop`` is exclusive; negative ``start``/``stop`` count from the end; None
+    is the start or the end; ``step`` >= 1 keeps every STEP-th frame, each
+    then shown for the time its skipped neighbours took (real time is kept).
+    """
+
+    start: int | None = None
+    stop: int | None = None
+    step: int = 1
+
+    def select(self, frames: int) -> range:
+        """The 0-based frame numbers kept of an object with ``frames`` frames."""
+        return range(frames)[slice(self.start, self.stop, self.step)]
+
+    def describe(self) -> str:
+        """The range as typed: ``A:B`` or ``A:B:STEP`` (empty for an open end)."""
+        text = f"{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}"
+        return text + (f":{self.step}" if self.step != 1 else "")
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """How stored values become display values."""
 
@@ -82,6 +105,7 @@ class RenderOptions:
     bit_depth: int = 8  # 8 or 16 (16 only for grayscale PNG/TIFF)
     aspect: bool = True  # resample to square pixels
     max_side: int | None = None  # cap the output's long side (slides); None keeps the full size
+    max_size: tuple[int, int] | None = None  # (width, height) the output must fit in; None: no box
     window_preset: WindowPreset | None = None  # --window NAME (presets/windows.toml): a window for some modalities
     window_name: str | None = None  # --window-name: the file's window whose (0028,1055) explanation matches
 
@@ -96,6 +120,11 @@ class EncodeOptions:
     fps: float | None = None
     frames: Frames = field(default_factory=Frames)
     montage: bool = False  # with --series and a still format: one contact sheet per series
+    frame_range: FrameRange | None = None  # clips: the frames kept (None: all)
+    speed: float = 1.0  # clips: playback speed, frame times divided by it
+    loop: int = 0  # animated images (GIF, WebP, APNG): number of plays, 0 forever
+    lossless: bool = False  # WebP: lossless instead of --quality
+    max_fps: float | None = None  # clips: fastest rate written (slower plays, every frame kept); None: the format's
 
 
 class OcrCheck(enum.StrEnum):
@@ -177,6 +206,33 @@ def parse_frames(text: str) -> Frames:
     return Frames(FrameSelection.INDEX, index)
 
 
+def parse_frame_range(text: str) -> FrameRange:
+    """Parse ``A:B`` or ``A:B:STEP`` (as given to ``--frame-range``): a Python slice of 0-based frames."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        start, stop = (int(p) if p.strip() else None for p in parts[:2])
+        step = int(parts[2]) if len(parts) == 3 and parts[2].strip() else 1
+    except ValueError:
+        raise UsageError(f"--frame-range expects A:B or A:B:STEP (0-based, B exclusive, negative from the end) "
+                         f"such as 10:40 or 0:-1:2, got {text!r}") from None
+    if step < 1:
+        raise UsageError(f"--frame-range STEP must be >= 1, got {step}")
+    return FrameRange(start, stop, step)
+
+
+def parse_max_size(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (as given to ``--max-size``), each at least 16."""
+    try:
+        width, height = (int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--max-size expects WIDTHxHEIGHT such as 1920x1080, got {text!r}") from None
+    if min(width, height) < 16:
+        raise UsageError(f"--max-size sides must be at least 16 pixels, got {text!r}")
+    return width, height
+
+
 def _default_deid() -> DeidOptions:
     from dcmexport.deid import DeidOptions
 
@@ -232,6 +288,12 @@ def build_options(
     series: bool = False,
     montage: bool = False,
     timeout: float | None = None,
+    frame_range: str | FrameRange | None = None,
+    speed: float = 1.0,
+    loop: int = 0,
+    lossless: bool = False,
+    max_size: str | tuple[int, int] | None = None,
+    max_fps: float | None = None,
     window_name: str | None = None,
     **figure: object,
 ) -> ExportOptions:
@@ -273,6 +335,9 @@ def build_options(
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     if fps is not None and not 0.1 <= fps <= 240:
         raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
+    clip = _check_clip_options(fmt, series, frame_range, speed, loop, lossless, max_fps)
+    box = None if max_size is None else parse_max_size(max_size if isinstance(max_size, str)
+                                                       else "x".join(map(str, max_size)))
     figure_options = build_figure_options(**figure)  # type: ignore[arg-type]
     _check_figure(figure_options, fmt, series, bit_depth, window_name, win or preset, window_index)
     check_out_dir(Path(out_dir))
@@ -280,10 +345,10 @@ def build_options(
     return ExportOptions(
         out_dir=Path(out_dir),
         render=RenderOptions(window=win, window_index=window_index,
-                             bit_depth=bit_depth, aspect=aspect, max_side=max_side,
+                             bit_depth=bit_depth, aspect=aspect, max_side=max_side, max_size=box,
                              window_preset=preset, window_name=window_name.strip() if window_name else None),
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
-                             frames=parse_frames(str(frames)), montage=montage),
+                             frames=parse_frames(str(frames)), montage=montage, **clip),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
                          us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
                          ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
@@ -352,6 +417,30 @@ def _coerce_format(text: str) -> OutputFormat:
     except ValueError:
         choices = ", ".join(f.value for f in OutputFormat)
         raise UsageError(f"--format must be one of {choices}; got {text!r}") from None
+
+
+def _check_clip_options(fmt: OutputFormat, series: bool, frame_range: str | FrameRange | None, speed: float,
+                        loop: int, lossless: bool, max_fps: float | None) -> dict[str, Any]:
+    """The clip options checked against the chosen format (AUTO makes MP4 clips), as EncodeOptions fields."""
+    still = fmt is not OutputFormat.AUTO and not fmt.is_video
+    cut = parse_frame_range(frame_range) if isinstance(frame_range, str) else frame_range
+    if still and (cut is not None or speed != 1):
+        raise UsageError(f"--frame-range and --speed apply to clips (mp4, webm, gif, webp, apng), not {fmt.value}")
+    if cut is not None and series:
+        raise UsageError("--frame-range applies to multi-frame objects, not to --series clips")
+    if not (math.isfinite(speed) and 0.25 <= speed <= 4):
+        raise UsageError(f"--speed must be between 0.25 and 4 (playback speed), got {speed:g}")
+    looping = ", ".join(f.value for f, s in FORMATS.items() if s.loops)
+    if loop and (fmt is OutputFormat.AUTO or not fmt.spec.loops):
+        raise UsageError(f"--loop applies to {looping} only, not {fmt.value}")
+    if not 0 <= loop <= 65535:
+        raise UsageError(f"--loop must be 0..65535 plays (0: forever), got {loop}")
+    if lossless and fmt is not OutputFormat.WEBP:
+        raise UsageError(f"--lossless applies to webp only (png, tiff and apng are always lossless), not {fmt.value}")
+    if max_fps is not None and not 1 <= max_fps <= 240:
+        raise UsageError(f"--max-fps must be between 1 and 240, got {max_fps:g}")
+    return {"frame_range": cut, "speed": float(speed), "loop": loop, "lossless": lossless,
+            "max_fps": None if max_fps is None else float(max_fps)}
 
 
 def _check_crf(crf: int | None, fmt: OutputFormat) -> None:

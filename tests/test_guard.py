@@ -101,6 +101,7 @@ class TestThreadsStartedUnderTheAlarm:
     'cannot join thread before it is started'): deterministic with a thread whose start is slow."""
 
     def test_alarm_during_the_drain_threads_start(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        import dcmexport.encode.ffmpeg as ffmpeg
         import dcmexport.encode.video as video
         from dcmexport.options import OutputFormat
 
@@ -109,7 +110,7 @@ class TestThreadsStartedUnderTheAlarm:
                 time.sleep(0.4)  # the alarm (0.1 s) fires here, before the thread runs
                 super().start()
 
-        monkeypatch.setattr(video.threading, "Thread", SlowStart)
+        monkeypatch.setattr(ffmpeg.threading, "Thread", SlowStart)  # the writers' base starts the drain
         out = tmp_path / "clip.mp4"
         seen: list[str] = []
 

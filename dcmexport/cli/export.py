@@ -62,8 +62,14 @@ def export_command(
     series: Annotated[bool, typer.Option(help="Group single-frame images by series into one scroll-through clip, in slice order (Instance Number when orientations differ).", rich_help_panel=params.CLIPS)] = False,
     montage: Annotated[bool, typer.Option(help="With --series and --format png/jpg/tiff: one contact sheet per series.", rich_help_panel=params.CLIPS)] = False,
     fps: Annotated[float | None, typer.Option(help="Clip frame rate (default: the rate the file records).", rich_help_panel=params.CLIPS, metavar="FPS")] = None,
-    quality: Annotated[int, typer.Option(help="JPEG quality 1..100.", rich_help_panel=params.OUTPUT, metavar="1-100")] = 95,
+    quality: Annotated[int, typer.Option(help="JPEG and WebP quality 1..100.", rich_help_panel=params.OUTPUT, metavar="1-100")] = 95,
     crf: Annotated[int | None, typer.Option(help="Video quality: constant-rate factor, lower is better (default: the format's own, MP4 18, WebM 32).", show_default=False, rich_help_panel=params.CLIPS, metavar="CRF")] = None,
+    frame_range: Annotated[str | None, typer.Option(help="Keep frames A:B[:STEP] (0-based, B exclusive, negative from the end).", show_default=False, rich_help_panel=params.CLIPS, metavar="A:B[:STEP]")] = None,
+    speed: Annotated[float, typer.Option(help="Playback speed 0.25..4 (frame times divided by it).", rich_help_panel=params.CLIPS, metavar="F")] = 1.0,
+    loop: Annotated[int, typer.Option(help="GIF/WebP/APNG: number of plays, 0 = forever.", min=0, rich_help_panel=params.CLIPS, metavar="N")] = 0,
+    lossless: Annotated[bool, typer.Option(help="WebP: lossless instead of --quality.", rich_help_panel=params.CLIPS)] = False,
+    max_size: Annotated[str | None, typer.Option(help="Fit the output within WIDTHxHEIGHT, e.g. 1920x1080.", show_default=False, rich_help_panel=params.OUTPUT, metavar="WxH")] = None,
+    max_fps: Annotated[float | None, typer.Option(help="Fastest clip rate written; faster clips play slower, every frame kept.", show_default=False, rich_help_panel=params.CLIPS, metavar="FPS")] = None,
     mask: Annotated[list[str] | None, typer.Option("--mask", help="Blank a rectangle X,Y,W,H on every frame (repeatable; negative X/Y from the right/bottom).", rich_help_panel=params.BURNED_IN, metavar="X,Y,W,H")] = None,
     mask_file: params.MaskFile = None,
     mask_presets: params.MaskPresets = True,
@@ -123,7 +129,8 @@ def export_command(
         chosen: dict[str, Any] = {
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
-            "montage": montage, "dpi": dpi, "width_mm": width_mm,
+            "montage": montage, "frame_range": frame_range, "speed": speed, "loop": loop, "lossless": lossless,
+            "max_size": max_size, "max_fps": max_fps, "dpi": dpi, "width_mm": width_mm,
         }
         if preset is not None:
             chosen = apply_workflow(ctx, preset, chosen)

@@ -59,22 +59,6 @@ def resolve_format(fmt: OutputFormat, frames: int) -> OutputFormat:
     return fmt
 
 
-def playable_rate(fps: float, fmt: OutputFormat, result: ExportResult) -> float:
-    """The rate a clip is written at: ``fps``, or the format's fastest honest rate, every frame kept.
-
-    GIF delays are whole hundredths of a second and browsers play delays under
-    2/100 s slowly, so a faster clip is written at 50 fps and plays longer; the
-    result says so (issue #19 item 5: never drop frames, never report a rate the
-    file does not hold).
-    """
-    limit = fmt.spec.max_fps
-    if limit is None or fps <= limit:
-        return fps
-    result.notes.append(f"{fmt.value} plays at most {limit:g} fps: rate lowered from {fps:g} to {limit:g} fps, "
-                        f"every frame kept (plays {fps / limit:.2g}x slower)")
-    return limit
-
-
 def still_indices(selection: Frames, frames: int) -> list[int]:
     if selection.selection is FrameSelection.ALL:
         return list(range(frames))
@@ -192,11 +176,16 @@ def _note_once(result: ExportResult, note: str | None) -> None:
         result.notes.append(note)
 
 
-def cap_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
-    """Scale (rows, cols) down so the long side is at most ``max_side``, keeping the aspect ratio."""
-    if not max_side or max(size) <= max_side:
+def cap_size(size: tuple[int, int], max_side: int | None, max_size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Scale (rows, cols) down so the long side is at most ``max_side`` and the image fits in
+    ``max_size`` (width, height), keeping the aspect ratio."""
+    factor = 1.0
+    if max_side and max(size) > max_side:
+        factor = max_side / max(size)
+    if max_size is not None:
+        factor = min(factor, max_size[0] / size[1], max_size[1] / size[0])
+    if factor >= 1:
         return size
-    factor = max_side / max(size)
     return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
 
 
@@ -269,7 +258,8 @@ def plan_pixels(
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
-    out_size = cap_size(out_size, render_options.max_side)
+    side_capped = cap_size(out_size, render_options.max_side)
+    out_size = cap_size(out_size, render_options.max_side, render_options.max_size)
     figure = None
     if state is not None or options.figure.shapes_pixels:
         figure = plan_figure(ds, options, render_options, frames, result, state=state, aspect_spacing=spacing)
@@ -294,6 +284,9 @@ def plan_pixels(
         if render_options.max_side and max(out_size) == render_options.max_side:
             why = f"{why}, " if why else ""
             why += f"long side capped at {render_options.max_side}"
+        elif out_size != side_capped and render_options.max_size is not None:
+            why = f"{why}, " if why else ""
+            why += "fitted in {}x{}".format(*render_options.max_size)
         result.notes.append(f"resized {cols}x{rows} -> {out_size[1]}x{out_size[0]} ({why})")
     pipeline = FramePipeline(
         renderers,

@@ -20,12 +20,12 @@ from dcmexport.mask import MaskPlan, plan_masks
 from dcmexport.options import (
     ExportOptions,
 )
+from dcmexport.pipeline.clip import plan_checks_for_cut, plan_clip
 from dcmexport.pipeline.frames import (
     ocr_read_nothing,
     output_stem,
     pixel_state,
     plan_pixels,
-    playable_rate,
     resolve_format,
     still_indices,
 )
@@ -50,7 +50,6 @@ from dcmexport.read import (
     read_small_file,
     sha256_file,
 )
-from dcmexport.render.timing import frame_rate_from_dataset
 from dcmexport.results import (
     SKIPPED,
     WRITTEN,
@@ -102,8 +101,13 @@ def _export_file(
         result.status = SKIPPED
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
+    clip = plan_clip(ds, frames, fmt, options) if fmt.is_video else None  # timing: before de-identification
+    if clip is not None:
+        result.frames = clip.count  # what the clip holds, also when an existing one is skipped
     state = choose_state(ds, presentations, options.figure.presentation.mode, result) if presentations else None
     pipeline = plan_pixels(ds, options, fmt, frames, result, state=state)
+    if clip is not None and clip.indices is not None:
+        plan_checks_for_cut(pipeline, clip.count, options)
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)
@@ -137,23 +141,23 @@ def _export_file(
 
     written: list[Path] = []
     try:
-        if fmt.is_video:
-            rate = frame_rate_from_dataset(ds, options.encode.fps)
-            result.fps, result.fps_source = playable_rate(rate.fps, fmt, result), rate.source
-            if rate.source == "default":
-                result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+        if clip is not None:
+            clip.apply_to(result)
             progress = FrameProgress(on_frame)
             if passthrough is not None:
                 try:
-                    encode_jpeg_clip(planned[0], fmt, result.fps, path, ds, passthrough, pipeline, frames,
-                                      options, progress)
+                    encode_jpeg_clip(planned[0], clip, fmt, path, ds, passthrough, pipeline, options, progress)
                 except UnsupportedError:
                     log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
                     passthrough = None
                     progress.replay()  # frames already reported are not reported twice
             if passthrough is None:
-                images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-                encode_clip(planned[0], fmt, result.fps, images, frames, options, progress)
+                numbers = clip.indices
+                decoded = iter_frames(path, ds, indices=numbers)
+                images = (pipeline(frame, i, number=None if numbers is None else numbers[i])
+                          for i, frame in enumerate(decoded))
+                encode_clip(planned[0], fmt, clip.fps, images, clip.count, options, progress,
+                            timestamps=clip.timestamps)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]

@@ -23,7 +23,8 @@ from pydicom.dataset import Dataset
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
-from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels, playable_rate
+from dcmexport.pipeline.clip import lower_rate
+from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
@@ -278,7 +279,11 @@ def _export_series(
     if montage:
         write_still_atomic(final, apply_montage(list(images())), fmt, options, pipelines[0])
     else:
-        fps = playable_rate(options.encode.fps or SERIES_DEFAULT_FPS, fmt, result)
+        speed = options.encode.speed
+        if speed != 1:
+            result.notes.append(f"speed {speed:g}x: frame times divided by {speed:g}")
+        limits = [v for v in (fmt.spec.max_fps, options.encode.max_fps) if v is not None]
+        fps = lower_rate((options.encode.fps or SERIES_DEFAULT_FPS) * speed, fmt, min(limits, default=None), result.notes)
         result.fps, result.fps_source = fps, "--fps" if options.encode.fps else "default"
         encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
     result.outputs = [final]
