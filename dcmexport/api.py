@@ -17,10 +17,12 @@ from dcmexport.errors import UsageError
 from dcmexport.executors import Executor
 from dcmexport.options import ExportOptions, build_options
 from dcmexport.pipeline.batch import BatchObserver, CallbackObserver, run_batch
+from dcmexport.pipeline.shards import Shard
 from dcmexport.pipeline.tasks import TaskKind
 from dcmexport.results import BatchResult, ExportResult, Status
 
-__all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "Status", "build_options", "deidentify", "export"]
+__all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "Shard", "Status", "build_options", "deidentify",
+           "export"]
 
 
 def _executor(jobs: int, executor: Executor | None) -> Executor:
@@ -48,10 +50,12 @@ def export(
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
     on_frame: Callable[[], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
     jobs: int = 1,
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
+    shard: Shard | None = None,
+    keep_written: bool = True,
     **kwargs: object,
 ) -> BatchResult:
     """Export files and folders of DICOM objects to de-identified media.
@@ -65,10 +69,14 @@ def export(
         on_result: called with each object's result as it completes (progress).
         on_frame: called after each encoded frame (progress; only with ``jobs=1``).
         on_start: called once, before the first object, with the number of results to
-            come (zip members counted, a ``series`` counted once): a progress total.
+            come (zip members counted, a ``series`` counted once): a progress total; None
+            when the run is larger than the plan made ahead (discovery streams).
         jobs: worker processes of the local executor; objects are independent, so outputs do not depend on it.
         executor: where tasks run (default: the local executor with ``jobs`` processes).
         observers: side concerns told of the batch's start, each result and its end.
+        shard: process only this part of the inputs (``Shard(i, n)``); every shard needs the same key.
+        keep_written: False keeps only the results not written in the returned batch (counts for
+            the rest): memory flat in the number of objects.
 
     Returns:
         A :class:`BatchResult`; its ``exit_code`` is non-zero when anything failed.
@@ -78,7 +86,7 @@ def export(
         InputError: an input path does not exist.
     """
     return run_batch(TaskKind.EXPORT, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), on_frame=on_frame,
+                     executor=_executor(jobs, executor), on_frame=on_frame, shard=shard, keep_written=keep_written,
                      observers=[CallbackObserver(on_start, on_result), *observers])
 
 
@@ -90,10 +98,12 @@ def deidentify(
     key: Key | None = None,
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
     jobs: int = 1,
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
+    shard: Shard | None = None,
+    keep_written: bool = True,
     **kwargs: object,
 ) -> BatchResult:
     """Write de-identified DICOM Part 10 files (pixels masked like the media would be).
@@ -108,4 +118,5 @@ def deidentify(
         A :class:`BatchResult` with one ``.dcm`` output per written object.
     """
     return run_batch(TaskKind.DEID, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), observers=[CallbackObserver(on_start, on_result), *observers])
+                     executor=_executor(jobs, executor), shard=shard, keep_written=keep_written,
+                     observers=[CallbackObserver(on_start, on_result), *observers])

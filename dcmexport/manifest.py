@@ -14,6 +14,7 @@ import datetime as _dt
 import enum
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,7 @@ class Manifest:
 
     @classmethod
     def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key, command: str = "export",
-             fingerprint: str | None = None) -> Manifest:
+             fingerprint: str | None = None, name: str = MANIFEST_NAME) -> Manifest:
         """Open ``out_dir/manifest.jsonl`` and write the run record.
 
         Args:
@@ -68,8 +69,9 @@ class Manifest:
             key: only whether it is ephemeral is recorded, never the key.
             command: ``export`` or ``deid``.
             fingerprint: the outputs' fingerprint (:mod:`dcmexport.pipeline.resume`), recorded per object.
+            name: the file in ``out_dir`` (a shard writes its own part, :mod:`dcmexport.pipeline.shards`).
         """
-        manifest = cls(out_dir / MANIFEST_NAME, fingerprint)
+        manifest = cls(out_dir / name, fingerprint)
         opts = jsonable(options)
         if isinstance(opts, dict):
             opts.pop("out_dir", None)
@@ -87,12 +89,13 @@ class Manifest:
         )
         return manifest
 
-    def record(self, result: ExportResult, *, out_dir: Path) -> None:
+    def record(self, result: ExportResult, *, out_dir: Path, extra: Mapping[str, Any] | None = None) -> None:
         """Append one object record (PHI-free by construction: no paths of inputs, no values).
 
         ``outputs`` lists only files this record vouches for (written, or found made under the
         same fingerprint); a ``kept`` object's files, made under other options, are listed as
-        ``kept`` so that no reader takes this run's masks and notes for theirs.
+        ``kept`` so that no reader takes this run's masks and notes for theirs. ``extra``
+        adds PHI-free fields (a shard's keyed ``input_id``).
         """
 
         def names(paths: list[Path]) -> list[str]:
@@ -116,8 +119,13 @@ class Manifest:
                 "masks": [list(b) for b in result.mask_boxes],
                 "keep": None if result.keep_boxes is None else [list(b) for b in result.keep_boxes],
                 "seconds": round(result.seconds, 3),
+                **(extra or {}),
             }
         )
+
+    def write_record(self, record: Mapping[str, Any]) -> None:
+        """Append a record of another kind (a shard's ``shard`` records); PHI-free by the caller's contract."""
+        self._write(dict(record))
 
     def _write(self, record: dict[str, Any]) -> None:
         # Flushed per line (a crash keeps what the OS has); fsynced once at close. Outputs
@@ -140,7 +148,7 @@ class Manifest:
         self.close()
 
 
-def read_output_fingerprints(out_dir: Path) -> dict[str, str]:
+def read_output_fingerprints(out_dir: Path, name: str = MANIFEST_NAME) -> dict[str, str]:
     """Map each output name in ``out_dir``'s manifest to the fingerprint of the last record vouching for it.
 
     Records without a fingerprint (older versions) vouch for nothing, so their
@@ -149,7 +157,7 @@ def read_output_fingerprints(out_dir: Path) -> dict[str, str]:
     """
     fingerprints: dict[str, str] = {}
     try:
-        with open(out_dir / MANIFEST_NAME, encoding="utf-8", errors="replace") as fh:
+        with open(out_dir / name, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 _vouch(line, fingerprints)
     except OSError:

@@ -66,18 +66,40 @@ class ExportResult:
 
 @dataclass
 class BatchResult:
-    """All results of one run, plus run-level notes (e.g. that the key was ephemeral)."""
+    """All results of one run, plus run-level notes (e.g. that the key was ephemeral).
+
+    With ``keep_written`` False, written results are counted, not kept: a run of
+    millions of objects then holds the counts, the distinct notes of the written
+    objects and the results that need reporting (failed, refused, skipped, kept).
+    """
 
     results: list[ExportResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest: Path | None = None
+    keep_written: bool = True
+    #: written results counted but not kept (``keep_written`` False), and their distinct notes
+    folded: int = 0
+    folded_notes: set[str] = field(default_factory=set)
+
+    def add(self, result: ExportResult) -> None:
+        """Take one result (kept in :attr:`results`, or folded into the counts when written)."""
+        if self.keep_written or result.status != Status.WRITTEN:
+            self.results.append(result)
+        else:
+            self.folded += 1
+            self.folded_notes.update(result.notes)
 
     def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+        folded = self.folded if status == Status.WRITTEN else 0
+        return folded + sum(1 for r in self.results if r.status == status)
+
+    def result_notes(self) -> set[str]:
+        """The distinct notes of every result, kept or folded."""
+        return {n for r in self.results for n in r.notes} | self.folded_notes
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results)  # folded results were written
 
     @property
     def exit_code(self) -> int:

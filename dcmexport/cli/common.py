@@ -13,18 +13,21 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
 from dcmexport.errors import DcmexportError
+from dcmexport.executors import ExecutorName
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from dcmexport.deid import DeidOptions, Key
     from dcmexport.options import ExportOptions
+    from dcmexport.pipeline.shards import Shard
     from dcmexport.results import BatchResult, ExportResult
 
 
@@ -143,7 +146,7 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool) -> None:
         return
     from rich.table import Table
 
-    notes = sorted({n for r in batch.results for n in r.notes if n.startswith("no frame timing")})
+    notes = sorted(n for n in batch.result_notes() if n.startswith("no frame timing"))
     table = Table(title="dcmexport summary", show_header=True, header_style="bold")
     columns = ["written", "skipped", "failed", "refused"] + (["kept"] if batch.count("kept") else [])
     for col in columns:
@@ -201,6 +204,36 @@ def deid_options_from_flags(
     return load_profile(profile, **overrides)
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """Where a batch runs (``--executor``, ``--scheduler``, ``--scheduler-file``) and which part of it (``--shard``)."""
+
+    executor: ExecutorName = ExecutorName.LOCAL
+    scheduler: str | None = None
+    scheduler_file: Path | None = None
+    shard: Shard | None = None
+
+    def linkage(self, path: Path | None) -> Path | None:
+        """Where this run writes ``--linkage``: a shard writes its own part (``dcmexport merge`` combines them)."""
+        return path if path is None or self.shard is None else self.shard.linkage_path(path)
+
+
+def distribution(executor: ExecutorName, scheduler: str | None, scheduler_file: Path | None,
+                 shard: str | None) -> Distribution:
+    """Coerce the distribution flags (``--shard auto`` reads the job array's environment here).
+
+    Raises:
+        UsageError: a malformed ``--shard``, or a scheduler without ``--executor dask``.
+    """
+    from dcmexport.pipeline.shards import parse_shard
+
+    if executor is ExecutorName.LOCAL and (scheduler or scheduler_file):
+        from dcmexport.errors import UsageError
+
+        raise UsageError("--scheduler and --scheduler-file apply to --executor dask")
+    return Distribution(executor, scheduler, scheduler_file, parse_shard(shard) if shard is not None else None)
+
+
 def run_batch(
     kind: str,
     inputs: list[Path],
@@ -212,19 +245,30 @@ def run_batch(
     quiet: bool,
     json_out: bool,
     log: Path | None = None,
+    spread: Distribution = Distribution(),
+    keep_written: bool = True,
 ) -> BatchResult:
-    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA)."""
+    """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA).
+
+    ``keep_written`` False: the batch counts written objects instead of holding their results
+    (a run of millions; the summary needs only the others).
+    """
     from dcmexport import __version__, api
+    from dcmexport.executors import make_executor
     from dcmexport.runlog import RunLog
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
+    executor = make_executor(spread.executor, jobs=jobs, scheduler=spread.scheduler,
+                             scheduler_file=spread.scheduler_file)
+    extra: dict[str, Any] = {"executor": executor, "shard": spread.shard, "keep_written": keep_written}
     with contextlib.ExitStack() as stack:
         runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
         if not show_progress:
-            return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs,
-                        on_result=runlog.record if runlog else None)
-        return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, runlog)
+            return call(inputs, options=options, key=key, patient_map=patient_map,
+                        on_result=runlog.record if runlog else None, **extra)
+        per_object = jobs > 1 or spread.executor is not ExecutorName.LOCAL  # frames counted per finished object
+        return _run_with_progress(call, kind, inputs, options, key, patient_map, per_object, runlog, extra)
 
 
 def _run_with_progress(
@@ -234,9 +278,12 @@ def _run_with_progress(
     options: ExportOptions,
     key: Key | None,
     patient_map: dict[str, tuple[str, str]] | None,
-    jobs: int,
+    per_object: bool,
     runlog: Any,
+    extra: dict[str, Any],
 ) -> BatchResult:
+    import threading
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -255,7 +302,6 @@ def _run_with_progress(
 
     from dcmexport.sources import iter_input_files
 
-    total = sum(1 for _ in iter_input_files(inputs))  # a first estimate, shown while the inputs are opened
     with Progress(
         TextColumn(f"[bold]{kind}"),
         BarColumn(),
@@ -266,23 +312,38 @@ def _run_with_progress(
         console=err_console.console if isinstance(err_console, LazyConsole) else err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("objects", total=total, frames=0)
+        task = progress.add_task("objects", total=None, frames=0)
+        totals = threading.Lock()
+        exact: list[int] = []
+
+        def count_files() -> None:
+            # A first estimate, counted beside the run (a huge tree must not delay the first object);
+            # the exact total from on_start, when known, wins.
+            total = sum(1 for _ in iter_input_files(inputs))
+            with totals:
+                if not exact:
+                    progress.update(task, total=total)
+
+        threading.Thread(target=count_files, name="dcmexport-count", daemon=True).start()
 
         def on_result(result: ExportResult) -> None:
             if runlog is not None:
                 runlog.record(result)
-            extra = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
-            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + extra)
+            more = result.frames if per_object else 0
+            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + more)
 
         def on_frame() -> None:
             progress.update(task, frames=progress.tasks[task].fields["frames"] + 1)
 
-        def on_start(objects: int) -> None:  # the exact total once archives are opened and series grouped
-            progress.update(task, total=objects)
+        def on_start(objects: int | None) -> None:  # the exact total once archives are opened and series grouped
+            if objects is not None:
+                with totals:
+                    exact.append(objects)
+                    progress.update(task, total=objects)
 
         kwargs: dict[str, Any] = {"on_frame": on_frame} if kind == "export" else {}
-        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result,
-                    on_start=on_start, **kwargs)
+        return call(inputs, options=options, key=key, patient_map=patient_map, on_result=on_result,
+                    on_start=on_start, **kwargs, **extra)
 
 
 def default_jobs() -> int:

@@ -12,6 +12,7 @@ from dcmexport.cli.common import (
     configure_logging,
     default_jobs,
     deid_options_from_flags,
+    distribution,
     existing_paths,
     finish_linkage,
     load_key_and_map,
@@ -48,6 +49,10 @@ def deid_command(
     overwrite: params.Overwrite = False,
     keep_existing: params.KeepExisting = False,
     jobs: params.Jobs = 0,
+    executor: params.ExecutorChoice = params.ExecutorName.LOCAL,
+    scheduler: params.Scheduler = None,
+    scheduler_file: params.SchedulerFile = None,
+    shard: params.ShardPart = None,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
     quiet: params.Quiet = False,
@@ -74,8 +79,10 @@ def deid_command(
             timeout=timeout,
         )
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        spread = distribution(executor, scheduler, scheduler_file, shard)
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
-                          quiet=quiet, json_out=json_out, log=log)
-        finish_linkage(batch, linkage, out)
+                          quiet=quiet, json_out=json_out, log=log, spread=spread,
+                          keep_written=json_out or linkage is not None)
+        finish_linkage(batch, spread.linkage(linkage), out)
     print_summary(batch, as_json=json_out, quiet=quiet)
     raise typer.Exit(batch.exit_code)

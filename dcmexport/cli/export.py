@@ -12,6 +12,7 @@ from dcmexport.cli.common import (
     configure_logging,
     default_jobs,
     deid_options_from_flags,
+    distribution,
     existing_paths,
     finish_linkage,
     load_key_and_map,
@@ -76,6 +77,10 @@ def export_command(
     keep_existing: params.KeepExisting = False,
     review: Annotated[bool, typer.Option(help="Write OUT/review.html: thumbnails with masks outlined, for the visual PHI check.")] = False,
     jobs: params.Jobs = 0,
+    executor: params.ExecutorChoice = params.ExecutorName.LOCAL,
+    scheduler: params.Scheduler = None,
+    scheduler_file: params.SchedulerFile = None,
+    shard: params.ShardPart = None,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
     quiet: params.Quiet = False,
@@ -114,9 +119,11 @@ def export_command(
             **chosen,
         )
         key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        spread = distribution(executor, scheduler, scheduler_file, shard)
         batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
-                          quiet=quiet, json_out=json_out, log=log)
-        finish_linkage(batch, linkage, out)
+                          quiet=quiet, json_out=json_out, log=log, spread=spread,
+                          keep_written=json_out or linkage is not None)
+        finish_linkage(batch, spread.linkage(linkage), out)
         if review:
             from dcmexport.review import write_review
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dcmexport.cli.common import CLEAN_HELP, RETAIN_HELP
+from dcmexport.executors import ExecutorName
 
 Inputs = Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively).", show_default=False)]
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False)]
@@ -40,3 +41,9 @@ LogFile = Annotated[Path | None, typer.Option(help="Append a PHI-free line per o
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary table.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 Debug = Annotated[bool, typer.Option(help="Show tracebacks (may quote file contents: keep them private).")]
+
+# Distributing a batch (issue #13)
+ExecutorChoice = Annotated[ExecutorName, typer.Option("--executor", help="Where objects are processed: local (this machine, --jobs processes) or dask (a dask.distributed cluster; pip install 'dcmexport[dask]').", case_sensitive=False)]
+Scheduler = Annotated[str | None, typer.Option("--scheduler", help="With --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: a local cluster of --jobs workers).", show_default=False)]
+SchedulerFile = Annotated[Path | None, typer.Option("--scheduler-file", help="With --executor dask: the scheduler's file (dask scheduler --scheduler-file FILE).", exists=True, dir_okay=False, show_default=False)]
+ShardPart = Annotated[str | None, typer.Option("--shard", help="Process only part I of N (0-based, e.g. 3/8), for job arrays; auto: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT; auto/N: from JOB_COMPLETION_INDEX. Then: dcmexport merge OUT.", show_default=False)]
