@@ -262,3 +262,31 @@ def test_a_shared_scheduler_is_left_running(client: distributed.Client, inputs: 
     assert not [name for names in plugins.values() for name in names if name.startswith("dcmexport-")]
     assert client.submit(sum, [1, 2]).result() == 3
     shutil.rmtree(tmp_path / "out")
+
+
+def test_tasks_are_taken_as_workers_need_them(client: distributed.Client, tmp_path: Path) -> None:
+    from dcmexport.options import build_options
+    from dcmexport.pipeline.resume import no_resume
+    from dcmexport.pipeline.tasks import RunContext, Task, TaskKind
+
+    (tmp_path / "in").mkdir()
+    taken = 0
+
+    def tasks() -> Iterator[Task]:
+        nonlocal taken
+        for i in range(400):
+            path = tmp_path / "in" / f"{i}.txt"
+            path.write_bytes(b"not DICOM")
+            taken += 1
+            yield Task(TaskKind.EXPORT, (path,), path)
+
+    options = build_options(tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    context = RunContext(options, KEY, None, no_resume(options))
+    done = ahead = 0
+    for result in DaskExecutor(client=client).run(tasks(), context):
+        assert result.status == "skipped"
+        done += 1
+        ahead = max(ahead, taken - done)
+    # At most a window of 64 tasks on the cluster, plus the batch of results being handed out.
+    assert done == 400 and ahead <= 128

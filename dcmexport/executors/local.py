@@ -57,7 +57,7 @@ class LocalExecutor:
         """
         pending = iter(tasks)
         # Enough to size the groups as for a known total: any more gives the largest groups.
-        head = list(islice(pending, self.jobs * _GROUP_MAX * 8 + 1))
+        head = list(islice(pending, self.jobs * _GROUP_MAX * 8 + 1 if self.jobs > 1 else 2))
         if self.jobs <= 1 or len(head) <= 1:
             yield from _run_sequential(chain(head, pending), context, on_frame)
             return

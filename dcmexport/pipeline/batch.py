@@ -117,7 +117,8 @@ def run_batch(
     recorder = ManifestObserver(manifest, options.out_dir)
     if shard is not None:
         recorder.identify = input_ids(key, roots)
-        manifest.write_record({"record": "shard", "event": "start", "index": shard.index, "count": shard.count})
+        manifest.write_record({"record": "shard", "event": "start", "index": shard.index, "count": shard.count,
+                               "inputs": key.digest("shard-inputs", roots.signature()).hex()[:32]})
     watchers: list[BatchObserver] = [recorder, *observers]
     with tempfile.TemporaryDirectory(prefix="dcmexport-") as workdir, manifest:
         # Outputs are never re-read when --out lies inside an input folder.

@@ -10,7 +10,9 @@ newest run in the combined manifest, earlier merges included:
   (not run, or killed: run it again and merge again);
 - an ``input_id`` recorded by the newest runs of two shards is a *duplicated* object
   (shards given different inputs or counts);
-- newest runs with different fingerprints were made under different options, keys or versions.
+- newest runs with different fingerprints were made under different options, keys or
+  versions; with different ``inputs`` digests, from different input arguments (each
+  shard then partitioned another list: objects may be missing or done twice).
 
 Memory stays flat in the number of objects: the combined file is streamed, and the
 ``input_id`` set used to find duplicates lives in an SQLite file in a temporary folder.
@@ -48,6 +50,7 @@ class MergeReport:
     objects: int = 0  # object records in the newest runs of the N shards
     duplicated: int = 0  # input_ids recorded by more than one shard
     fingerprints: int = 0  # distinct fingerprints among the newest runs
+    inputs: int = 0  # distinct input-argument digests among the newest runs
     linkage_pairs: int | None = None
 
     @property
@@ -58,10 +61,13 @@ class MergeReport:
         lines += [f"shard {i}/{self.count} did not finish: some of its objects may be missing (run it again with "
                   f"--shard {i}/{self.count}, then merge again)" for i in self.unfinished]
         if self.duplicated:
-            lines.append(f"{self.duplicated} objects were recorded by more than one shard (were all shards given the "
-                         "same inputs, in the same order?)")
+            lines.append(f"{self.duplicated} objects were recorded twice in the shards' newest runs (a shard run "
+                         "under another's index, or inputs given twice)")
         if self.fingerprints > 1:
             lines.append(f"the shards ran under {self.fingerprints} different sets of options, keys or versions")
+        if self.inputs > 1:
+            lines.append(f"the shards were given {self.inputs} different lists of inputs: objects may be missing "
+                         "or done twice (give every shard the same inputs, in the same order)")
         return lines
 
 
@@ -154,6 +160,7 @@ def _check(path: Path, report: MergeReport, ids_path: Path) -> None:
     report.missing = [i for i in range(report.count) if i not in newest]
     finished: set[int] = set()
     fingerprints: set[str] = set()
+    inputs: set[str] = set()
     ids = sqlite3.connect(ids_path)
     ids.execute("CREATE TABLE ids (id TEXT PRIMARY KEY)")
     for section, shard, record in _sections(path, report.count):
@@ -164,6 +171,8 @@ def _check(path: Path, report: MergeReport, ids_path: Path) -> None:
             fingerprints.add(record["fingerprint"])
         elif kind == "shard" and record.get("event") == "end":
             finished.add(shard)
+        elif kind == "shard" and isinstance(record.get("inputs"), str):
+            inputs.add(record["inputs"])
         elif kind == "object":
             report.objects += 1
             input_id = record.get("input_id")
@@ -173,6 +182,7 @@ def _check(path: Path, report: MergeReport, ids_path: Path) -> None:
     ids.close()
     report.unfinished = sorted(set(newest) - finished)
     report.fingerprints = len(fingerprints)
+    report.inputs = len(inputs)
 
 
 def linkage_parts(linkage: Path, count: int) -> list[Path]:

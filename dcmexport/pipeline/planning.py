@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def iter_tasks(kind: TaskKind, items: Iterable[InputItem], options: ExportOption
             if kept(item):
                 yield Task(kind, (item.path,), item.label)
         return
-    with SeriesSpool(workdir / "series.sqlite") as spool:
+    with SeriesSpool(workdir) as spool:
         for item in items:
             spool.add(item)
         for series_uid, members in spool.iter_series():
@@ -82,8 +83,11 @@ class SeriesSpool:
     Instance UIDs: it lives in the run's private temporary folder, removed at the end.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path)
+    def __init__(self, workdir: Path) -> None:
+        fd, name = tempfile.mkstemp(prefix="series-", suffix=".sqlite", dir=workdir)
+        os.close(fd)
+        self.path = Path(name)
+        self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE slices (seq INTEGER PRIMARY KEY, series TEXT, path BLOB, label BLOB, "
@@ -123,6 +127,7 @@ class SeriesSpool:
 
     def close(self) -> None:
         self._db.close()
+        self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> SeriesSpool:
         return self

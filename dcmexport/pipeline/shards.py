@@ -4,10 +4,10 @@ The partition is a pure function of what the inputs *are*, so every shard, on an
 machine, computes the same one without talking to the others:
 
 - a single object belongs to shard ``hash(identity) mod N``, where its identity is
-  its path relative to the input argument it was found under (with that argument's
-  position), e.g. ``0/patient7/ct/0001.dcm``: the same on every node that mounts the
-  tree, wherever the mount point is. Content hashes would be as stable but would make
-  every shard read every file in full;
+  its path from the folder holding the input argument it was found under, e.g.
+  ``study7/ct/0001.dcm`` for the argument ``/mnt/pacs/study7``: the same on every node
+  that mounts the tree, wherever the mount point is (:class:`InputRoots`). Content
+  hashes would be as stable but would make every shard read every file in full;
 - a ``--series`` group belongs to ``hash(Series Instance UID) mod N``: a series is
   never split (every shard reads all headers to group, then keeps its own series).
 
@@ -123,22 +123,31 @@ def _shard_from_env(env: Mapping[str, str], count: int | None) -> Shard:
 
 
 class InputRoots:
-    """The input arguments of a run, to name each input by what identifies it across machines."""
+    """The input arguments of a run, to name each input by what identifies it across machines.
+
+    An input's identity is its path from the folder holding the argument it was found
+    under: ``study7/ct/0001.dcm`` for ``/mnt/a/study7`` and for ``/scratch/study7`` alike.
+    A second argument with the same name gets a ``#1/`` prefix, a third ``#2/``.
+    """
 
     def __init__(self, roots: Sequence[Path]) -> None:
         self.roots = list(roots)
-        # A folder argument's files are relative to the folder; a file's (or zip archive's) to its folder.
-        self._bases = [root if root.is_dir() else root.parent for root in self.roots]
+        seen: dict[str, int] = {}
+        self._prefixes: list[str] = []
+        for root in self.roots:
+            repeat = seen[root.name] = seen.get(root.name, -1) + 1
+            self._prefixes.append(f"#{repeat}/" if repeat else "")
 
     def identity(self, label: Path) -> str:
-        """``<argument position>/<path relative to it>``, e.g. ``0/patient7/ct/0001.dcm``.
-
-        A label under no argument (a DICOMDIR's reference elsewhere) is its whole path.
-        """
-        for position, (root, base) in enumerate(zip(self.roots, self._bases, strict=True)):
+        """The identity of the input found as ``label`` (a DICOMDIR's reference elsewhere: its whole path)."""
+        for root, prefix in zip(self.roots, self._prefixes, strict=True):
             if label == root or root in label.parents:
                 try:
-                    return f"{position}/{label.relative_to(base).as_posix()}"
+                    return prefix + label.relative_to(root.parent).as_posix()
                 except ValueError:
                     break
         return label.as_posix()
+
+    def signature(self) -> str:
+        """The arguments as the shards must all have been given them (names, in order)."""
+        return "\n".join(prefix + root.name for root, prefix in zip(self.roots, self._prefixes, strict=True))
