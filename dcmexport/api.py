@@ -55,7 +55,7 @@ def export(
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
     shard: Shard | None = None,
-    keep_written: bool = True,
+    fold: Iterable[Status] = (),
     **kwargs: object,
 ) -> BatchResult:
     """Export files and folders of DICOM objects to de-identified media.
@@ -75,8 +75,8 @@ def export(
         executor: where tasks run (default: the local executor with ``jobs`` processes).
         observers: side concerns told of the batch's start, each result and its end.
         shard: process only this part of the inputs (``Shard(i, n)``); every shard needs the same key.
-        keep_written: False keeps only the results not written in the returned batch (counts for
-            the rest): memory flat in the number of objects.
+        fold: statuses whose results the returned batch counts instead of keeping, e.g.
+            ``{Status.WRITTEN}``: memory flat in the number of objects.
 
     Returns:
         A :class:`BatchResult`; its ``exit_code`` is non-zero when anything failed.
@@ -86,7 +86,7 @@ def export(
         InputError: an input path does not exist.
     """
     return run_batch(TaskKind.EXPORT, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), on_frame=on_frame, shard=shard, keep_written=keep_written,
+                     executor=_executor(jobs, executor), on_frame=on_frame, shard=shard, fold=fold,
                      observers=[CallbackObserver(on_start, on_result), *observers])
 
 
@@ -103,7 +103,7 @@ def deidentify(
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
     shard: Shard | None = None,
-    keep_written: bool = True,
+    fold: Iterable[Status] = (),
     **kwargs: object,
 ) -> BatchResult:
     """Write de-identified DICOM Part 10 files (pixels masked like the media would be).
@@ -118,5 +118,5 @@ def deidentify(
         A :class:`BatchResult` with one ``.dcm`` output per written object.
     """
     return run_batch(TaskKind.DEID, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), shard=shard, keep_written=keep_written,
+                     executor=_executor(jobs, executor), shard=shard, fold=fold,
                      observers=[CallbackObserver(on_start, on_result), *observers])

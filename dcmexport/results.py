@@ -68,30 +68,30 @@ class ExportResult:
 class BatchResult:
     """All results of one run, plus run-level notes (e.g. that the key was ephemeral).
 
-    With ``keep_written`` False, written results are counted, not kept: a run of
-    millions of objects then holds the counts, the distinct notes of the written
-    objects and the results that need reporting (failed, refused, skipped, kept).
+    Results whose status is in ``fold`` are counted, not kept: a run of millions of
+    objects (``fold`` = written, and skipped when nothing prints them) then holds the
+    counts, the distinct notes of the folded results and the results to report.
     """
 
     results: list[ExportResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest: Path | None = None
-    keep_written: bool = True
-    #: written results counted but not kept (``keep_written`` False), and their distinct notes
-    folded: int = 0
+    fold: frozenset[Status] = frozenset()
+    #: results counted but not kept, by status, and their distinct notes
+    folded: dict[Status, int] = field(default_factory=dict)
     folded_notes: set[str] = field(default_factory=set)
 
     def add(self, result: ExportResult) -> None:
-        """Take one result (kept in :attr:`results`, or folded into the counts when written)."""
-        if self.keep_written or result.status != Status.WRITTEN:
-            self.results.append(result)
-        else:
-            self.folded += 1
+        """Take one result: kept in :attr:`results`, or counted when its status is folded."""
+        status = Status(result.status)
+        if status in self.fold:
+            self.folded[status] = self.folded.get(status, 0) + 1
             self.folded_notes.update(result.notes)
+        else:
+            self.results.append(result)
 
     def count(self, status: str) -> int:
-        folded = self.folded if status == Status.WRITTEN else 0
-        return folded + sum(1 for r in self.results if r.status == status)
+        return self.folded.get(Status(status), 0) + sum(1 for r in self.results if r.status == status)
 
     def result_notes(self) -> set[str]:
         """The distinct notes of every result, kept or folded."""
@@ -99,7 +99,7 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)  # folded results were written
+        return all(r.ok for r in self.results) and all(s.ok for s in self.folded)
 
     @property
     def exit_code(self) -> int:

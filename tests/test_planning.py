@@ -103,13 +103,13 @@ def test_a_batch_that_keeps_no_written_results(tmp_path: Path) -> None:
     for i in range(4):
         write_dataset(make_ct(seed=i, instance=i + 1), tmp_path / "in" / f"{i}.dcm")
     (tmp_path / "in" / "readme.txt").write_text("not DICOM")
-    batch = api.export([tmp_path / "in"], tmp_path / "out", key=KEY, keep_written=False)
+    batch = api.export([tmp_path / "in"], tmp_path / "out", key=KEY, fold={Status.WRITTEN})
     assert batch.count("written") == 4 and batch.count("skipped") == 1 and batch.ok
     assert [r.status for r in batch.results] == [Status.SKIPPED]  # only what the summary reports
 
 
 def test_batch_result_folds_written_results() -> None:
-    batch = BatchResult(keep_written=False)
+    batch = BatchResult(fold=frozenset({Status.WRITTEN}))
     batch.add(ExportResult(Path("a"), Status.WRITTEN, notes=["no frame timing in the file: 10 fps"]))
     batch.add(ExportResult(Path("b"), Status.FAILED, reason="x"))
     assert batch.count("written") == 1 and batch.count("failed") == 1 and batch.exit_code == 1

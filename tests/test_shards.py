@@ -20,8 +20,8 @@ from dcmexport.pipeline.merge import find_parts, merge_parts
 from dcmexport.pipeline.planning import iter_tasks
 from dcmexport.pipeline.shards import InputRoots, Shard, parse_shard
 from dcmexport.pipeline.tasks import TaskKind
-from dcmexport.sources import iter_inputs
 from dcmexport.samples import make_ct, make_ct_series, write_dataset
+from dcmexport.sources import iter_inputs
 
 KEY = Key(b"shard-test-secret-key-0123456789abcdef")
 ROOT = Path(__file__).resolve().parent.parent

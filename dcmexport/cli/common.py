@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions, Key
     from dcmexport.options import ExportOptions
     from dcmexport.pipeline.shards import Shard
-    from dcmexport.results import BatchResult, ExportResult
+    from dcmexport.results import BatchResult, ExportResult, Status
 
 
 class LazyConsole:
@@ -234,6 +234,16 @@ def distribution(executor: ExecutorName, scheduler: str | None, scheduler_file: 
     return Distribution(executor, scheduler, scheduler_file, parse_shard(shard) if shard is not None else None)
 
 
+def folded_statuses(*, quiet: bool, json_out: bool, linkage: Path | None) -> frozenset[Status]:
+    """What the summary never prints one by one, so a batch need not hold it: written objects (unless
+    ``--json`` lists them or ``--linkage`` needs their pairs), and skipped ones too with ``--quiet``."""
+    from dcmexport.results import Status
+
+    if json_out or linkage is not None:
+        return frozenset()
+    return frozenset({Status.WRITTEN, Status.SKIPPED} if quiet else {Status.WRITTEN})
+
+
 def run_batch(
     kind: str,
     inputs: list[Path],
@@ -246,12 +256,12 @@ def run_batch(
     json_out: bool,
     log: Path | None = None,
     spread: Distribution = Distribution(),
-    keep_written: bool = True,
+    fold: frozenset[Status] = frozenset(),
 ) -> BatchResult:
     """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA).
 
-    ``keep_written`` False: the batch counts written objects instead of holding their results
-    (a run of millions; the summary needs only the others).
+    ``fold``: statuses the batch counts instead of holding their results (a run of millions;
+    see :func:`folded_statuses`).
     """
     from dcmexport import __version__, api
     from dcmexport.executors import make_executor
@@ -261,7 +271,7 @@ def run_batch(
     show_progress = not quiet and not json_out and err_console.is_terminal
     executor = make_executor(spread.executor, jobs=jobs, scheduler=spread.scheduler,
                              scheduler_file=spread.scheduler_file)
-    extra: dict[str, Any] = {"executor": executor, "shard": spread.shard, "keep_written": keep_written}
+    extra: dict[str, Any] = {"executor": executor, "shard": spread.shard, "fold": fold}
     with contextlib.ExitStack() as stack:
         runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None
         if not show_progress:

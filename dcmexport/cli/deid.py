@@ -15,6 +15,7 @@ from dcmexport.cli.common import (
     distribution,
     existing_paths,
     finish_linkage,
+    folded_statuses,
     load_key_and_map,
     print_summary,
     run_batch,
@@ -82,7 +83,7 @@ def deid_command(
         spread = distribution(executor, scheduler, scheduler_file, shard)
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log, spread=spread,
-                          keep_written=json_out or linkage is not None)
+                          fold=folded_statuses(quiet=quiet, json_out=json_out, linkage=linkage))
         finish_linkage(batch, spread.linkage(linkage), out)
     print_summary(batch, as_json=json_out, quiet=quiet)
     raise typer.Exit(batch.exit_code)

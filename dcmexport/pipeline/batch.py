@@ -21,13 +21,14 @@ from dcmexport.manifest import MANIFEST_NAME, Manifest
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
 from dcmexport.pipeline.planning import iter_tasks
+from dcmexport.pipeline.resume import load_resume_index, output_fingerprint
 from dcmexport.pipeline.shards import InputRoots, Shard
 from dcmexport.pipeline.tasks import RunContext, TaskKind
 from dcmexport.results import (
     BatchResult,
     ExportResult,
+    Status,
 )
 from dcmexport.sources import iter_inputs
 
@@ -74,7 +75,7 @@ def run_batch(
     observers: Sequence[BatchObserver] = (),
     on_frame: Callable[[], None] | None = None,
     shard: Shard | None = None,
-    keep_written: bool = True,
+    fold: Iterable[Status] = (),
 ) -> BatchResult:
     """Run one batch: discover inputs, plan tasks, run them on ``executor``, tell ``observers``.
 
@@ -84,13 +85,13 @@ def run_batch(
 
     Args:
         shard: process only this shard's objects (:mod:`dcmexport.pipeline.shards`); needs a key.
-        keep_written: keep every result in the returned batch; False counts written ones only.
+        fold: statuses whose results are counted, not kept, in the returned batch (memory flat in the run).
 
     Raises:
         UsageError: ``shard`` without a key (each shard would pseudonymise differently).
     """
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
-    batch = BatchResult(keep_written=keep_written)
+    batch = BatchResult(fold=frozenset(fold))
     if key is None:
         key = Key.from_env() or Key.random()
     if key.ephemeral:
