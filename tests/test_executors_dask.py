@@ -234,6 +234,7 @@ def test_cli_timeout_with_dask_is_a_usage_error(client: distributed.Client, inpu
         env=ENV, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
     assert "--timeout is not supported with --executor dask" in proc.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 _WITHOUT_DASK = """

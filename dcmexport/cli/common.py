@@ -270,7 +270,7 @@ def run_batch(
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
     executor = make_executor(spread.executor, jobs=jobs, scheduler=spread.scheduler,
-                             scheduler_file=spread.scheduler_file)
+                             scheduler_file=spread.scheduler_file, timeout=options.timeout)
     extra: dict[str, Any] = {"executor": executor, "shard": spread.shard, "fold": fold}
     with contextlib.ExitStack() as stack:
         runlog = stack.enter_context(RunLog(log, kind, __version__)) if log is not None else None

@@ -43,17 +43,23 @@ class ExecutorName(enum.StrEnum):
     DASK = "dask"
 
 
+#: Why ``--timeout`` and ``--executor dask`` do not go together.
+DASK_TIMEOUT = ("--timeout is not supported with --executor dask (tasks run in worker threads, where a time "
+                "limit cannot stop them); leave it out")
+
+
 def make_executor(name: ExecutorName, *, jobs: int, scheduler: str | None = None,
-                  scheduler_file: Path | None = None) -> Executor:
+                  scheduler_file: Path | None = None, timeout: float | None = None) -> Executor:
     """The executor ``--executor``, ``--jobs``, ``--scheduler`` and ``--scheduler-file`` ask for.
 
     Args:
         name: local or dask.
         jobs: local worker processes; for dask without a scheduler, the local cluster's workers.
         scheduler: a Dask scheduler's address; scheduler_file: a Dask scheduler file.
+        timeout: the run's ``--timeout`` (refused with dask).
 
     Raises:
-        UsageError: a scheduler given without ``--executor dask``, or both given.
+        UsageError: a scheduler given without ``--executor dask``, or both given; dask with a timeout.
         MissingDependencyError: dask.distributed is not installed (dask only).
     """
     if name is ExecutorName.LOCAL:
@@ -62,6 +68,8 @@ def make_executor(name: ExecutorName, *, jobs: int, scheduler: str | None = None
         from dcmexport.executors.local import LocalExecutor
 
         return LocalExecutor(jobs)
+    if timeout:
+        raise UsageError(DASK_TIMEOUT)
     from dcmexport.executors.dask import DaskExecutor
 
     return DaskExecutor(scheduler=scheduler, scheduler_file=scheduler_file, workers=jobs)

@@ -31,6 +31,7 @@ from typing import Any
 from dcmexport import __version__
 from dcmexport.atomic import temporary_prefix
 from dcmexport.errors import MissingDependencyError, UsageError
+from dcmexport.executors import DASK_TIMEOUT
 from dcmexport.pipeline.tasks import RunContext, Task
 from dcmexport.results import FAILED, ExportResult
 
@@ -87,8 +88,7 @@ class DaskExecutor:
                 dcmexport version on a worker, or ``--timeout`` (not enforceable in worker threads).
         """
         if context.options.timeout:
-            raise UsageError("--timeout is not supported with --executor dask (tasks run in worker threads, "
-                             "where a time limit cannot stop them); leave it out")
+            raise UsageError(DASK_TIMEOUT)
         distributed = import_distributed()
         with self._connect(distributed) as client:
             yield from _Run(client, context, self.retries, distributed).results(iter(tasks))
