@@ -650,10 +650,10 @@ def apply_plan_to_dataset(ds: Dataset, plan: MaskPlan) -> None:
     and the result is written back as native Explicit VR Little Endian with
     pydicom's ``set_pixel_data`` (Photometric Interpretation RGB when decoded
     to RGB, Planar Configuration 0). SOP Instance UID is left alone: UID
-    handling belongs to de-identification. Burned In Annotation (0028,0301) is
-    set to NO, because the plan covered it; an empty plan leaves ``ds`` untouched.
-    Adding 113101 Clean Pixel Data to the de-identification method codes is the
-    caller's job (PS3.15 E.1.1, CID 7050).
+    handling belongs to de-identification, and so does the marking: Burned In
+    Annotation (0028,0301) and 113101 Clean Pixel Data say what masking did and
+    what was checked (:mod:`dcmexport.deid.marking`), which a plan alone does not
+    know. An empty plan leaves ``ds`` untouched.
 
     Args:
         ds: the dataset to modify (normally the de-identified copy).
@@ -730,4 +730,3 @@ def apply_plan_to_dataset(ds: Dataset, plan: MaskPlan) -> None:
             f"cannot write back (0028,0100) BitsAllocated {bits_allocated} pixel data after masking; "
             "skip the DICOM output for this object"
         )
-    ds.BurnedInAnnotation = "NO"

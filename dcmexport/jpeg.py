@@ -8,13 +8,15 @@ factors and the markers that tell a decoder the colour space (Adobe APP14
 transform, component identifiers). Every frame is checked against the first
 before it is sent, so a clip whose layout changes half-way is noticed.
 
-Only the marker segments before the first SOS are parsed; the entropy-coded
-data is never read here (ffmpeg's decoder checks it, see
-:mod:`dcmexport.encode.video`).
+:func:`read_jpeg_header` parses only the marker segments before the first SOS;
+the entropy-coded data is never decoded here (ffmpeg's decoder checks it, see
+:mod:`dcmexport.encode.video`). :func:`iter_jpeg_segments` is the one marker
+walk: the header parser and ``verify``'s metadata check both use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 #: SOF markers of the DCT sequential Huffman processes: baseline (1.2.840.10008.1.2.4.50)
@@ -80,6 +82,111 @@ class JpegHeader:
         return lh // ch, lv // cv
 
 
+@dataclass(frozen=True)
+class JpegSegment:
+    """One marker of a JPEG codestream and its segment (ISO/IEC 10918-1 B.1.1.3, B.1.1.4).
+
+    Attributes:
+        marker: the marker's second byte (0xE1 for APP1, 0xDA for SOS, 0xD9 for EOI).
+        offset: where the marker's 0xFF is.
+        length: the segment's length field (it counts itself), None for a marker without one.
+        payload: the bytes after the length field (empty without one); shorter than
+            ``length - 2`` when the data ends inside the segment (see :attr:`complete`).
+    """
+
+    marker: int
+    offset: int
+    length: int | None
+    payload: bytes
+
+    @property
+    def complete(self) -> bool:
+        """False when the length field is invalid or the data ends before the segment does."""
+        return self.length is None or (self.length >= 2 and len(self.payload) == self.length - 2)
+
+    @property
+    def end(self) -> int:
+        """The offset just after the segment as its length field declares it."""
+        return self.offset + 2 + (self.length or 0)
+
+
+class JpegMarkerError(ValueError):
+    """Where a marker must be, there is data, or the data ends inside a marker or its length field.
+
+    Attributes:
+        offset: where the marker was expected.
+        cut_off: True when the data ends there (a truncated codestream), False for stray data.
+    """
+
+    def __init__(self, message: str, offset: int, *, cut_off: bool) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.cut_off = cut_off
+
+
+def iter_jpeg_segments(data: bytes) -> Iterator[JpegSegment]:
+    """Yield the markers of a JPEG codestream after its SOI, up to and including EOI.
+
+    Fill bytes before a marker (B.1.1.2) are skipped. After an SOS segment the
+    entropy-coded data is skipped up to the next marker other than RSTn (a
+    stuffed 0xFF00 is data, B.1.1.5), so every marker of every scan is seen.
+    The walk ends after EOI or at the end of the data: a caller that did not see
+    EOI holds a truncated codestream. A segment whose length runs past the end
+    is yielded incomplete (:attr:`JpegSegment.complete` is False) and ends the walk.
+
+    Args:
+        data: the codestream, starting with SOI (not checked here).
+
+    Returns:
+        An iterator of segments in file order.
+
+    Raises:
+        JpegMarkerError: data where a marker must be, or a marker or its length cut off.
+    """
+    offset, end = 2, len(data)
+    while offset < end:
+        if data[offset] != 0xFF:
+            raise JpegMarkerError(f"expected a marker at byte {offset}, found data", offset, cut_off=False)
+        if offset + 1 >= end:
+            raise JpegMarkerError(f"marker at byte {offset} is cut off", offset, cut_off=True)
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte before a marker (B.1.1.2)
+            offset += 1
+            continue
+        if marker in _STANDALONE:
+            yield JpegSegment(marker, offset, None, b"")
+            if marker == _EOI:
+                return
+            offset += 2
+            continue
+        if offset + 4 > end:
+            raise JpegMarkerError(f"marker FF{marker:02X} is cut off", offset, cut_off=True)
+        length = int.from_bytes(data[offset + 2 : offset + 4], "big")
+        segment = JpegSegment(marker, offset, length, data[offset + 4 : offset + 2 + length])
+        yield segment
+        if not segment.complete and segment.end >= end:
+            return
+        offset = segment.end
+        if marker == _SOS:
+            offset = _skip_entropy(data, offset)
+
+
+def _skip_entropy(data: bytes, offset: int) -> int:
+    """The offset of the next marker after entropy-coded data, or the end (B.1.1.5)."""
+    while True:
+        offset = data.find(b"\xff", offset)
+        if offset < 0 or offset + 1 >= len(data):
+            return len(data)
+        following = data[offset + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte or RSTn: still scan data
+            offset += 2
+            continue
+        if following == 0xFF:  # a fill byte before a marker
+            offset += 1
+            continue
+        return offset
+
+
 def read_jpeg_header(data: bytes) -> JpegHeader:
     """Parse the marker segments of one JPEG frame up to its first SOS.
 
@@ -95,28 +202,15 @@ def read_jpeg_header(data: bytes) -> JpegHeader:
     """
     if data[:2] != b"\xff\xd8":
         raise ValueError("does not start with a JPEG SOI marker")
-    offset, end = 2, len(data)
     sof: JpegHeader | None = None
     adobe: int | None = None
     dqt = dht = False
-    while offset < end:
-        if data[offset] != 0xFF:
-            raise ValueError(f"expected a marker at byte {offset}, found data")
-        marker = data[offset + 1] if offset + 1 < end else -1
-        if marker == 0xFF:  # fill byte before a marker (B.1.1.2)
-            offset += 1
+    for seg in iter_jpeg_segments(data):
+        if seg.length is None:
             continue
-        if marker in _STANDALONE:
-            offset += 2
-            continue
-        if marker == _EOI or marker < 0:
-            break
-        if offset + 4 > end:
-            raise ValueError(f"marker FF{marker:02X} is cut off")
-        length = int.from_bytes(data[offset + 2 : offset + 4], "big")
-        segment = data[offset + 4 : offset + 2 + length]
-        if length < 2 or len(segment) != length - 2:
-            raise ValueError(f"segment FF{marker:02X} runs past the end of the frame")
+        if not seg.complete:
+            raise ValueError(f"segment FF{seg.marker:02X} runs past the end of the frame")
+        marker, segment = seg.marker, seg.payload
         if marker == _SOS:
             if sof is None:
                 raise ValueError("no SOF marker before SOS")
@@ -130,7 +224,6 @@ def read_jpeg_header(data: bytes) -> JpegHeader:
         elif marker == _APP14 and segment[:5] == b"Adobe":
             # Too short to hold the flag: decoders differ on what they read there.
             adobe = segment[11] if len(segment) >= 12 else -1
-        offset += 2 + length
     raise ValueError("no SOS marker: the frame holds no image data")
 
 

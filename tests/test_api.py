@@ -12,7 +12,9 @@ from PIL import Image
 
 from dcmexport import api
 from dcmexport.deid import Key
+from dcmexport.deid.marking import evidence_from_method
 from dcmexport.errors import DeidentificationError, EncodeError
+from dcmexport.paths import outside_of
 from dcmexport.read import sha256_file
 from dcmexport.samples import make_ct, make_us_gray_cine, make_us_rgb_cine, planted_phi, write_dataset
 
@@ -157,11 +159,46 @@ def test_also_dicom_is_deidentified_and_masked(tmp_path: Path, key: Key) -> None
     assert result.status == "written", result.reason
     dcm = next(p for p in result.outputs if p.suffix == ".dcm")
     out = pydicom.dcmread(dcm)
-    assert out.PatientIdentityRemoved == "YES"
+    # Issue #20 item 1: masked outside the ultrasound regions, the inside never looked at: no claim.
+    assert out.PatientIdentityRemoved == "NO" and out.BurnedInAnnotation == "YES"
+    assert "113101" in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
     original = pydicom.dcmread(src)
     assert out.SOPInstanceUID != original.SOPInstanceUID
     assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
     _assert_no_phi(tmp_path / "out")
+
+
+@pytest.mark.parametrize(("ocr", "removed", "burned_in", "evidence"), [
+    ({}, "NO", "YES", "masked-not-checked"),
+    ({"ocr_check": "report"}, "NO", "YES", "masked-not-checked"),  # first, middle and last frame only
+    ({"ocr_check": "report", "ocr_all_frames": True}, "YES", "NO", "masked-and-checked"),
+])
+def test_also_dicom_marking_follows_the_ocr_check(tmp_path: Path, key: Key, ocr: dict[str, object], removed: str,
+                                                  burned_in: str, evidence: str) -> None:
+    pytest.importorskip("pytesseract")
+    from dcmexport.ocr import ocr_available
+
+    if ocr and not ocr_available():
+        pytest.skip("tesseract not installed")
+    src = write_dataset(make_us_rgb_cine(frames=4), tmp_path / "us.dcm")
+    result = api.export([src], tmp_path / "out", key=key, also_dicom=True, **ocr).results[0]  # type: ignore[arg-type]
+    assert result.status == "written", result.reason
+    out = pydicom.dcmread(next(p for p in result.outputs if p.suffix == ".dcm"))
+    assert (out.PatientIdentityRemoved, out.BurnedInAnnotation) == (removed, burned_in)
+    assert evidence_from_method(out.DeidentificationMethod) == evidence
+    assert "113101" in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
+
+
+def test_accept_burned_in_without_cleaning_is_marked_not_removed(tmp_path: Path, key: Key) -> None:
+    ds = make_us_rgb_cine(frames=2)
+    del ds.SequenceOfUltrasoundRegions  # nothing to mask by: written only because of --accept-burned-in
+    src = write_dataset(ds, tmp_path / "us.dcm")
+    result = api.deidentify([src], tmp_path / "out", key=key, accept_burned_in=True).results[0]
+    assert result.status == "written", result.reason
+    out = pydicom.dcmread(result.outputs[0])
+    assert out.PatientIdentityRemoved == "NO" and out.BurnedInAnnotation == "YES"
+    assert "113101" not in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
+    assert evidence_from_method(out.DeidentificationMethod) == "accepted-uncleaned"
 
 
 def test_non_dicom_and_pixel_less_inputs_are_skipped(tmp_path: Path, key: Key) -> None:
@@ -187,7 +224,7 @@ def test_output_dir_inside_input_is_not_reread(tmp_path: Path, key: Key) -> None
 
 def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) -> None:
     # --out inside the input: its files are skipped whether reached directly, through a
-    # symlinked file or through a symlinked folder (outside_of resolves each directory once).
+    # symlinked file or through a symlinked folder (paths.outside_of resolves each directory once).
     inp = tmp_path / "in"
     write_dataset(make_ct(), inp / "ct.dcm")
     first = api.deidentify([inp], inp / "out", key=key)
@@ -202,8 +239,6 @@ def test_outputs_reached_through_links_are_not_reread(tmp_path: Path, key: Key) 
     again = api.deidentify([inp, inp / "linked-folder" / written.name], inp / "out", key=key)
     assert sorted(str(r.source.relative_to(inp)) for r in again.results) == ["ct.dcm", "outside.dcm"]
     assert sorted(r.status for r in again.results) == ["skipped", "written"]
-    from dcmexport.pipeline.batch import outside_of
-
     assert outside_of(tmp_path.resolve())(tmp_path / "missing-folder" / "x.dcm") is False
 
 

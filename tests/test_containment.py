@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from dcmexport import api
 from dcmexport.atomic import TEMP_PREFIX
+from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.cli import app
 from dcmexport.deid import Key
 from dcmexport.errors import DcmexportError
-from dcmexport.manifest import MANIFEST_NAME
 from dcmexport.samples import make_ct, make_us_gray_cine, planted_phi, write_dataset
 
 KEY = "containment-key-0123456789abcdef"

@@ -81,7 +81,9 @@ class TestResolution:
         assert decide_entry(serial, DeidOptions(retain_device_id=True)).action is Action.KEEP
         cal = rows["(0018,1200)"]  # DateOfLastCalibration: device K, modified-dates C -> C wins
         assert decide_entry(cal, DeidOptions(retain_device_id=True, retain_modified_dates=True)).action is Action.SHIFT
-        assert decide_entry(rows["(0008,0030)"], DeidOptions(retain_modified_dates=True)).action is Action.KEEP
+        # Study Time: C under Modified Dates; a day shift leaves a time as it is, so it is kept when well formed,
+        # else its Basic action: Z, written as a dummy because a DICOMDIR's study record needs it
+        assert decide_entry(rows["(0008,0030)"], DeidOptions(retain_modified_dates=True)) == (Action.FORM, Action.DUMMY)
         assert decide_entry(rows["(60XX,3000)"], DeidOptions(clean_graphics=True)).action is Action.REMOVE
         assert decide_entry(rows["(0008,1030)"], DeidOptions(clean_descriptors=True)).action is Action.CLEAN
 
@@ -144,3 +146,14 @@ class TestInspect:
             if row.action in ("X", "private", "text-unlisted") and "." not in row.path:
                 assert int(row.tag[1:5] + row.tag[6:10], 16) not in ds, row.path
         assert "RequestedProcedureID" not in ds.RequestAttributesSequence[0]
+
+    def test_well_formed_times_are_not_listed_malformed_ones_are(self) -> None:
+        ds = Dataset()
+        ds.StudyTime = "101500"
+        ds.SeriesTime = "QZ1234"
+        ds.TimezoneOffsetFromUTC = "+0100"
+        rows = {r.path: r.action for r in inspect_dataset(ds, DeidOptions(retain_modified_dates=True))}
+        assert rows == {"SeriesTime": "D"}  # Series Time is X/D in the Basic Profile
+        ds.TimezoneOffsetFromUTC = "Hospital"
+        rows = {r.path: r.action for r in inspect_dataset(ds, DeidOptions(retain_modified_dates=True))}
+        assert rows == {"SeriesTime": "D", "TimezoneOffsetFromUTC": "X"}

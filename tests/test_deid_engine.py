@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import pickle
 import re
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dcmexport.deid import Deidentifier, DeidOptions, Key, engine, load_profile
+from dcmexport.deid.marking import PixelState, evidence_from_method
 from dcmexport.errors import DeidentificationError, UsageError
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -95,7 +97,7 @@ class TestExactOutput:
     def test_basic_actions(self) -> None:
         ds = make_ds()
         report = deid(ds)
-        assert ds.StudyDate == ""  # Z
+        assert ds.StudyDate == "20000101"  # Z, as a dummy: a DICOMDIR's study record needs it
         assert ds.SeriesDate == "20000101"  # X/D -> D, a valid dummy date
         assert ds.ContentDate == "20000101"  # Z/D -> D
         assert ds.AcquisitionDateTime == "20000101000000"  # X/Z/D -> D
@@ -142,7 +144,7 @@ class TestMarking:
 
     def test_pixels_cleaned_adds_113101(self) -> None:
         ds = make_ds()
-        deid(ds, pixels_cleaned=True)
+        deid(ds, pixels=PixelState(source_burned_in="YES", suspect=True, changed=True))
         assert "113101" in [i.CodeValue for i in ds.DeidentificationMethodCodeSequence]
 
     def test_burned_in_without_cleaning_is_not_claimed(self) -> None:
@@ -152,9 +154,56 @@ class TestMarking:
         assert ds.PatientIdentityRemoved == "NO"
         ds2 = make_ds()
         ds2.BurnedInAnnotation = "YES"
-        deid(ds2, pixels_cleaned=True)
+        deid(ds2, pixels=PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True,
+                                    ocr_clean=True))
         assert ds2.PatientIdentityRemoved == "YES"
 
+    # Issue #20 item 1: the four cases of the marking rule, and what each may claim.
+    @pytest.mark.parametrize(("state", "removed", "burned_in", "code_113101", "evidence"), [
+        # --accept-burned-in, nothing masked: the pixels were never cleaned
+        (PixelState(source_burned_in="YES", suspect=True, accepted=True), "NO", "YES", False, "accepted-uncleaned"),
+        (PixelState(source_burned_in="", suspect=True, accepted=True), "NO", None, False, "accepted-uncleaned"),
+        # ultrasound masked outside its regions only: the regions' inside was not looked at
+        (PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True), "NO", "YES", True,
+         "masked-not-checked"),
+        (PixelState(source_burned_in="", suspect=True, changed=True, outside_regions=True), "NO", None, True,
+         "masked-not-checked"),
+        # ... and with OCR on every frame reading nothing, inside the regions included
+        (PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True, ocr_clean=True),
+         "YES", "NO", True, "masked-and-checked"),
+        # rectangles plus OCR on every frame: verified, but not "no burned-in annotation"
+        (PixelState(source_burned_in="YES", suspect=True, changed=True, ocr_clean=True), "YES", "YES", True,
+         "ocr-checked"),
+        # the source says NO: nothing to claim beyond it; masking still adds 113101
+        (PixelState(source_burned_in="NO"), "YES", "NO", False, "source-no"),
+        (PixelState(source_burned_in="NO", changed=True), "YES", "NO", True, "source-no"),
+        # a CT without Burned In Annotation: nothing suggests text
+        (PixelState(), "YES", None, False, "not-suspected"),
+        (PixelState(has_pixels=False, source_burned_in="YES", suspect=True), "YES", "YES", False, "no-pixels"),
+    ])
+    def test_marking_claims_only_what_was_done(self, state: PixelState, removed: str, burned_in: str | None,
+                                               code_113101: bool, evidence: str) -> None:
+        ds = make_ds()
+        if state.source_burned_in:
+            ds.BurnedInAnnotation = state.source_burned_in
+        report = deid(ds, pixels=state)
+        assert ds.PatientIdentityRemoved == removed
+        assert ds.get("BurnedInAnnotation") == burned_in
+        assert ("113101" in [i.CodeValue for i in ds.DeidentificationMethodCodeSequence]) is code_113101
+        assert report.pixel_evidence == evidence
+        assert evidence_from_method(ds.DeidentificationMethod) == evidence
+
+    def test_marking_again_with_more_knowledge(self) -> None:
+        ds = make_ds()
+        ds.BurnedInAnnotation = "YES"
+        deidentifier = Deidentifier(DeidOptions(), KEY)
+        unchecked = PixelState(source_burned_in="YES", suspect=True, changed=True, outside_regions=True)
+        deidentifier.deidentify(ds, pixels=unchecked)
+        assert ds.PatientIdentityRemoved == "NO" and ds.BurnedInAnnotation == "YES"
+        assert deidentifier.mark(ds, replace(unchecked, ocr_clean=True)) == "masked-and-checked"
+        assert ds.PatientIdentityRemoved == "YES" and ds.BurnedInAnnotation == "NO"
+        assert deidentifier.mark(ds, unchecked) == "masked-not-checked"
+        assert ds.PatientIdentityRemoved == "NO" and ds.BurnedInAnnotation == "YES"
 
     @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     @pytest.mark.parametrize(("burned_in", "cleaned"), [("NO", False), ("YES", False), ("YES", True)])
@@ -177,15 +226,20 @@ class TestMarking:
             ds.save_as(buf, enforce_file_format=True)
             return buf.getvalue()
 
+        def state(cleaned: bool) -> PixelState:
+            # cleaned: masked outside the regions and checked by OCR, so the marking may say so
+            return PixelState(source_burned_in=burned_in, suspect=burned_in == "YES", changed=cleaned,
+                              outside_regions=cleaned, ocr_clean=cleaned)
+
         options = DeidOptions(retain_modified_dates=True, clean_descriptors=True)
         deidentifier = Deidentifier(options, KEY)
         fast = [read_back() for _ in range(2)]
         for ds in fast:
-            deidentifier.deidentify(ds, pixels_cleaned=cleaned)
+            deidentifier.deidentify(ds, pixels=state(cleaned))
         assert isinstance(fast[0]._dict[0x00120064], RawDataElement)  # the pre-encoded path was taken
         monkeypatch.setattr(engine, "native_encoding", lambda ds: None)
         slow = read_back()
-        Deidentifier(options, KEY).deidentify(slow, pixels_cleaned=cleaned)
+        Deidentifier(options, KEY).deidentify(slow, pixels=state(cleaned))
         assert not isinstance(slow._dict[0x00120064], RawDataElement)
         assert written(fast[0]) == written(fast[1]) == written(slow)
         back = pydicom.dcmread(BytesIO(written(fast[1])))
@@ -230,6 +284,43 @@ class TestOptions:
         assert ds.StudyTime == "101500"  # times kept
         assert ds.AcquisitionDateTime == expected + "101530.5+0100"
 
+    @pytest.mark.parametrize(("value", "kept"), [
+        ("+0100", True), ("-0530", True), ("+1400", True), ("QZ12345", False), ("+01:00", False),
+        ("+2500", False), ("0100", False), ("Doe^Jane", False)])
+    def test_modified_dates_keep_only_a_well_formed_utc_offset(self, value: str, kept: bool) -> None:
+        # Table E.1-1: (0008,0201) is C under Modified Dates. A whole-day shift leaves a real offset
+        # unchanged, so a valid &ZZXX is kept; anything else is free text and gets the Basic action (X).
+        ds = make_ds()
+        ds.TimezoneOffsetFromUTC = value
+        report = deid(ds, DeidOptions(retain_modified_dates=True))
+        assert ("TimezoneOffsetFromUTC" in ds) is kept
+        if kept:
+            assert ds.TimezoneOffsetFromUTC == value
+        else:
+            assert report.action_counts.get("X", 0) >= 1
+
+    @pytest.mark.parametrize(("value", "kept"), [
+        ("101500", True), ("1015", True), ("10", True), ("101500.123456", True), ("235960", True),
+        ("101500.1234567", False), ("10:15:00", False), ("2500", False), ("QZ1234", False)])
+    def test_modified_dates_keep_only_well_formed_times(self, value: str, kept: bool) -> None:
+        ds = make_ds()
+        ds.StudyTime = value
+        deid(ds, DeidOptions(retain_modified_dates=True))
+        assert (ds.StudyTime == value) is kept
+        if not kept:
+            assert ds.StudyTime == "000000"  # the Basic Profile action of Study Time: Z, as a dummy (DICOMDIR)
+
+    def test_clean_descriptors_removes_binary_values_it_cannot_check(self) -> None:
+        # (0016,002B) Maker Note and (0016,004B) Device Setting Description are OB and C under Clean
+        # Descriptors: words cannot be checked in bytes, so the Basic Profile action (X) applies.
+        ds = make_ds()
+        ds.add_new(0x0016002B, "OB", b"Doe^Jane MRN 12345 ")
+        ds.add_new(0x0016004B, "OB", b"Station of Dr Who  ")
+        ds.add_new(0x04000565, "CS", "COERCE")  # a CS C row: kept only when its words are in the vocabulary
+        deid(ds, DeidOptions(clean_descriptors=True))
+        assert 0x0016002B not in ds and 0x0016004B not in ds
+        assert ds[0x04000565].value == "ANONYMIZED"  # not in the vocabulary: its Basic action, D
+
     def test_clean_descriptors_keeps_only_vocabulary(self) -> None:
         ds = make_ds()
         deid(ds, DeidOptions(clean_descriptors=True))
@@ -243,7 +334,7 @@ class TestOptions:
         assert ds.PatientAge == "090Y"
         assert ds.StudyDate == "20200101" and ds.SeriesDate == "20200101"
         assert ds.AcquisitionDateTime == "20200101"
-        assert ds.StudyTime == ""  # finer than a year: Basic Profile (Z)
+        assert ds.StudyTime == "000000"  # finer than a year: Basic Profile (Z, as a dummy for a DICOMDIR)
         ds2 = make_ds()
         ds2.PatientAge = "089Y"
         deid(ds2, load_profile("safe-harbor"))
@@ -279,7 +370,7 @@ class TestBeyondTheTable:
         ds.add_new(0x00191001, "SQ", Sequence([Dataset()]))
         report = deid(ds)
         out = ds.ContentSequence[0]
-        assert str(out.PersonName) == "ANONYMIZED" and str(out[0x00142006].value) == "ANONYMIZED"
+        assert str(out.PersonName) == "ANONYMIZED^" and str(out[0x00142006].value) == "ANONYMIZED^"
         assert "TextValue" not in out
         assert out.ReferencedSOPInstanceUID == ds.SOPInstanceUID  # the reference still resolves
         code = out.ConceptNameCodeSequence[0]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 from io import BytesIO
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydicom.datadict import DicomDictionary
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -39,6 +40,9 @@ UNLISTED_TEXT = sorted(
 UNLISTED_SQ = sorted(t for t, v in DicomDictionary.items() if v[0] == "SQ" and t not in _LISTED)
 BASE_DATE = dt.date(1975, 6, 1)
 KEY = Key(b"property-test-key-0123456789abcd")
+#: In CI the examples are derived from the test itself (no random seed, no example database), so a
+#: run is repeatable; locally hypothesis keeps exploring new examples.
+REPEATABLE: dict[str, object] = {"derandomize": True, "database": None} if os.environ.get("CI") else {}
 
 
 class Planter:
@@ -118,6 +122,9 @@ def planted(draw: st.DrawFn) -> tuple[Dataset, list[str], DeidOptions]:
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     ds.SOPClassUID = SecondaryCaptureImageStorage
+    for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PatientID", "PatientName"):
+        if keyword in ds:  # planted at random above, overwritten below: its token is no longer in the object
+            p.tokens.remove(str(ds[keyword].value))
     ds.SOPInstanceUID = p.value("UI")
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.StudyInstanceUID, ds.SeriesInstanceUID = p.value("UI"), p.value("UI")
@@ -129,8 +136,27 @@ def planted(draw: st.DrawFn) -> tuple[Dataset, list[str], DeidOptions]:
     return ds, p.tokens, options
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def _minimal(options: DeidOptions, **planted_values: str) -> tuple[Dataset, list[str], DeidOptions]:
+    """One hand-made case: the identifying attributes plus ``planted_values`` (keyword -> token)."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.7.1"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.7.2", "1.2.826.0.1.3680043.10.7.3"
+    ds.PatientID, ds.PatientName = "QZ00007A0001", "QZ00007A0002"
+    for keyword, value in planted_values.items():
+        setattr(ds, keyword, value)
+    tokens = [ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.PatientID, "QZ00007A0002",
+              *planted_values.values()]
+    return ds, tokens, options
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+          **REPEATABLE)  # type: ignore[arg-type]
 @given(planted())
+# The case that once made this test flaky: Modified Dates keep a UTC offset, never free text in it.
+@example(_minimal(DeidOptions(retain_modified_dates=True), TimezoneOffsetFromUTC="QZ00007A0003"))
 def test_no_planted_token_survives(case: tuple[Dataset, list[str], DeidOptions]) -> None:
     ds, tokens, options = case
     Deidentifier(options, KEY).deidentify(ds)
@@ -143,7 +169,7 @@ def test_no_planted_token_survives(case: tuple[Dataset, list[str], DeidOptions])
 
 def test_strategy_really_plants_everywhere() -> None:
     """Guard against a vacuous property: the planted file, undeidentified, contains the tokens."""
-    @settings(max_examples=20, deadline=None)
+    @settings(max_examples=20, deadline=None, **REPEATABLE)  # type: ignore[arg-type]
     @given(planted())
     def check(case: tuple[Dataset, list[str], DeidOptions]) -> None:
         ds, tokens, _ = case

@@ -50,8 +50,8 @@ def test_every_format_has_one_entry_and_auto_none() -> None:
 def test_write_verify_review_each_format(inputs: dict[str, Path], tmp_path: Path, fmt: OutputFormat) -> None:
     """Walk the registry: each format is written by the pipeline, read back by its entry, passes verify
     against the input, and gets a preview on the review page."""
-    from dcmexport.review import build_review_html
-    from dcmexport.verify import verify_paths
+    from dcmexport.audit.review import build_review_html
+    from dcmexport.audit.verify import verify_paths
 
     spec = fmt.spec
     src = inputs["clip" if spec.clip else "still"]

@@ -28,11 +28,11 @@ cloudpickle = pytest.importorskip("cloudpickle")
 
 from dcmexport import api  # noqa: E402
 from dcmexport.atomic import TEMP_PREFIX  # noqa: E402
+from dcmexport.audit.manifest import MANIFEST_NAME  # noqa: E402
 from dcmexport.deid import Key  # noqa: E402
 from dcmexport.errors import UsageError  # noqa: E402
 from dcmexport.executors.dask import DaskExecutor  # noqa: E402
 from dcmexport.executors.local import LocalExecutor  # noqa: E402
-from dcmexport.manifest import MANIFEST_NAME  # noqa: E402
 from dcmexport.samples import make_ct, make_ct_series, make_us_gray_cine, write_dataset  # noqa: E402
 
 SECRET = b"dask-test-secret-key-0123456789abcdef"

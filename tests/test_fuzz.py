@@ -35,10 +35,10 @@ from typer.testing import CliRunner
 
 from dcmexport import api
 from dcmexport.atomic import TEMP_PREFIX
+from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.cli import app
 from dcmexport.deid import Key
 from dcmexport.encode import probe_video
-from dcmexport.manifest import MANIFEST_NAME
 from dcmexport.read import sha256_file
 from tests.mutate import Mutant, mutate_attributes, mutate_bytes
 

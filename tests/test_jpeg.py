@@ -9,7 +9,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_frames
 
-from dcmexport.jpeg import JpegHeader, read_jpeg_header, trim_jpeg_frame
+from dcmexport.jpeg import JpegHeader, JpegMarkerError, iter_jpeg_segments, read_jpeg_header, trim_jpeg_frame
 from tests.conftest import data_store_file
 
 
@@ -73,6 +73,36 @@ class TestReadJpegHeader:
     def test_damaged_headers(self, data: bytes, message: str) -> None:
         with pytest.raises(ValueError, match=message):
             read_jpeg_header(data)
+
+
+class TestIterJpegSegments:
+    def test_walks_every_scan_to_eoi(self) -> None:
+        frame = _first_frame(data_store_file("color3d_jpeg_baseline.dcm"))
+        data = frame + b"trailing"
+        segments = list(iter_jpeg_segments(data))
+        markers = [s.marker for s in segments]
+        assert markers[-1] == 0xD9 and 0xDA in markers and 0xC0 in markers
+        assert all(s.complete for s in segments)
+        assert data[segments[-1].end:].lstrip(b"\0") == b"trailing"  # EOI ends the walk (DICOM pads to even)
+
+    def test_markers_inside_entropy_data_are_not_segments(self) -> None:
+        # SOS, then data holding a stuffed FF00 and a restart marker, then a COM and EOI.
+        data = b"\xff\xd8\xff\xda\x00\x02\x12\xff\x00\x34\xff\xd3\x56\xff\xfe\x00\x04hi\xff\xd9"
+        assert [(s.marker, s.payload) for s in iter_jpeg_segments(data)] == [
+            (0xDA, b""), (0xFE, b"hi"), (0xD9, b"")]
+
+    def test_a_segment_running_past_the_end_is_yielded_incomplete(self) -> None:
+        (seg,) = iter_jpeg_segments(b"\xff\xd8\xff\xe1\x00\x10Exif")
+        assert seg.marker == 0xE1 and not seg.complete and seg.payload == b"Exif"
+
+    @pytest.mark.parametrize(
+        ("data", "cut_off"),
+        [(b"\xff\xd8\x12\x34", False), (b"\xff\xd8\xff\xdb\x00", True), (b"\xff\xd8\xff", True)],
+    )
+    def test_data_or_truncation_where_a_marker_must_be(self, data: bytes, cut_off: bool) -> None:
+        with pytest.raises(JpegMarkerError) as info:
+            list(iter_jpeg_segments(data))
+        assert info.value.cut_off is cut_off and info.value.offset == 2
 
 
 class TestChromaSubsampling:

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dcmexport import api
+from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.deid import DeidOptions, Key
-from dcmexport.manifest import MANIFEST_NAME
 from dcmexport.samples import make_ct, write_dataset
 
 KEY = Key(b"resume-test-key-0123456789abcdef")

@@ -12,9 +12,9 @@ import pytest
 
 from dcmexport import api
 from dcmexport.atomic import TEMP_PREFIX
+from dcmexport.audit.manifest import MANIFEST_NAME, read_manifest
 from dcmexport.deid import Key
 from dcmexport.errors import UsageError
-from dcmexport.manifest import MANIFEST_NAME
 from dcmexport.options import build_options
 from dcmexport.pipeline.merge import find_parts, merge_parts
 from dcmexport.pipeline.planning import iter_tasks
@@ -125,6 +125,8 @@ def test_union_of_shards_equals_one_run(tree: Path, tmp_path: Path, series: bool
     assert sorted(r["input_sha256"] for r in records) == sorted(r["input_sha256"] for r in _records(tmp_path / "single"))
     assert all(isinstance(r["input_id"], str) and len(r["input_id"]) == 32 for r in records)
     assert str(tree) not in (out / MANIFEST_NAME).read_text()  # the identity is keyed, never a path
+    contents = read_manifest(out / MANIFEST_NAME)  # the typed reader knows every record merge wrote
+    assert contents.bad_lines == 0 and len(contents.runs) == 3 and len(contents.objects) == len(records)
 
 
 def test_a_rerun_shard_resumes_from_its_part_and_the_merged_manifest(tree: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 from dcmexport.samples import make_ct, make_us_gray_cine, write_dataset
 
 #: Imported by no command unless that command needs it.
-OPTIONAL = ("tifffile", "imageio_ffmpeg", "dcmexport.ocr", "dcmexport.review", "dcmexport.verify", "pytesseract",
+OPTIONAL = ("tifffile", "imageio_ffmpeg", "dcmexport.ocr", "dcmexport.audit.review", "dcmexport.audit.verify", "pytesseract",
             "dask", "distributed", "dcmexport.executors.dask")
 #: Not needed for a quiet run that writes everything (rich draws tables, progress and help only;
 #: tomllib parses only presets missing from dcmexport/presets_cache.json, see test_presets.py).

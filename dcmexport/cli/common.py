@@ -264,8 +264,8 @@ def run_batch(
     see :func:`folded_statuses`).
     """
     from dcmexport import __version__, api
+    from dcmexport.audit.runlog import RunLog
     from dcmexport.executors import make_executor
-    from dcmexport.runlog import RunLog
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
@@ -363,24 +363,30 @@ def default_jobs() -> int:
 
 
 def load_key_and_map(
-    key_file: Path | None, patient_map: Path | None, linkage: Path | None, out: Path
+    key_file: Path | None, patient_map: Path | None
 ) -> tuple[Key | None, dict[str, tuple[str, str]] | None]:
-    """Read ``--key-file`` and ``--patient-map``; check ``--linkage`` lies outside ``--out`` before any work."""
+    """Read ``--key-file`` and ``--patient-map`` (``--linkage`` is checked first, by the command)."""
+    from dcmexport.audit.linkage import read_patient_map
     from dcmexport.deid import Key
-    from dcmexport.linkage import check_linkage_path, read_patient_map
 
-    if linkage is not None:
-        check_linkage_path(linkage, out)
     key = Key.from_file(key_file) if key_file else None
     mapping = read_patient_map(patient_map) if patient_map else None
     return key, mapping
 
 
+def check_linkage_option(linkage: Path | None, out: Path) -> None:
+    """Check ``--linkage`` before anything else (see :func:`dcmexport.audit.linkage.check_linkage_path`)."""
+    if linkage is not None:
+        from dcmexport.audit.linkage import check_linkage_path
+
+        check_linkage_path(linkage, out)
+
+
 def finish_linkage(batch: BatchResult, linkage: Path | None, out: Path) -> None:
-    """Write the run's linkage table when ``--linkage`` was given, and note it (path only) in the summary."""
+    """Add the run's pairs to the linkage table when ``--linkage`` was given, and note it (path only) in the summary."""
     if linkage is None:
         return
-    from dcmexport.linkage import write_linkage
+    from dcmexport.audit.linkage import write_linkage
 
     count = write_linkage(linkage, (rec for r in batch.results for rec in r.links), out)
-    batch.notes.append(f"linkage table: {count} pairs written to {linkage} (PHI: keep it with the data custodian)")
+    batch.notes.append(f"linkage table: {count} new pairs added to {linkage} (PHI: keep it with the data custodian)")

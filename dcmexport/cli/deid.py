@@ -8,6 +8,7 @@ import typer
 
 from dcmexport.cli import app, params
 from dcmexport.cli.common import (
+    check_linkage_option,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -67,6 +68,7 @@ def deid_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        check_linkage_option(linkage, out)  # first: a bad --linkage must stop the run before any output
         options = api.build_options(
             out,
             masks=mask or (),
@@ -79,7 +81,7 @@ def deid_command(
             keep_existing=keep_existing,
             timeout=timeout,
         )
-        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        key, mapping = load_key_and_map(key_file, patient_map)
         spread = distribution(executor, scheduler, scheduler_file, shard)
         batch = run_batch("deid", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log, spread=spread,

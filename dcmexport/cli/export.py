@@ -8,6 +8,7 @@ import typer
 
 from dcmexport.cli import app, params
 from dcmexport.cli.common import (
+    check_linkage_option,
     collector_paused,
     configure_logging,
     default_jobs,
@@ -95,6 +96,7 @@ def export_command(
     configure_logging(debug)
     existing_paths(inputs)
     with usage_errors(debug):
+        check_linkage_option(linkage, out)  # first: a bad --linkage must stop the run before any output
         chosen: dict[str, Any] = {
             "format": format, "bit_depth": bit_depth, "aspect": aspect, "max_side": max_side, "quality": quality,
             "crf": crf, "fps": fps, "frames": frames, "window_index": window_index, "series": series,
@@ -119,14 +121,14 @@ def export_command(
             timeout=timeout,
             **chosen,
         )
-        key, mapping = load_key_and_map(key_file, patient_map, linkage, out)
+        key, mapping = load_key_and_map(key_file, patient_map)
         spread = distribution(executor, scheduler, scheduler_file, shard)
         batch = run_batch("export", inputs, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
                           quiet=quiet, json_out=json_out, log=log, spread=spread,
                           fold=folded_statuses(quiet=quiet, json_out=json_out, linkage=linkage))
         finish_linkage(batch, spread.linkage(linkage), out)
         if review:
-            from dcmexport.review import write_review
+            from dcmexport.audit.review import write_review
 
             batch.notes.append(f"review page: {write_review(out)}")
     print_summary(batch, as_json=json_out, quiet=quiet)

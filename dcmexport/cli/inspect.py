@@ -30,7 +30,7 @@ def inspect_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.inspection import inspect_file
+        from dcmexport.audit.inspect import inspect_file
         from dcmexport.options import MaskOptions
 
     with usage_errors(debug):
@@ -40,7 +40,7 @@ def inspect_command(
     for col in ("tag", "keyword / path", "action"):
         table.add_column(col)
     if show_values:
-        table.add_column("value (PHI)")
+        table.add_column("value (PHI)", overflow="fold")  # folded over lines, never cut
     for row in info.rows:
         cells = [row.tag, row.path or row.keyword or "(private)", row.action]
         if show_values:

@@ -30,7 +30,7 @@ Clean = Annotated[list[str] | None, typer.Option("--clean", help=CLEAN_HELP)]
 SafeHarbor = Annotated[bool, typer.Option(help="HIPAA Safe Harbor: dates reduced to the year, ages over 89 become 090Y.")]
 KeyFile = Annotated[Path | None, typer.Option(help="Secret key for consistent pseudonyms across runs (else DCMEXPORT_KEY, else random).", exists=True, dir_okay=False)]
 PatientMap = Annotated[Path | None, typer.Option(help="CSV original_patient_id,new_patient_id,new_patient_name for a cohort.", exists=True, dir_okay=False)]
-Linkage = Annotated[Path | None, typer.Option(help="Write original -> pseudonym pairs here (outside --out; mode 0600) for the data custodian.")]
+Linkage = Annotated[Path | None, typer.Option(help="Add original -> pseudonym pairs to this CSV (outside --out; mode 0600; kept across runs) for the data custodian.")]
 
 # Running a batch
 Overwrite = Annotated[bool, typer.Option(help="Redo every output that already exists (by default only those made under other options are redone).")]

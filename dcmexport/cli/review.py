@@ -40,7 +40,7 @@ def review_command(
     and download the review state as JSON for the record.
     """
     with collector_paused():
-        from dcmexport.review import write_review
+        from dcmexport.audit.review import write_review
 
     configure_logging(debug)
     with usage_errors(debug):

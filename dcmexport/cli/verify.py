@@ -28,7 +28,9 @@ Examples:
 
   dcmexport verify out/ --against study/ --against more/ --profile research --json
 
-Exit status: 0 nothing found, 1 findings, 2 usage error.
+Exit status: 0 nothing found (or only findings that do not fail: pixels accepted
+by the user with --accept-burned-in, weak evidence such as a short or common value
+or one inside a longer word), 1 findings, 2 usage error.
 
 Findings name the file, the kind and a tag, keyword or chunk; values only with --show-values.
 
@@ -39,7 +41,7 @@ On a terminal the findings are a table; piped, one tab-separated line each.
 @app.command("verify", epilog=VERIFY_EPILOG)
 def verify_command(
     paths: Annotated[list[Path], typer.Argument(help="Output files or folders to check (searched recursively).", show_default=False)],
-    against: Annotated[list[Path] | None, typer.Option("--against", "-a", help="Original DICOM file or folder the outputs came from (repeatable): search outputs for its PHI values.")] = None,
+    against: Annotated[list[Path] | None, typer.Option("--against", "-a", help="Original DICOM file, folder, zip or DICOMDIR the outputs came from (repeatable): search outputs for its PHI values.")] = None,
     profile: Annotated[str, typer.Option(help="De-identification profile the outputs were made with (see `dcmexport presets`).")] = "basic",
     retain: params.Retain = None,
     clean: params.Clean = None,
@@ -54,7 +56,7 @@ def verify_command(
     from rich.table import Table
 
     with collector_paused():
-        from dcmexport.verify import verify_paths
+        from dcmexport.audit.verify import verify_paths
 
     configure_logging(debug)
     existing_paths([*paths, *(against or [])])
@@ -62,9 +64,11 @@ def verify_command(
         options = deid_options_from_flags(profile, retain, clean, safe_harbor)
         pseudonyms: list[str] = []
         if patient_map is not None:
-            from dcmexport.linkage import read_patient_map
+            from dcmexport.audit.linkage import read_patient_map
 
             pseudonyms = [v for pair in read_patient_map(patient_map).values() for v in pair]
+        if against:
+            _refuse_inputs_as_outputs(paths, against)
         report = verify_paths(paths, against=against or (), options=options, pseudonyms=pseudonyms,
                               show_values=show_values)
     if json_out:
@@ -72,7 +76,8 @@ def verify_command(
             "files_checked": report.files_checked,
             "values_searched": report.values_searched,
             "findings": [
-                {"file": f.file, "kind": f.kind, "detail": f.detail, **({"value": f.value} if show_values else {})}
+                {"file": f.file, "kind": f.kind, "category": f.category, "fails": f.category.fails, "detail": f.detail,
+                 **({"value": f.value} if show_values else {})}
                 for f in report.findings
             ],
             "summary": report.summary(),
@@ -94,3 +99,24 @@ def verify_command(
         out_console.print(table)
     typer.echo(report.summary())
     raise typer.Exit(report.exit_code)
+
+
+def _refuse_inputs_as_outputs(paths: list[Path], against: list[Path]) -> None:
+    """Stop when a path to verify looks like an original: ``--against a b`` takes only ``a``.
+
+    Raises:
+        UsageError: with the repeated ``--against`` form to use instead.
+    """
+    from dcmexport.audit.verify.run import looks_like_input
+    from dcmexport.errors import UsageError
+
+    reasons = {p: looks_like_input(p) for p in paths}
+    inputs = [p for p, reason in reasons.items() if reason is not None]
+    if not inputs:
+        return
+    outputs = [str(p) for p in paths if reasons[p] is None] or ["OUT"]
+    form = " ".join(["dcmexport verify", *outputs, *(f"--against {p}" for p in [*against, *inputs])])
+    raise UsageError(
+        f"{reasons[inputs[0]]}: it looks like an original input, not a dcmexport output. "
+        f"--against takes one value each time; repeat it for every original: {form}"
+    )

@@ -5,13 +5,15 @@ The rules (written here once, and listed in plain English by :mod:`describe`):
 * **Combined codes** (PS3.15 E.1.1 lets the choice depend on the IOD's attribute type; we do not
   model every IOD, so we choose the action that can never make the object invalid by
   removing a possibly Type 1 or Type 2 attribute): ``X/Z -> Z``, ``X/D -> D``, ``X/Z/D -> D``,
-  ``Z/D -> D``, ``X/Z/U* -> U`` (sequences: kept, their UIDs remapped). One exception, checked
+  ``Z/D -> D``, ``X/Z/U* -> U`` (sequences: kept, their UIDs remapped). Exceptions, checked
   with dciodvfy: an ``X/Z`` *sequence* is removed (an empty Type 3 sequence is invalid, and these
-  are Type 3 in the image IODs), except Acquisition Context Sequence, which is Type 2.
+  are Type 3 in the image IODs), except Acquisition Context Sequence, which is Type 2; guarded
+  Type 1 attributes listed X, Z or X/Z get dummies. All of it is data: :data:`BASIC_RULES`.
 * **Option columns** override the Basic Profile code when their option is on. When two enabled
   options disagree, ``C`` (clean) wins over ``K`` (keep): fail closed.
 * **What ``C`` means** depends on the column: Modified Dates -> shift DA/DT by the patient's
-  offset (TM and the UTC offset are kept); Clean Graphics -> remove (graphics cannot be cleaned
+  offset; TM and the UTC offset are kept when well formed (a whole-day shift leaves them
+  unchanged), otherwise the Basic Profile action applies; Clean Graphics -> remove (graphics cannot be cleaned
   automatically); Retain Safe Private -> keep only allow-listed private elements; every other
   column -> sequences are kept and cleaned item by item, text is kept only when every word is in
   the descriptor vocabulary (``presets/deid/keep.toml``), otherwise the Basic Profile action applies.
@@ -48,10 +50,43 @@ class Action(StrEnum):
     SHIFT = "shift"
     YEAR = "year"
     AGE = "age"
+    FORM = "form"
     PSEUDONYM = "pseudonym"
     PRIVATE = "private"
     PN_UNLISTED = "pn-unlisted"
     TEXT_UNLISTED = "text-unlisted"
+
+
+    @property
+    def description(self) -> str:
+        """What this action does to an attribute, in plain English (the README lists these)."""
+        return _ACTION_TEXT[self].format_map({vr: v for vr, v in _DUMMIES.items() if isinstance(v, str)})
+
+
+_ACTION_TEXT: dict[Action, str] = {
+    Action.REMOVE: "removed, wherever it occurs (a sequence with all its items)",
+    Action.EMPTY: "kept with an empty value (a sequence with no items)",
+    Action.DUMMY: "replaced by a dummy value valid for its VR (text {LO}, person names {PN}, dates {DA}, "
+    "date-times {DT}, times {TM}, ages {AS}, numbers {DS}, binary values empty; UIDs remapped as for U); "
+    "a sequence is kept and each item cleaned",
+    Action.UID: "its UIDs remapped to 2.25.<HMAC> (well-known UIDs unchanged); a sequence is kept and each "
+    "item cleaned; a value that is not a UID in this file is removed",
+    Action.KEEP: "kept as it is; a sequence is kept and each item cleaned",
+    Action.CLEAN: "kept only when every word of every value is in the descriptor vocabulary and no number has "
+    "more than 3 digits, otherwise its Basic Profile action; values that are not text (binary, person "
+    "names) get the Basic Profile action; a sequence is kept and each item cleaned",
+    Action.SHIFT: "date or date-time shifted by the patient's offset, time and UTC offset kept; a value that "
+    "is not a valid date becomes the dummy; other VRs get the Basic Profile action",
+    Action.YEAR: "date or date-time reduced to 1 January of its year (a value that is not a valid date becomes "
+    "the dummy); other VRs get the Basic Profile action",
+    Action.AGE: "an age over 89 years becomes 090Y (an invalid age is emptied)",
+    Action.FORM: "kept when it has the form of a time (HHMMSS.FFFFFF) or of a UTC offset (+HHMM), otherwise "
+    "its Basic Profile action",
+    Action.PSEUDONYM: "replaced by the keyed patient pseudonym",
+    Action.PRIVATE: "removed unless on the Retain Safe Private allow list",
+    Action.PN_UNLISTED: "a person name the table does not list: replaced by {PN}",
+    Action.TEXT_UNLISTED: "free text the table does not list and the allow list does not name: removed",
+}
 
 
 class Decision(NamedTuple):
@@ -72,6 +107,8 @@ COMBINED: dict[str, Action] = {
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 #: Type 1 attributes of every composite IOD that must never be removed or emptied (PS3.3 C.12.1, C.7).
 TYPE1_GUARD = frozenset({0x00080016, 0x00080018, 0x0020000D, 0x0020000E, 0x00080060})
+#: Z attributes that are Type 1 in a DICOMDIR study record (PS3.3 F.5.2): Study Date, Study Time, Study ID.
+DICOMDIR_NEEDS = frozenset({0x00080020, 0x00080030, 0x00200010})
 #: X/Z sequences that are Type 2 where they occur (Acquisition Context Module, PS3.3 C.7.6.14): emptied, not removed.
 TYPE2_SEQUENCES = frozenset({0x00400555})
 DATE_VRS = frozenset({"DA", "DT"})
@@ -82,6 +119,47 @@ _DATE_COLUMN = "rtnLongFullDatesOpt"
 def resolve_code(code: str) -> Action:
     """Return the concrete action for a Table E.1-1 code (combined codes resolved, see module doc)."""
     return COMBINED[code]
+
+
+class BasicRule(NamedTuple):
+    """How Basic Profile codes resolve for the rows a condition selects (first matching rule wins)."""
+
+    codes: tuple[str, ...]
+    action: Action
+    when: str  # plain English; "" for every other row with these codes
+    applies: Any  # Callable[[TableEntry], bool] | None
+
+
+def _guarded(entry: TableEntry) -> bool:
+    return entry.match == "exact" and entry.value in TYPE1_GUARD
+
+
+def _type3_sequence(entry: TableEntry) -> bool:
+    return entry.vr == "SQ" and entry.value not in TYPE2_SEQUENCES
+
+
+#: The resolution of Basic Profile codes, specific rules first; :func:`resolve_basic` applies them and
+#: :mod:`describe` lists them, so the README cannot drift from what the engine does.
+BASIC_RULES: tuple[BasicRule, ...] = (
+    BasicRule(("X", "Z", "X/Z"), Action.DUMMY, "Type 1 attributes of every composite IOD (SOP Class and "
+              "Instance UID, Study and Series Instance UID, Modality), never removed or emptied", _guarded),
+    BasicRule(("Z",), Action.DUMMY, "attributes a DICOMDIR's study record needs (Study Date, Study Time, "
+              "Study ID: Type 1 there, PS3.3 F.5.2): Z allows a dummy value, and an empty one would make the "
+              "object unfit for a DICOMDIR", lambda entry: entry.match == "exact" and entry.value in DICOMDIR_NEEDS),
+    BasicRule(("X/Z",), Action.REMOVE, "sequences: they are Type 3 in the image IODs, and an empty Type 3 "
+              "sequence is invalid (PS3.5 7.5)", _type3_sequence),
+    BasicRule(("X/Z",), Action.EMPTY, "Type 2 sequences (Acquisition Context Sequence)",
+              lambda entry: entry.vr == "SQ"),
+    *(BasicRule((code,), action, "", None) for code, action in COMBINED.items()),
+)
+
+
+def resolve_basic(entry: TableEntry) -> Action:
+    """Return the action of a row's Basic Profile code (:data:`BASIC_RULES`, first match)."""
+    for rule in BASIC_RULES:
+        if entry.basic in rule.codes and (rule.applies is None or rule.applies(entry)):
+            return rule.action
+    raise KeyError(entry.basic)
 
 
 def _dictionary_vr(tag: int) -> str:
@@ -118,13 +196,7 @@ def decide_entry(entry: TableEntry, options: DeidOptions) -> Decision:
     Returns:
         The concrete action, plus the Basic Profile action to fall back on when cleaning fails.
     """
-    basic = resolve_code(entry.basic)
-    if entry.basic == "X/Z" and entry.vr == "SQ" and entry.value not in TYPE2_SEQUENCES:
-        # An empty Type 3 sequence is invalid (PS3.5 7.5: a present Type 3 sequence has items);
-        # these sequences are Type 3 in the composite image IODs, so removal is the valid choice.
-        basic = Action.REMOVE
-    if entry.match == "exact" and entry.value in TYPE1_GUARD and basic in (Action.REMOVE, Action.EMPTY):
-        basic = Action.DUMMY
+    basic = resolve_basic(entry)
     enabled = {col: entry.options[col] for name, (col, _) in OPTION_COLUMNS.items()
                if getattr(options, name) and col in entry.options}
     vr = entry.vr
@@ -137,8 +209,8 @@ def decide_entry(entry: TableEntry, options: DeidOptions) -> Decision:
         elif "rtnLongModifDatesOpt" in c_cols:
             if vr in DATE_VRS:
                 decision = Decision(Action.SHIFT, basic)
-            elif vr in ("TM", "SH"):  # times of day and the UTC offset are not shifted
-                decision = Decision(Action.KEEP, basic)
+            elif vr in ("TM", "SH"):  # times of day and the UTC offset: a day shift leaves them as they are
+                decision = Decision(Action.FORM, basic)
         elif "rtnSafePrivOpt" in c_cols:
             decision = Decision(Action.PRIVATE, basic)
         else:
@@ -235,11 +307,14 @@ class RulePlan:
 # --- values -------------------------------------------------------------------------------
 
 DUMMY_TEXT = "ANONYMIZED"
+#: A person name dummy in the current form: family name component and its delimiter (PS3.5 6.2.1.1).
+#: Without the '^' dciodvfy warns "Retired Person Name form" (the pre-1993 single-string form).
+DUMMY_PN = DUMMY_TEXT + "^"
 DUMMY_DATE = "20000101"  # valid (PS3.5 6.2 DA); never "00010101" which many readers reject
 _DUMMIES: dict[str, object] = {
     "DA": DUMMY_DATE, "DT": DUMMY_DATE + "000000", "TM": "000000", "AS": "000D",
     "DS": "0", "IS": "0", "FL": 0.0, "FD": 0.0, "SL": 0, "SS": 0, "UL": 0, "US": 0, "SV": 0, "UV": 0,
-    "CS": DUMMY_TEXT, "AE": DUMMY_TEXT, "LO": DUMMY_TEXT, "SH": DUMMY_TEXT, "PN": DUMMY_TEXT,
+    "CS": DUMMY_TEXT, "AE": DUMMY_TEXT, "LO": DUMMY_TEXT, "SH": DUMMY_TEXT, "PN": DUMMY_PN,
     "LT": DUMMY_TEXT, "ST": DUMMY_TEXT, "UT": DUMMY_TEXT, "UC": DUMMY_TEXT, "UR": "",
     "OB": b"", "OW": b"", "OD": b"", "OF": b"", "OL": b"", "OV": b"", "UN": b"", "AT": None,
 }
@@ -313,6 +388,26 @@ def cap_age(value: str) -> str | None:
         return None
     years = int(value[:3]) / {"D": 365.25, "W": 52.1775, "M": 12.0, "Y": 1.0}[value[3]]
     return "090Y" if years > 89 else value
+
+
+#: PS3.5 6.2: TM is HH[MM[SS[.F{1,6}]]] (seconds up to 60 for a leap second); the UTC offset
+#: (0008,0201) is &ZZXX, within -12:00 .. +14:00.
+_TM_FORM = re.compile(r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:(?:[0-5]\d|60)(?:\.\d{1,6})?)?)?")
+_UTC_OFFSET_FORM = re.compile(r"[+-](?:0\d|1[0-4])[0-5]\d")
+
+
+def is_well_formed(value: str, vr: str) -> bool:
+    """True when ``value`` (one value, padding trimmed) has the form of a time (TM) or a UTC offset (SH).
+
+    Used for the attributes the Modified Dates option marks C but a date shift leaves unchanged:
+    Times (TM) and Timezone Offset From UTC (0008,0201, SH). A value of any other form may hold
+    free text, so it is not kept (fail closed). An empty value is well formed.
+    """
+    value = value.strip(" \0")
+    if not value:
+        return True
+    form = _TM_FORM if vr == "TM" else _UTC_OFFSET_FORM if vr == "SH" else None
+    return form is not None and form.fullmatch(value) is not None
 
 
 _WORD = re.compile(r"[A-Za-z]+|\d+")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from dcmexport.deid.echo import DESCRIPTION as ECHO_DESCRIPTION
+from dcmexport.deid.marking import describe_marking
 from dcmexport.deid.options import CID7050, DeidOptions, method_codes
-from dcmexport.deid.table import load_table
+from dcmexport.deid.table import ProfileTable, load_table
 
 _LO_MAX = 64  # PS3.5 6.2: LO holds at most 64 characters per value
 _SAFE_HARBOR_TEXT = "Safe Harbor: dates to year, ages over 89 as 090Y"
@@ -18,7 +20,9 @@ _SAFE_HARBOR_TEXT = "Safe Harbor: dates to year, ages over 89 as 090Y"
 _OPTION_TEXT: dict[str, str] = {
     "retain_modified_dates": "Retain Longitudinal Temporal Information, Modified Dates (113107): every date and "
     "date-time is shifted by one offset per patient (365 to 3650 days back, derived from the key and "
-    "the original Patient ID), so intervals between a patient's studies survive; times of day are kept.",
+    "the original Patient ID), so intervals between a patient's studies survive; times of day and the "
+    "Timezone Offset From UTC are kept when well formed (HHMMSS.FFFFFF, +HHMM), otherwise the Basic Profile "
+    "action applies.",
     "retain_full_dates": "Retain Longitudinal Temporal Information, Full Dates (113106): dates, times and "
     "date-times are kept unchanged.",
     "retain_patient_chars": "Retain Patient Characteristics (113108): sex, age, size, weight, ethnic group, "
@@ -68,7 +72,11 @@ def describe_actions(options: DeidOptions) -> list[str]:
     Counts come from the shipped Table E.1-1 resolved under the options, so the text always
     matches what the engine does (PS3.15 E.1.1, E.3).
     """
-    from dcmexport.deid.actions import RulePlan  # local: actions imports this module's siblings
+    from dcmexport.deid.actions import (  # local: actions imports this module's siblings
+        DUMMY_PN,
+        Action,
+        RulePlan,
+    )
 
     plan = RulePlan(options)
     table = load_table()
@@ -78,28 +86,30 @@ def describe_actions(options: DeidOptions) -> list[str]:
         f"Applies the Basic Application Level Confidentiality Profile of DICOM PS3.15 {table.edition}, "
         f"Table E.1-1 ({len(table.entries)} rows), to the dataset, to every sequence item at any depth and "
         "to the file meta information.",
-        "Combined codes resolve to the action that never removes a possibly required attribute: "
-        "X/Z becomes Z, X/D, X/Z/D and Z/D become D, X/Z/U* becomes U; when two enabled options "
-        "disagree, clean (C) wins over keep (K).",
+        "Each row's Basic Profile code resolves to one action, by the first rule that applies; where "
+        "PS3.15 leaves the choice to the IOD (combined codes), the action never removes a possibly "
+        "required attribute. When two enabled options disagree, clean (C) wins over keep (K). The rules, "
+        "with the number of rows each decides:",
+        *_rule_lines(table),
         f"Under this profile, of the {len(plan.exact)} individually listed attributes: "
         f"{counts.get('X', 0)} are removed, {counts.get('Z', 0)} emptied, {counts.get('D', 0)} replaced by "
         f"dummy values, {counts.get('U', 0)} UIDs remapped, {counts.get('C', 0)} cleaned, "
         f"{counts.get('shift', 0)} dates shifted, {counts.get('year', 0)} dates reduced to the year and "
         f"{counts.get('K', 0)} kept.",
-        "Dummy values are valid for the VR: text and person names become ANONYMIZED, dates 20000101, "
-        "date-times 20000101000000, times 000000, numbers 0, binary values empty; sequences are kept "
-        "and cleaned item by item.",
+        "What each action does (its label is what the manifest counts):",
+        *(f"`{action.value}`: {action.description}." for action in Action),
         "UIDs (instance, study, series, frame of reference and every reference to them, in the dataset "
         "and in the file meta) become 2.25.<integer from the first 16 bytes of HMAC-SHA256(key, UID)>, "
         "so references still resolve and the same key gives the same UIDs in every run; well-known "
         "UIDs (SOP classes, transfer syntaxes) and class/syntax attributes are never changed.",
         "Patient ID becomes ANON- plus 10 base32 characters of HMAC-SHA256(key, Patient ID) and "
         "Patient Name ANON^ plus the same characters, unless a patient map gives explicit pseudonyms.",
-        "Every attribute with VR PN that the table does not list, anywhere, is replaced by ANONYMIZED.",
+        f"Every attribute with VR PN that the table does not list, anywhere, is replaced by {DUMMY_PN}.",
         "Unlisted free text (LO, SH, UC, LT, ST, UT, UR, AE) is removed unless its keyword is on the "
         "allow list in presets/deid/keep.toml; unlisted UIDs are remapped; unlisted dates follow the "
         "date rules; unknown public attributes (VR UN), group lengths and whole overlay groups (60xx) "
         "are removed.",
+        ECHO_DESCRIPTION,
         "All private attributes (odd groups), including private sequences and private creators, are "
         "removed" + (" except the Retain Safe Private allow list." if options.retain_safe_private else "."),
         "File meta: Media Storage SOP Instance UID is set to the new SOP Instance UID; source, sending "
@@ -114,11 +124,36 @@ def describe_actions(options: DeidOptions) -> list[str]:
     dates = ("MODIFIED" if options.retain_modified_dates or options.safe_harbor
              else "UNMODIFIED" if options.retain_full_dates else "REMOVED")
     lines += [
-        "Patient Identity Removed is set to YES, unless Burned In Annotation is YES and the pixels were "
-        "not cleaned, in which case it is set to NO.",
-        f"De-identification Method Code Sequence lists {codes} (plus 113101 Clean Pixel Data when "
-        f"burned-in text was masked); Longitudinal Temporal Information Modified is {dates}.",
+        "The marking claims only what was done to the pixels: Patient Identity Removed is YES only when "
+        "the pixels are known clean, Burned In Annotation becomes NO only when everything outside the "
+        "image regions was blanked and OCR read no text on any frame, and 113101 Clean Pixel Data is "
+        "listed only when masking changed pixels. A De-identification Method value 'pixels: ...' names "
+        "the case, and `verify` reports a NO by that name (a note, not a finding). The cases, first match wins:",
+        *describe_marking(),
+        f"De-identification Method Code Sequence lists {codes} (plus 113101 Clean Pixel Data as above); "
+        f"Longitudinal Temporal Information Modified is {dates}.",
     ]
+    return lines
+
+
+def _rule_lines(table: ProfileTable) -> list[str]:
+    """One line per :data:`BASIC_RULES` rule: codes, condition, action and how many rows it decides."""
+    from dcmexport.deid.actions import BASIC_RULES
+
+    decided: Counter[int] = Counter()
+    for entry in table.entries:
+        for number, rule in enumerate(BASIC_RULES):
+            if entry.basic in rule.codes and (rule.applies is None or rule.applies(entry)):
+                decided[number] += 1
+                break
+    lines = []
+    for number, rule in enumerate(BASIC_RULES):
+        codes = ", ".join(rule.codes)
+        scope = f"{codes}, {rule.when}" if rule.when else f"{codes}, every other row"
+        rows = decided[number]
+        if not rows and not rule.when:
+            continue  # a code this edition's Basic Profile column does not use (K, C)
+        lines.append(f"{scope}: `{rule.action.value}` ({rows} row{'s' if rows != 1 else ''}).")
     return lines
 
 

@@ -21,6 +21,7 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
 from dcmexport.deid.actions import (
     PATIENT_ID,
@@ -33,12 +34,15 @@ from dcmexport.deid.actions import (
     cap_age,
     dummy_value,
     is_clean_descriptor,
+    is_well_formed,
     resolve_vr,
     shift_date,
     year_only,
 )
 from dcmexport.deid.describe import method_description, method_values
+from dcmexport.deid.echo import EchoGuard
 from dcmexport.deid.keys import Key, date_offset_days, patient_token, uid_from_key
+from dcmexport.deid.marking import Marking, PixelState, decide_marking
 from dcmexport.deid.options import DeidOptions, method_codes
 from dcmexport.deid.table import load_safe_private
 from dcmexport.encode.dicom import native_encoding
@@ -52,11 +56,14 @@ _META_KEEP = frozenset({0x00020000, 0x00020001, 0x00020002, 0x00020010, 0x000200
 _MEDIA_SOP_INSTANCE = 0x00020003
 _SOP_INSTANCE, _STUDY_UID, _SERIES_UID = 0x00080018, 0x0020000D, 0x0020000E
 _BURNED_IN = 0x00280301
+_CHARSET = 0x00080005
 _LABELS: dict[Action, str] = {a: a.value for a in Action}
 _REMOVING = frozenset({Action.REMOVE, Action.TEXT_UNLISTED, Action.PRIVATE})
 #: VRs whose dummy/empty value can be written without decoding the old one.
 _SIMPLE_VRS = frozenset({"DA", "DT", "TM", "AS", "DS", "IS", "CS", "AE", "LO", "SH", "PN", "LT", "ST", "UT",
                          "UC", "UR", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
+#: VRs whose values the Clean action can check word by word (text, and coded strings).
+_CLEANABLE_VRS = TEXT_VRS | {"CS"}
 _EMPTY: dict[str, Any] = {vr: None for vr in ("FL", "FD", "SL", "SS", "UL", "US", "SV", "UV")}
 
 
@@ -76,6 +83,7 @@ class DeidReport:
     action_counts: dict[str, int]
     sop_instance_uid: str  # the NEW SOP Instance UID
     patient_pseudonym: str  # the new PatientID ("" when the object had none)
+    pixel_evidence: str = ""  # why the marking says what it says about the pixels (deid.marking.PixelEvidence)
 
 
 @dataclass
@@ -85,11 +93,15 @@ class _Run:
     offset: int
     patient_id: str
     patient_name: str
+    echo: EchoGuard
     counts: dict[str, int] = field(default_factory=dict)
 
     def count(self, action: Action, n: int = 1) -> None:
         label = _LABELS[action]
         self.counts[label] = self.counts.get(label, 0) + n
+
+    def count_label(self, label: str) -> None:
+        self.counts[label] = self.counts.get(label, 0) + 1
 
 
 def _tag_label(tag: int) -> str:
@@ -121,7 +133,7 @@ class Deidentifier:
         self._safe_private = load_safe_private() if options.retain_safe_private else frozenset()
         self._uids: dict[str, str] = {}
         self._patients: dict[str, tuple[str, str]] = {}
-        self._marking: dict[tuple[str, bool, bool], tuple[RawDataElement, ...]] = {}
+        self._marking: dict[tuple[Marking, bool], tuple[RawDataElement, ...]] = {}
         self._links: dict[tuple[str, str], str] = {}
         self._link_order: list[LinkageRecord] = []  # first-seen order, so callers can take the new ones
 
@@ -174,13 +186,15 @@ class Deidentifier:
 
     # --- the pass -----------------------------------------------------------------------------
 
-    def deidentify(self, ds: Dataset, *, pixels_cleaned: bool = False) -> DeidReport:
+    def deidentify(self, ds: Dataset, *, pixels: PixelState | None = None) -> DeidReport:
         """De-identify ``ds`` in place, including ``ds.file_meta``, and mark it (PS3.15 E.1.1, E.3).
 
         Args:
             ds: the dataset; changed in place.
-            pixels_cleaned: the caller masked burned-in text (adds 113101 and allows
-                PatientIdentityRemoved=YES even when BurnedInAnnotation is YES).
+            pixels: what the caller did to and knows about the pixels (masks, OCR, the
+                burned-in policy), built from the ORIGINAL dataset; it decides Patient Identity
+                Removed, Burned In Annotation and 113101 (:func:`dcmexport.deid.marking.decide_marking`).
+                None: nobody masked or checked them (:meth:`PixelState.from_dataset`).
 
         Returns:
             Counts of actions by kind, the new SOP Instance UID and the patient pseudonym.
@@ -190,15 +204,18 @@ class Deidentifier:
                 tag and keyword only); the dataset must then be discarded.
         """
         try:
+            state = pixels if pixels is not None else PixelState.from_dataset(ds)
             orig_pid = _text(ds.get(PATIENT_ID))
             new_pid, new_name = self._patient(orig_pid)
-            run = _Run(offset=date_offset_days(self.key, orig_pid), patient_id=new_pid, patient_name=new_name)
+            run = _Run(offset=date_offset_days(self.key, orig_pid), patient_id=new_pid, patient_name=new_name,
+                       echo=EchoGuard(ds._dict.get(Tag(_CHARSET))))
             self._record_links(ds, orig_pid, new_pid, new_name)
             if getattr(ds, "preamble", None) is not None:
                 ds.preamble = b"\0" * 128  # a preamble can hold a TIFF header with PHI
             self._clean(ds, 0, run)
+            run.echo.apply(run.count_label, dummy_value)  # kept text repeating a value taken away
             self._clean_file_meta(ds)
-            self._mark(ds, pixels_cleaned)
+            marking = self._mark(ds, state)
             sop = _text(ds.get(_SOP_INSTANCE))
         except DeidentificationError:
             raise
@@ -208,7 +225,20 @@ class Deidentifier:
         if not sop:
             raise DeidentificationError("(0008,0018) SOPInstanceUID: missing, the object cannot be named; "
                                         "it is not written")
-        return DeidReport(action_counts=run.counts, sop_instance_uid=sop, patient_pseudonym=new_pid)
+        return DeidReport(action_counts=run.counts, sop_instance_uid=sop, patient_pseudonym=new_pid,
+                          pixel_evidence=marking.evidence.value)
+
+    def mark(self, ds: Dataset, pixels: PixelState) -> str:
+        """Write the marking of an already de-identified ``ds`` again, for what is known now.
+
+        For a caller that learns more about the pixels after :meth:`deidentify` (OCR runs while
+        the frames are rendered, before the DICOM output is written). ``pixels`` must describe
+        the original dataset, as for :meth:`deidentify`.
+
+        Returns:
+            The pixel evidence name (:class:`dcmexport.deid.marking.PixelEvidence`).
+        """
+        return self._mark(ds, pixels).evidence.value
 
     def _record_links(self, ds: Dataset, orig_pid: str, new_pid: str, new_name: str) -> None:
         if orig_pid:
@@ -259,14 +289,19 @@ class Deidentifier:
                     decision = Decision(Action.PSEUDONYM)
                 action = decision.action
                 if action is Action.KEEP:
-                    if (vr or _dictionary_vr(tag)) == "SQ":
+                    kept_vr = vr or _dictionary_vr(tag)
+                    if kept_vr == "SQ":
                         self._recurse(ds[btag], depth, run)
+                    elif kept_vr in TEXT_VRS:
+                        run.echo.note_kept(ds, btag, kept_vr)
                 elif action in _REMOVING:
+                    run.echo.note_original(elems[btag], vr or _dictionary_vr(tag))
                     del elems[btag]
                     run.count(action)
                 elif (action is Action.EMPTY or action is Action.DUMMY or action is Action.PN_UNLISTED) and (
                         simple_vr := vr or _dictionary_vr(tag)) in _SIMPLE_VRS:
                     # No need to decode the old value: write the new element directly.
+                    run.echo.note_original(elems[btag], simple_vr)
                     elems[btag] = DataElement(btag, simple_vr, dummy_value(simple_vr) if action is not Action.EMPTY
                                               else _EMPTY.get(simple_vr, ""))
                     run.count(action)
@@ -295,6 +330,8 @@ class Deidentifier:
     def _apply(self, ds: Dataset, tag: Any, decision: Decision, depth: int, run: _Run) -> None:
         action = decision.action
         if action in _REMOVING:
+            elem = ds._dict[tag]
+            run.echo.note_original(elem, elem.VR or _dictionary_vr(int(tag)))
             del ds._dict[tag]
             run.count(action)
             return
@@ -307,6 +344,8 @@ class Deidentifier:
             else:  # D, U, C, K on a sequence: keep it, clean every item (PS3.15 E.1.1 note on SQ)
                 self._recurse(elem, depth, run)
             return
+        if action is not Action.CLEAN and action is not Action.FORM:
+            run.echo.note_original(elem, vr)  # about to be emptied or replaced
         if action is Action.EMPTY:
             elem.value = elem.empty_value
         elif action is Action.DUMMY or action is Action.PN_UNLISTED:
@@ -327,7 +366,15 @@ class Deidentifier:
             else:
                 elem.value = run.patient_name
         elif action is Action.CLEAN:
-            if vr in TEXT_VRS and not all(is_clean_descriptor(v, self._vocab) for v in _values(elem)):
+            # Only words can be checked against the vocabulary: binary values (Maker Note, OB) cannot
+            # be cleaned, so they get the Basic Profile action (fail closed).
+            if vr not in _CLEANABLE_VRS or not all(is_clean_descriptor(v, self._vocab) for v in _values(elem)):
+                self._apply(ds, tag, Decision(decision.fallback), depth, run)
+            elif vr in TEXT_VRS:
+                run.echo.note_kept(ds, tag, vr)
+            return
+        elif action is Action.FORM:
+            if not all(is_well_formed(v, vr) for v in _values(elem)):
                 self._apply(ds, tag, Decision(decision.fallback), depth, run)
             return
         elif action is Action.SHIFT or action is Action.YEAR:
@@ -387,31 +434,47 @@ class Deidentifier:
                 _text(meta.get(_MEDIA_SOP_INSTANCE)) if self.options.retain_uids
                 else self.remap_uid(_text(meta.get(_MEDIA_SOP_INSTANCE))))
 
-    def _mark(self, ds: Dataset, pixels_cleaned: bool) -> None:
-        """Write the PS3.15 E.1.1 marking (PS3.3 C.7.1.1 Patient Identity Removed and friends)."""
-        burned_in = _text(ds.get(_BURNED_IN)).upper()
-        # Never claim identity removed while burned-in text may remain in the pixels.
-        removed = "YES" if pixels_cleaned or burned_in != "YES" else "NO"
+    def _mark(self, ds: Dataset, pixels: PixelState) -> Marking:
+        """Write the PS3.15 E.1.1 marking (PS3.3 C.7.1.1 Patient Identity Removed and friends).
+
+        What it claims about the pixels comes from :func:`decide_marking`: only what was done.
+        """
+        marking = decide_marking(pixels)
+        self._mark_burned_in(ds, marking, pixels)
         # Pre-encoded elements may join only a dataset written in the encoding its raw elements were read in.
         implicit = native_encoding(ds)
         if implicit is None:
-            self._mark_elements(ds, removed, pixels_cleaned)
-            return
-        key = (removed, pixels_cleaned, implicit)
+            self._mark_elements(ds, marking)
+            return marking
+        key = (marking, implicit)
         elements = self._marking.get(key)
         if elements is None:
-            elements = self._marking[key] = self._encoded_marking(removed, pixels_cleaned, implicit)
+            elements = self._marking[key] = self._encoded_marking(marking, implicit)
         if not elements:
-            self._mark_elements(ds, removed, pixels_cleaned)
-            return
+            self._mark_elements(ds, marking)
+            return marking
         elems: MutableMapping[Any, Any] = ds._dict
         for elem in elements:
             elems[elem.tag] = elem
+        return marking
 
-    def _encoded_marking(self, removed: str, pixels_cleaned: bool, implicit: bool) -> tuple[RawDataElement, ...]:
+    @staticmethod
+    def _mark_burned_in(ds: Dataset, marking: Marking, pixels: PixelState) -> None:
+        """Burned In Annotation: NO when the marking may claim it, otherwise the source's value as it was."""
+        elems: MutableMapping[Any, Any] = ds._dict
+        if marking.burned_in_annotation is not None:
+            elems[Tag(_BURNED_IN)] = DataElement(_BURNED_IN, "CS", marking.burned_in_annotation)
+        elif _text(ds.get(_BURNED_IN)).upper() != pixels.source_burned_in:
+            # Marked before with more knowledge (mark() again): back to what the source said.
+            if pixels.source_burned_in:
+                elems[Tag(_BURNED_IN)] = DataElement(_BURNED_IN, "CS", pixels.source_burned_in)
+            else:
+                elems.pop(Tag(_BURNED_IN), None)
+
+    def _encoded_marking(self, marking: Marking, implicit: bool) -> tuple[RawDataElement, ...]:
         """The marking elements as pydicom encodes them, in ``implicit`` or explicit VR little endian.
 
-        The marking is the same for every object of a run (bar these three inputs), and
+        The marking is the same for every object of a run (bar these inputs), and
         building it as pydicom elements (a code sequence of three items) cost ~0.3 ms per
         object, then as much again to write it. Encoded once by pydicom's own writer
         and read back, the elements are immutable raw tuples that any number of
@@ -420,7 +483,7 @@ class Deidentifier:
         elements built per object (tests/test_deid_engine.py).
         """
         scratch = Dataset()
-        self._mark_elements(scratch, removed, pixels_cleaned)
+        self._mark_elements(scratch, marking)
         fp = DicomBytesIO()
         fp.is_implicit_VR, fp.is_little_endian = implicit, True
         write_dataset(fp, scratch)
@@ -428,11 +491,13 @@ class Deidentifier:
         raw = tuple(e for e in encoded._dict.values() if isinstance(e, RawDataElement))
         return raw if len(raw) == len(encoded._dict) else ()  # () : not shareable, build per object
 
-    def _mark_elements(self, ds: Dataset, removed: str, pixels_cleaned: bool) -> None:
-        ds.PatientIdentityRemoved = removed
-        ds.DeidentificationMethod = method_values(self.options, pixels_cleaned=pixels_cleaned)
+    def _mark_elements(self, ds: Dataset, marking: Marking) -> None:
+        cleaned = marking.clean_pixel_data
+        ds.PatientIdentityRemoved = marking.patient_identity_removed
+        ds.DeidentificationMethod = method_values(self.options, pixels_cleaned=cleaned) + [
+            marking.evidence.method_value]
         items = []
-        for code, meaning in method_codes(self.options, pixels_cleaned=pixels_cleaned):
+        for code, meaning in method_codes(self.options, pixels_cleaned=cleaned):
             item = Dataset()
             item.CodeValue = code
             item.CodingSchemeDesignator = "DCM"

@@ -6,9 +6,18 @@ from dataclasses import dataclass
 
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from dcmexport.deid.actions import PATIENT_ID, PATIENT_NAME, Action, RulePlan, _dictionary_vr, resolve_vr
+from dcmexport.deid.actions import (
+    PATIENT_ID,
+    PATIENT_NAME,
+    Action,
+    RulePlan,
+    _dictionary_vr,
+    is_well_formed,
+    resolve_vr,
+)
 from dcmexport.deid.options import DeidOptions
 from dcmexport.deid.table import load_safe_private
 
@@ -68,7 +77,13 @@ def _walk(ds: Dataset, plan: RulePlan, safe: frozenset[tuple[str, int, int]], pr
                        if (t & 0xFFFF) >= 0x1000):
                     action = Action.KEEP  # may still be removed if none of its elements is safe
         else:
-            action = plan.decide(tag, vr).action
+            decision = plan.decide(tag, vr)
+            action = decision.action
+            if action is Action.FORM:  # kept when well formed, as the engine does
+                elem = ds[tag]
+                values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+                well_formed = all(is_well_formed(str(v or ""), str(elem.VR)) for v in values)
+                action = Action.KEEP if well_formed else decision.fallback
             if tag == PATIENT_ID or (tag == PATIENT_NAME and depth == 0):
                 action = Action.DUMMY
         is_seq = (vr or _dictionary_vr(tag)) == "SQ"

@@ -62,6 +62,7 @@ class FormatSpec:
     bit_depths: tuple[int, ...]  # grey sample depths it stores (RGB is always 8 bits per channel)
     lossless: bool
     metadata: str  # how its metadata is kept empty (plain English, for the README and verify)
+    container: str  # the file structure ``verify`` parses for metadata and checks the signature of
     crf_range: tuple[int, int] | None = None  # constant-rate factor: valid range
     default_crf: int | None = None
     quality_range: tuple[int, int] | None = None  # lossy still quality
@@ -89,21 +90,21 @@ FORMATS: dict[OutputFormat, FormatSpec] = {
     spec.format: spec
     for spec in (
         FormatSpec(OutputFormat.PNG, ".png", (".png",), clip=False, backend="still", bit_depths=(8, 16),
-                   lossless=True, metadata=_PIXELS_ONLY + "; pHYs only when the pixel size is known"),
+                   lossless=True, container="png", metadata=_PIXELS_ONLY + "; pHYs only when the pixel size is known"),
         FormatSpec(OutputFormat.JPG, ".jpg", (".jpg", ".jpeg"), clip=False, backend="still", bit_depths=(8,),
-                   lossless=False, metadata=_PIXELS_ONLY + "; JFIF density only when the pixel size is known",
+                   lossless=False, container="jpeg", metadata=_PIXELS_ONLY + "; JFIF density only when the pixel size is known",
                    quality_range=(1, 100), default_quality=95),
         FormatSpec(OutputFormat.TIFF, ".tiff", (".tif", ".tiff"), clip=False, backend="still", bit_depths=(8, 16),
-                   lossless=True, metadata="no ImageDescription, Software or DateTime; resolution only"),
+                   lossless=True, container="tiff", metadata="no ImageDescription, Software or DateTime; resolution only"),
         FormatSpec(OutputFormat.MP4, ".mp4", (".mp4", ".m4v", ".mov"), clip=True, backend="video",
-                   bit_depths=(8,), lossless=False, metadata=_VIDEO_META + "; x264's SEI banner removed",
+                   bit_depths=(8,), lossless=False, container="mp4", metadata=_VIDEO_META + "; x264's SEI banner removed",
                    crf_range=(0, 51), default_crf=18),
         FormatSpec(OutputFormat.WEBM, ".webm", (".webm", ".mkv"), clip=True, backend="video", bit_depths=(8,),
-                   lossless=False, metadata=_VIDEO_META, crf_range=(0, 63), default_crf=32),
+                   lossless=False, container="webm", metadata=_VIDEO_META, crf_range=(0, 63), default_crf=32),
         # GIF delays are whole hundredths of a second and browsers play delays under 2/100 s
         # as 10/100 s: 50 fps is the fastest honest rate (faster clips keep every frame at 50).
         FormatSpec(OutputFormat.GIF, ".gif", (".gif",), clip=True, backend="video", bit_depths=(8,),
-                   lossless=False, metadata="no comment or application extensions but the loop count",
+                   lossless=False, container="gif", metadata="no comment or application extensions but the loop count",
                    max_fps=50.0),
     )
 }

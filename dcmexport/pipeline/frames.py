@@ -14,6 +14,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from dcmexport.burnedin import may_carry_burned_in, plan_masks
+from dcmexport.deid.marking import PixelState
 from dcmexport.errors import (
     BurnedInError,
     UsageError,
@@ -181,6 +182,17 @@ def output_dpi(pipeline: FramePipeline, out_shape: tuple[int, ...]) -> tuple[flo
     height_mm = pipeline.stored_shape[0] * spacing.row
     width_mm = pipeline.stored_shape[1] * spacing.column
     return (out_shape[1] * 25.4 / width_mm, out_shape[0] * 25.4 / height_mm)
+
+
+def pixel_state(ds: Dataset, plan: MaskPlan, options: ExportOptions) -> PixelState:
+    """What the marking may claim about the pixels of ``ds`` (not yet de-identified) under ``plan``."""
+    return PixelState.from_plan(ds, plan, suspect=may_carry_burned_in(ds) is not None,
+                                accept_burned_in=options.mask.accept_burned_in)
+
+
+def ocr_read_nothing(pipeline: FramePipeline, frames: int) -> bool:
+    """OCR ran on every one of the object's ``frames`` after masking and read no text."""
+    return pipeline.ocr_frames >= frozenset(range(frames)) and not pipeline.ocr_hits
 
 
 def plan_pixels(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import sqlite3
 import tempfile
@@ -32,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from dcmexport.atomic import atomic_output
+from dcmexport.audit.manifest import MANIFEST_NAME, ObjectRecord, RunRecord, ShardRecord, iter_manifest
 from dcmexport.errors import UsageError
-from dcmexport.manifest import MANIFEST_NAME
 from dcmexport.pipeline.shards import PART_PATTERN
 
 _CHUNK = 1 << 20
@@ -127,29 +126,17 @@ def _append(source: Path, combined: Any) -> None:
             combined.write(b"\n")
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
-
-
-def _sections(path: Path, count: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """(section number, shard index, record) for the records of this count's shard runs."""
+def _sections(path: Path, count: int) -> Iterator[tuple[int, int, RunRecord | ObjectRecord | ShardRecord]]:
+    """(run number, shard index, record) for the records of the runs of shards of ``count``."""
     section, shard, run = 0, None, None
-    for record in _records(path):
-        kind = record.get("record")
-        if kind == "run":
+    for record in iter_manifest(path):
+        if isinstance(record, RunRecord):
             section, shard, run = section + 1, None, record
-        elif kind == "shard" and record.get("event") == "start" and record.get("count") == count:
-            shard = record.get("index")
-            if isinstance(shard, int) and run is not None:
+        elif isinstance(record, ShardRecord) and record.event == "start" and record.count == count:
+            shard = record.index
+            if run is not None:
                 yield section, shard, run
-        if isinstance(shard, int):
+        if shard is not None and record is not None:
             yield section, shard, record
 
 
@@ -166,18 +153,16 @@ def _check(path: Path, report: MergeReport, ids_path: Path) -> None:
     for section, shard, record in _sections(path, report.count):
         if newest.get(shard) != section:
             continue
-        kind = record.get("record")
-        if kind == "run" and isinstance(record.get("fingerprint"), str):
-            fingerprints.add(record["fingerprint"])
-        elif kind == "shard" and record.get("event") == "end":
+        if isinstance(record, RunRecord) and record.fingerprint is not None:
+            fingerprints.add(record.fingerprint)
+        elif isinstance(record, ShardRecord) and record.event == "end":
             finished.add(shard)
-        elif kind == "shard" and isinstance(record.get("inputs"), str):
-            inputs.add(record["inputs"])
-        elif kind == "object":
+        elif isinstance(record, ShardRecord) and record.inputs is not None:
+            inputs.add(record.inputs)
+        elif isinstance(record, ObjectRecord):
             report.objects += 1
-            input_id = record.get("input_id")
-            if isinstance(input_id, str):
-                inserted = ids.execute("INSERT OR IGNORE INTO ids VALUES (?)", (input_id,)).rowcount
+            if record.input_id is not None:
+                inserted = ids.execute("INSERT OR IGNORE INTO ids VALUES (?)", (record.input_id,)).rowcount
                 report.duplicated += 1 - inserted
     ids.close()
     report.unfinished = sorted(set(newest) - finished)
@@ -197,7 +182,7 @@ def merge_linkage(linkage: Path, count: int) -> int:
     Raises:
         UsageError: a part or the table is not a dcmexport linkage table.
     """
-    from dcmexport.linkage import LINKAGE_COLUMNS
+    from dcmexport.audit.linkage import LINKAGE_COLUMNS
 
     rows: dict[tuple[str, ...], None] = {}
     parts = linkage_parts(linkage, count)

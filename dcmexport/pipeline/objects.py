@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from dcmexport.burnedin import plan_masks
@@ -20,12 +21,21 @@ from dcmexport.mask import MaskPlan
 from dcmexport.options import (
     ExportOptions,
 )
-from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate, resolve_format, still_indices
+from dcmexport.pipeline.frames import (
+    ocr_read_nothing,
+    output_stem,
+    pixel_state,
+    plan_pixels,
+    playable_rate,
+    resolve_format,
+    still_indices,
+)
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import (
     FrameProgress,
+    count_pixel_text,
     encode_clip,
     note_verification,
     remove_outputs,
@@ -93,7 +103,8 @@ def _export_file(
 
     input_sha = sha256_file(path)
     result.input_sha256 = input_sha
-    report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)  # fail closed: before any output
+    pixels = pixel_state(ds, pipeline.plan, options)
+    report = deidentifier.deidentify(ds, pixels=pixels)  # fail closed: before any output
     result.action_counts = dict(report.action_counts)
     stem = output_stem(report.sop_instance_uid, input_sha)
     out_dir = options.out_dir
@@ -142,7 +153,8 @@ def _export_file(
                 if on_frame is not None:
                     on_frame()
         if options.also_dicom:
-            write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite)
+            deidentifier.mark(ds, replace(pixels, ocr_clean=ocr_read_nothing(pipeline, frames)))  # OCR has run now
+            count_pixel_text(result, write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite))
             written.append(planned[-1])
     except BaseException:
         remove_outputs(written)
@@ -170,12 +182,12 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
         if not plan.is_empty:
             result.notes.append(f"masked: {plan.describe()}")
     result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
-    report = deidentifier.deidentify(ds, pixels_cleaned=not plan.is_empty)
+    report = deidentifier.deidentify(ds, pixels=pixel_state(ds, plan, options))
     result.action_counts = dict(report.action_counts)
     final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
-    write_dicom(ds, plan, final, overwrite=write_options.overwrite)
+    count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
     result.outputs = [final]
     result.status = WRITTEN

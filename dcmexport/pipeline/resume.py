@@ -86,7 +86,7 @@ def output_fingerprint(
     Returns:
         32 hex digits.
     """
-    from dcmexport.manifest import jsonable
+    from dcmexport.audit.manifest import jsonable
 
     opts = jsonable(options)
     assert isinstance(opts, dict)
@@ -146,7 +146,7 @@ def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_
 
     ``parts`` names manifest parts read after it (a shard's own, newer than the last merge).
     """
-    from dcmexport.manifest import read_output_fingerprints
+    from dcmexport.audit.manifest import read_output_fingerprints
 
     known = read_output_fingerprints(out_dir)
     for name in parts:

@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
-from dcmexport.pipeline.frames import output_stem, plan_pixels, playable_rate
+from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels, playable_rate
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
@@ -199,7 +199,7 @@ def _export_series(
     result.input_sha256 = hashlib.sha256("".join(shas).encode()).hexdigest()
     counts: dict[str, int] = {}
     for ds, pipeline in zip(datasets, pipelines, strict=True):
-        report = deidentifier.deidentify(ds, pixels_cleaned=not pipeline.plan.is_empty)
+        report = deidentifier.deidentify(ds, pixels=pixel_state(ds, pipeline.plan, options))
         for kind, n in report.action_counts.items():
             counts[kind] = counts.get(kind, 0) + n
     result.action_counts = counts

@@ -15,6 +15,7 @@ from dcmexport.atomic import (
 )
 from dcmexport.burnedin import apply_plan_to_dataset
 from dcmexport.encode.dicom import write_part10
+from dcmexport.encode.jpeg_segments import strip_pixel_data_text
 from dcmexport.encode.still import write_still
 from dcmexport.errors import (
     EncodeError,
@@ -116,10 +117,21 @@ def write_still_atomic(
         write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
 
 
-def write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> None:
-    """Write the de-identified dataset, its pixels masked like the media."""
+def write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) -> dict[str, int]:
+    """Write the de-identified dataset, its pixels masked like the media.
+
+    Comment and application segments of compressed frames are removed first
+    (:func:`strip_pixel_data_text`); returns how many of each kind.
+    """
     if not plan.is_empty:
         apply_plan_to_dataset(ds, plan)
+    try:
+        removed = strip_pixel_data_text(ds)
+    except Exception as exc:  # a frame that cannot be parsed cannot be checked: fail closed
+        raise EncodeError(
+            f"(7FE0,0010) PixelData: a compressed frame cannot be parsed ({type(exc).__name__}), so its comment "
+            "and application segments cannot be removed; the DICOM output is not written"
+        ) from None
     with atomic_output(final, overwrite=overwrite, sync_dir=False) as tmp:
         try:
             write_part10(ds, tmp)
@@ -128,3 +140,10 @@ def write_dicom(ds: Dataset, plan: MaskPlan, final: Path, *, overwrite: bool) ->
                 f"the de-identified DICOM cannot be written ({type(exc).__name__}); "
                 "(0002,0010) TransferSyntaxUID or a value does not match the data"
             ) from None
+    return removed
+
+
+def count_pixel_text(result: ExportResult, removed: dict[str, int]) -> None:
+    """Add the segments :func:`write_dicom` removed to the result's action counts (``pixel-text:<kind>``)."""
+    for kind, n in removed.items():
+        result.action_counts[f"pixel-text:{kind}"] = result.action_counts.get(f"pixel-text:{kind}", 0) + n

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -19,6 +21,53 @@ import pydicom
 from dcmexport.errors import InputError
 
 _COPY_CHUNK = 1 << 20
+#: Media Storage Directory Storage (PS3.4 Annex F): the SOP Class of a DICOMDIR, in its file meta.
+MEDIA_STORAGE_DIRECTORY = b"1.2.840.10008.1.3.10"
+#: Enough for the preamble, DICM and the file meta up to (0002,0002) (PS3.10 7.1: group length,
+#: version, then the class): what :func:`is_dicomdir` reads of a file.
+_META_PROBE = 1024
+#: Explicit VRs with a 4-byte length after two reserved bytes (PS3.5 7.1.2).
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+
+
+def is_dicomdir(path: Path) -> bool:
+    """True when ``path`` is a DICOMDIR, whatever its name: its file meta names Media Storage Directory Storage.
+
+    Reads at most the first kilobyte (preamble, ``DICM``, the start of the file meta) of a
+    regular file (opened non-blocking: a FIFO is never waited on); anything unreadable or
+    not Part 10 is not a DICOMDIR (PS3.10 7.1, 8.6).
+    """
+    try:
+        # Non-blocking, and only a regular file is read: a FIFO in a folder must not hang the walk.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, _META_PROBE)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    if head[128:132] != b"DICM":
+        return False
+    pos = 132
+    while pos + 8 <= len(head):
+        group, element = struct.unpack_from("<HH", head, pos)
+        if group != 0x0002:
+            return False
+        vr = head[pos + 4:pos + 6]
+        if vr in _LONG_VRS:
+            if pos + 12 > len(head):
+                return False
+            length, value = struct.unpack_from("<I", head, pos + 8)[0], pos + 12
+        else:
+            length, value = struct.unpack_from("<H", head, pos + 6)[0], pos + 8
+        if element == 0x0002:  # Media Storage SOP Class UID
+            return head[value:value + length].rstrip(b"\0 ") == MEDIA_STORAGE_DIRECTORY
+        pos = value + length
+    return False
 
 
 def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
@@ -26,7 +75,8 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
 
     Directories are walked in sorted order without following symlinked
     directories (so a symlink loop cannot recurse forever); hidden files
-    (``.name``) and a ``DICOMDIR`` index are skipped here.
+    (``.name``) and DICOMDIR indexes (by name, or by content under any other
+    name: :func:`is_dicomdir`) are skipped here.
 
     Raises:
         InputError: an input path does not exist.
@@ -38,7 +88,10 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
                 for name in sorted(files):
                     if name.startswith(".") or name.upper() == "DICOMDIR":
                         continue
-                    yield Path(root) / name
+                    path = Path(root) / name
+                    if is_dicomdir(path):  # an index under another name: the walk finds its files
+                        continue
+                    yield path
         elif top.is_file() and top.name.upper() == "DICOMDIR" or top.exists():
             yield top
         else:
@@ -101,6 +154,9 @@ def extract_archive(archive: Path, workdir: Path) -> Iterator[InputItem]:
                 dest = target / f"{number:06d}.dcm"
                 with zf.open(member) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, _COPY_CHUNK)
+                if is_dicomdir(dest):  # an index under another name: its files are members too
+                    dest.unlink()
+                    continue
                 yield InputItem(dest, archive / member.filename)
     except zipfile.BadZipFile:
         raise InputError(f"{archive}: not a readable zip archive") from None
@@ -109,13 +165,17 @@ def extract_archive(archive: Path, workdir: Path) -> Iterator[InputItem]:
 def iter_inputs(inputs: Iterable[Path], workdir: Path) -> Iterator[InputItem]:
     """Expand files, folders, DICOMDIRs and zip archives into objects to process.
 
-    A DICOMDIR named directly yields every file it references; inside a
-    folder walk, the DICOMDIR index itself is skipped (the walk finds the
-    files). Zip archives (named or found in a folder) are extracted into
+    A DICOMDIR named directly (recognised by its name or, under any other
+    name, by its Media Storage SOP Class) yields every file it references;
+    inside a folder walk, the DICOMDIR index itself is skipped (the walk finds
+    the files). Zip archives (named or found in a folder) are extracted into
     ``workdir``, which the caller removes.
     """
+    inputs = list(inputs)
+    named = {p for p in inputs if not p.is_dir()}
     for path in iter_input_files(inputs):
-        if path.name.upper() == "DICOMDIR":  # only named directly: folder walks skip the index
+        # Only named directly: folder walks skip the index. Only a named file's meta is read here.
+        if path.name.upper() == "DICOMDIR" or (path in named and is_dicomdir(path)):
             for ref in iter_dicomdir(path):
                 yield InputItem(ref, ref)
         elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):

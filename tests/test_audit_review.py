@@ -1,7 +1,7 @@
-"""Tests for dcmexport.review and ``dcmexport review``: the self-contained review page.
+"""Tests for dcmexport.audit.review and ``dcmexport review``: the self-contained review page.
 
 The output directory is built here by hand (stills written with Pillow, a clip
-with imageio-ffmpeg, a manifest in the format dcmexport.manifest writes), so
+with imageio-ffmpeg, a manifest in the format dcmexport.audit.manifest writes), so
 every expected value is known: sizes, frame greys, rectangles.
 """
 
@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcmexport.errors import InputError
-from dcmexport.review import (
+from dcmexport.audit.review import (
     MISSING,
     PRESENT,
     apply_display_range,
@@ -32,6 +31,7 @@ from dcmexport.review import (
     thumbnail_size,
     write_review,
 )
+from dcmexport.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLIP_GREYS = [20 * i + 10 for i in range(12)]  # 10, 30, ..., 230: one grey per frame
