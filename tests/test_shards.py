@@ -13,10 +13,10 @@ import pytest
 from dcmexport import api
 from dcmexport.atomic import TEMP_PREFIX
 from dcmexport.audit.manifest import MANIFEST_NAME, read_manifest
+from dcmexport.audit.merge import find_parts, merge_parts
 from dcmexport.deid import Key
 from dcmexport.errors import UsageError
 from dcmexport.options import build_options
-from dcmexport.pipeline.merge import find_parts, merge_parts
 from dcmexport.pipeline.planning import iter_tasks
 from dcmexport.pipeline.shards import InputRoots, Shard, parse_shard
 from dcmexport.pipeline.tasks import TaskKind

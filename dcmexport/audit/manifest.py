@@ -26,6 +26,7 @@ import enum
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.results import ExportResult
 
 MANIFEST_NAME = "manifest.jsonl"
+#: A shard's manifest part, ``manifest.shard-3-of-8.jsonl`` (``--shard 3/8``), until ``dcmexport merge``.
+PART_PATTERN = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.jsonl$")
+
+
+def part_name(index: int, count: int) -> str:
+    """The manifest part of shard ``index`` of ``count``."""
+    return f"manifest.shard-{index}-of-{count}.jsonl"
 
 #: A rectangle in output pixel coordinates ``(x0, y0, x1, y1)``, half-open like array slices.
 Rect = tuple[float, float, float, float]
@@ -450,7 +458,7 @@ def read_manifest(path: Path) -> ManifestContents:
             elif isinstance(record, ObjectRecord):
                 objects.append(record)
             elif isinstance(record, ShardRecord):
-                continue  # read by dcmexport merge (dcmexport.pipeline.merge)
+                continue  # read by dcmexport merge (dcmexport.audit.merge)
             else:
                 bad += 1
     except OSError as exc:

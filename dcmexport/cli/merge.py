@@ -26,7 +26,7 @@ def merge_command(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Combine the shards' manifest parts into OUT/manifest.jsonl; report missing or duplicated objects (exit 1)."""
-    from dcmexport.pipeline.merge import merge_parts
+    from dcmexport.audit.merge import merge_parts
 
     with usage_errors(debug):
         report = merge_parts(out, linkage)

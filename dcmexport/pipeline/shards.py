@@ -13,22 +13,19 @@ machine, computes the same one without talking to the others:
 
 ``hash`` is SHA-256 (not Python's ``hash``, which is salted per process). Each shard
 writes its own manifest part ``manifest.shard-I-of-N.jsonl`` (and linkage part);
-``dcmexport merge`` combines them (:mod:`dcmexport.pipeline.merge`).
+``dcmexport merge`` combines them (:mod:`dcmexport.audit.merge`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dcmexport.audit.manifest import part_name
 from dcmexport.errors import UsageError
-
-#: ``manifest.shard-3-of-8.jsonl``: a shard's manifest part in ``--out``.
-PART_PATTERN = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.jsonl$")
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class Shard:
     @property
     def manifest_name(self) -> str:
         """This shard's manifest part in ``--out``."""
-        return f"manifest.shard-{self.index}-of-{self.count}.jsonl"
+        return part_name(self.index, self.count)
 
     def linkage_path(self, linkage: Path) -> Path:
         """This shard's part of the ``--linkage`` table: ``links.csv`` -> ``links.shard-0-of-4.csv``."""

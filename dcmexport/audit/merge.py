@@ -31,9 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from dcmexport.atomic import atomic_output
-from dcmexport.audit.manifest import MANIFEST_NAME, ObjectRecord, RunRecord, ShardRecord, iter_manifest
+from dcmexport.audit.manifest import (
+    MANIFEST_NAME,
+    PART_PATTERN,
+    ObjectRecord,
+    RunRecord,
+    ShardRecord,
+    iter_manifest,
+)
 from dcmexport.errors import UsageError
-from dcmexport.pipeline.shards import PART_PATTERN
 
 _CHUNK = 1 << 20
 
