@@ -34,12 +34,12 @@ from corpus import default_cache  # noqa: E402
 
 KEY = "bench-key-not-secret-0123456789abcdef"
 PER_FOLDER = 1000
-UID_ROOT = "1.2.826.0.1.3680043.10.777."  # fixed-width numbering after it: every file the same length
+UID_ROOT = "1.2.826.0.1.3680043.10.777.1"  # then 9 digits: every file the same length, no leading zero
 
 
 def build_tree(root: Path, count: int) -> Path:
     """``count`` small CT files under ``root`` (built once; a ``.complete`` marker says it is whole)."""
-    marker = root / ".complete"
+    marker = root / ".complete-v2"
     if marker.exists():
         return root
     from dcmexport.samples import make_ct, write_dataset

@@ -115,3 +115,28 @@ def test_batch_result_folds_written_results() -> None:
     assert batch.count("written") == 1 and batch.count("failed") == 1 and batch.exit_code == 1
     assert batch.result_notes() == {"no frame timing in the file: 10 fps"}
     assert [r.source for r in batch.results] == [Path("b")]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_renewing_the_deidentifier_changes_no_output_and_no_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  jobs: int) -> None:
+    """Workers drop their de-identifier's memos as they grow (memory flat in a long run): same bytes, same pairs."""
+    from dcmexport.executors import local
+
+    for i in range(12):
+        write_dataset(make_ct(seed=i, instance=i + 1, phi={"PatientID": f"P{i % 3}", "PatientName": f"DOE^{i % 3}"}),
+                      tmp_path / "in" / f"{i}.dcm")
+    reference = api.export([tmp_path / "in"], tmp_path / "a", key=KEY, jobs=jobs)
+    monkeypatch.setattr(local, "RENEW_AFTER_PAIRS", 2)  # a fresh de-identifier every object or two
+    renewed = api.export([tmp_path / "in"], tmp_path / "b", key=KEY, jobs=jobs)
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".png"}
+
+    def pairs(batch: BatchResult) -> set[tuple[str, str, str]]:
+        return {(r.kind, r.original, r.pseudonym) for result in batch.results for r in result.links}
+
+    assert reference.count("written") == renewed.count("written") == 12
+    assert files(tmp_path / "b") == files(tmp_path / "a")
+    assert pairs(renewed) == pairs(reference)
+    assert sum(len(r.links) for r in renewed.results) > sum(len(r.links) for r in reference.results)  # renewed

@@ -20,17 +20,12 @@ from distributed import WorkerPlugin
 
 from dcmexport import __version__
 from dcmexport.deid import Deidentifier
-from dcmexport.executors.local import run_group
+from dcmexport.executors.local import renewed, run_group
 from dcmexport.pipeline.tasks import RunContext, Task
 from dcmexport.results import FAILED, ExportResult
 
 #: Runs whose context this worker holds, by run id (removed by the plugin's teardown).
 _RUNS: dict[str, RunState] = {}
-
-#: A worker thread's de-identifier is renewed after this many linkage pairs: its memo of
-#: UIDs and pairs would otherwise grow with every object (pseudonyms are a pure function of the key).
-_RENEW_AFTER_PAIRS = 50_000
-
 
 class RunState:
     """One run's context on one worker, with a de-identifier per worker thread."""
@@ -42,9 +37,9 @@ class RunState:
     def deidentifier(self) -> Deidentifier:
         """This thread's de-identifier (Deidentifier memoises and records pairs: not shared across threads)."""
         current: Deidentifier | None = getattr(self._local, "deidentifier", None)
-        if current is None or current.linkage_count() > _RENEW_AFTER_PAIRS:
-            current = self._local.deidentifier = self.context.deidentifier()
-        return current
+        fresh = self.context.deidentifier() if current is None else renewed(current, self.context)
+        self._local.deidentifier = fresh
+        return fresh
 
 
 class RunPlugin(WorkerPlugin):

@@ -96,19 +96,33 @@ def _chunks(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
         yield group
 
 
-_WORKER: tuple[ExportOptions, Deidentifier, ResumeIndex, str] | None = None
+#: A de-identifier memoises the UIDs it remaps and records each linkage pair it sees (for
+#: --linkage), so it grows with every object (~0.6 kB each for CT slices). A worker (or an
+#: in-process run) starts a fresh one after this many pairs: pseudonyms are a pure function
+#: of the key, only the memos go (a pair seen again is reported again; the linkage table
+#: keeps one row).
+RENEW_AFTER_PAIRS = 50_000
+
+
+def renewed(deidentifier: Deidentifier, context: RunContext) -> Deidentifier:
+    """``deidentifier``, or a fresh one of the same key once its memos have grown past :data:`RENEW_AFTER_PAIRS`."""
+    return context.deidentifier() if deidentifier.linkage_count() > RENEW_AFTER_PAIRS else deidentifier
+
+
+_WORKER: list[tuple[RunContext, Deidentifier]] = []  # this pool worker's run and de-identifier
 
 
 def _init_worker(context: RunContext) -> None:
     """Build the worker's own de-identifier from the run's key (pseudonyms are a pure function of it)."""
-    global _WORKER
-    _WORKER = (context.options, context.deidentifier(), context.resume, context.temp_tag)
+    _WORKER[:] = [(context, context.deidentifier())]
 
 
 def _run_group_in_worker(tasks: list[Task]) -> list[ExportResult]:
-    assert _WORKER is not None, "worker not initialised"
-    options, deidentifier, resume, tag = _WORKER
-    return run_group(iter(tasks), options, deidentifier, resume, None, tag=tag)
+    assert _WORKER, "worker not initialised"
+    context, deidentifier = _WORKER[0]
+    deidentifier = renewed(deidentifier, context)
+    _WORKER[0] = (context, deidentifier)
+    return run_group(iter(tasks), context.options, deidentifier, context.resume, None, tag=context.temp_tag)
 
 
 def _run_sequential(tasks: Iterator[Task], context: RunContext,
@@ -117,6 +131,7 @@ def _run_sequential(tasks: Iterator[Task], context: RunContext,
     while results := run_group(tasks, context.options, deidentifier, context.resume, on_frame,
                                seconds=_GROUP_SECONDS, tag=context.temp_tag):
         yield from results
+        deidentifier = renewed(deidentifier, context)
 
 
 def run_group(tasks: Iterator[Task], options: ExportOptions, deidentifier: Deidentifier, resume: ResumeIndex,
