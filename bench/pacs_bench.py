@@ -46,7 +46,7 @@ def build_study(folder: Path, slices: int, name: str) -> str:
     import pydicom
 
     try:
-        from dcmexport.samples import make_ct, write_dataset  # type: ignore[import-not-found]
+        from tests.samplegen import make_ct, write_dataset  # type: ignore[import-not-found]
     except ImportError:  # the generator lives in tests/ once it leaves the runtime package (issue #12)
         from tests.samplegen import make_ct, write_dataset  # type: ignore[no-redef]
     from pydicom.uid import generate_uid

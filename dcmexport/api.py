@@ -19,6 +19,7 @@ from dcmexport.executors import Executor
 from dcmexport.net import NetSettings
 from dcmexport.options import ExportOptions, build_options
 from dcmexport.pipeline.batch import BatchObserver, CallbackObserver, run_batch
+from dcmexport.pipeline.shards import Shard
 from dcmexport.pipeline.tasks import TaskKind
 from dcmexport.results import BatchResult, ExportResult, Status
 from dcmexport.sources.network import RemoteInput
@@ -26,7 +27,7 @@ from dcmexport.sources.network import RemoteInput
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.sources.remote import Query
 
-__all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "NetSettings", "Query", "RemoteInput", "Status",
+__all__ = ["BatchResult", "ExportOptions", "ExportResult", "Key", "NetSettings", "Query", "RemoteInput", "Shard", "Status",
            "build_options", "deidentify", "export"]
 
 
@@ -64,10 +65,12 @@ def export(
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
     on_frame: Callable[[], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
     jobs: int = 1,
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
+    shard: Shard | None = None,
+    fold: Iterable[Status] = (),
     **kwargs: object,
 ) -> BatchResult:
     """Export files and folders of DICOM objects to de-identified media.
@@ -82,10 +85,14 @@ def export(
         on_result: called with each object's result as it completes (progress).
         on_frame: called after each encoded frame (progress; only with ``jobs=1``).
         on_start: called once, before the first object, with the number of results to
-            come (zip members counted, a ``series`` counted once): a progress total.
+            come (zip members counted, a ``series`` counted once): a progress total; None
+            when the run is larger than the plan made ahead (discovery streams).
         jobs: worker processes of the local executor; objects are independent, so outputs do not depend on it.
         executor: where tasks run (default: the local executor with ``jobs`` processes).
         observers: side concerns told of the batch's start, each result and its end.
+        shard: process only this part of the inputs (``Shard(i, n)``); every shard needs the same key.
+        fold: statuses whose results the returned batch counts instead of keeping, e.g.
+            ``{Status.WRITTEN}``: memory flat in the number of objects.
 
     Returns:
         A :class:`BatchResult`; its ``exit_code`` is non-zero when anything failed.
@@ -95,7 +102,7 @@ def export(
         InputError: an input path does not exist.
     """
     return run_batch(TaskKind.EXPORT, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), on_frame=on_frame,
+                     executor=_executor(jobs, executor), on_frame=on_frame, shard=shard, fold=fold,
                      observers=[CallbackObserver(on_start, on_result), *observers])
 
 
@@ -107,12 +114,14 @@ def deidentify(
     key: Key | None = None,
     patient_map: dict[str, tuple[str, str]] | None = None,
     on_result: Callable[[ExportResult], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
     jobs: int = 1,
     executor: Executor | None = None,
     observers: Sequence[BatchObserver] = (),
     forward_to: str | None = None,
     net: NetSettings | None = None,
+    shard: Shard | None = None,
+    fold: Iterable[Status] = (),
     **kwargs: object,
 ) -> BatchResult:
     """Write de-identified DICOM Part 10 files (pixels masked like the media would be).
@@ -135,5 +144,5 @@ def deidentify(
 
         steps.append(ForwardStep.to(forward_to, net))
     return run_batch(TaskKind.DEID, inputs, _options(options, out_dir, kwargs), key=key, patient_map=patient_map,
-                     executor=_executor(jobs, executor), observers=[CallbackObserver(on_start, on_result), *observers],
-                     steps=steps)
+                     executor=_executor(jobs, executor), shard=shard, fold=fold,
+                     observers=[CallbackObserver(on_start, on_result), *observers], steps=steps)

@@ -22,6 +22,7 @@ def _register() -> None:
     from dcmexport.cli import export as _export  # noqa: F401
     from dcmexport.cli import find as _find  # noqa: F401
     from dcmexport.cli import inspect as _inspect  # noqa: F401
+    from dcmexport.cli import merge as _merge  # noqa: F401
     from dcmexport.cli import presets as _presets  # noqa: F401
     from dcmexport.cli import review as _review  # noqa: F401
     from dcmexport.cli import verify as _verify  # noqa: F401

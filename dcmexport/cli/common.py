@@ -14,19 +14,22 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
 from dcmexport.errors import DcmexportError
+from dcmexport.executors import ExecutorName
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from dcmexport.deid import DeidOptions, Key
     from dcmexport.options import ExportOptions
-    from dcmexport.results import BatchResult, ExportResult
+    from dcmexport.pipeline.shards import Shard
+    from dcmexport.results import BatchResult, ExportResult, Status
     from dcmexport.sources.network import RemoteInput
 
 
@@ -173,7 +176,7 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool, verbose: bo
         return
     from rich.table import Table
 
-    notes = sorted({n for r in batch.results for n in r.notes if n.startswith("no frame timing")})
+    notes = sorted(n for n in batch.result_notes() if n.startswith("no frame timing"))
     if not_dicom and not verbose:
         notes.append(f"{not_dicom} non-DICOM file{'s' if not_dicom != 1 else ''} skipped (--verbose lists them)")
     table = Table(title="dcmexport summary", show_header=True, header_style="bold")
@@ -196,7 +199,7 @@ def finish(batch: BatchResult, inputs: list[Path], *, as_json: bool, quiet: bool
     (2 stays for what is refused before any work: options and missing paths.)
     """
     print_summary(batch, as_json=as_json, quiet=quiet, verbose=verbose)
-    if all(r.error_kind == NOT_DICOM for r in batch.results):
+    if not batch.folded_objects and all(r.error_kind == NOT_DICOM for r in batch.results):
         where = ", ".join(str(p) for p in inputs[:3]) + (", ..." if len(inputs) > 3 else "")
         skipped = len(batch.results)
         detail = f" ({skipped} non-DICOM file{'s' if skipped != 1 else ''} skipped)" if skipped else ""
@@ -252,6 +255,46 @@ def deid_options_from_flags(
     return load_profile(profile, **overrides)
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """Where a batch runs (``--executor``, ``--scheduler``, ``--scheduler-file``) and which part of it (``--shard``)."""
+
+    executor: ExecutorName = ExecutorName.LOCAL
+    scheduler: str | None = None
+    scheduler_file: Path | None = None
+    shard: Shard | None = None
+
+    def linkage(self, path: Path | None) -> Path | None:
+        """Where this run writes ``--linkage``: a shard writes its own part (``dcmexport merge`` combines them)."""
+        return path if path is None or self.shard is None else self.shard.linkage_path(path)
+
+
+def distribution(executor: ExecutorName, scheduler: str | None, scheduler_file: Path | None,
+                 shard: str | None) -> Distribution:
+    """Coerce the distribution flags (``--shard auto`` reads the job array's environment here).
+
+    Raises:
+        UsageError: a malformed ``--shard``, or a scheduler without ``--executor dask``.
+    """
+    from dcmexport.pipeline.shards import parse_shard
+
+    if executor is ExecutorName.LOCAL and (scheduler or scheduler_file):
+        from dcmexport.errors import UsageError
+
+        raise UsageError("--scheduler and --scheduler-file apply to --executor dask")
+    return Distribution(executor, scheduler, scheduler_file, parse_shard(shard) if shard is not None else None)
+
+
+def folded_statuses(*, quiet: bool, json_out: bool, linkage: Path | None) -> frozenset[Status]:
+    """What the summary never prints one by one, so a batch need not hold it: written objects (unless
+    ``--json`` lists them or ``--linkage`` needs their pairs), and skipped ones too with ``--quiet``."""
+    from dcmexport.results import Status
+
+    if json_out or linkage is not None:
+        return frozenset()
+    return frozenset({Status.WRITTEN, Status.SKIPPED} if quiet else {Status.WRITTEN})
+
+
 def run_batch(
     kind: str,
     inputs: Sequence[Path | RemoteInput],
@@ -265,31 +308,42 @@ def run_batch(
     log: Path | None = None,
     linkage: Path | None = None,
     review: bool = False,
+    spread: Distribution = Distribution(),
+    fold: frozenset[Status] = frozenset(),
     **extra: Any,
 ) -> BatchResult:
     """Call api.export / api.deidentify with a progress bar on a terminal (objects, frames, ETA; objects
     retrieved from network sources). The side concerns the flags ask for (``--log``, ``--linkage``,
-    ``--review``) are wired as batch observers. ``extra`` goes to the API call (``forward_to``, ``net``)."""
+    ``--review``) are wired as batch observers. ``extra`` goes to the API call (``forward_to``, ``net``).
+
+    ``spread``: where the batch runs and which shard of it; ``fold``: statuses the batch counts instead
+    of holding their results (a run of millions; see :func:`folded_statuses`).
+    """
     from dcmexport import __version__, api
     from dcmexport.audit.observers import LinkageObserver, ReviewObserver, RunLogObserver, WrittenCounter
     from dcmexport.audit.runlog import RunLog
+    from dcmexport.executors import make_executor
 
     call = api.export if kind == "export" else api.deidentify
     show_progress = not quiet and not json_out and err_console.is_terminal
     counter = WrittenCounter()
+    executor = make_executor(spread.executor, jobs=jobs, scheduler=spread.scheduler,
+                             scheduler_file=spread.scheduler_file, timeout=options.timeout)
     try:
         with contextlib.ExitStack() as stack:
             observers: list[Any] = [counter]
             if log is not None:
                 observers.append(RunLogObserver(stack.enter_context(RunLog(log, kind, __version__))))
+            linkage = spread.linkage(linkage)  # a shard writes its own part; dcmexport merge combines them
             if linkage is not None:
                 observers.append(LinkageObserver(linkage, options.out_dir))
             if review:
                 observers.append(ReviewObserver(options.out_dir))
-            extra = {**extra, "observers": observers}
+            extra = {**extra, "observers": observers, "executor": executor, "shard": spread.shard, "fold": fold}
             if not show_progress:
-                return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, **extra)
-            return _run_with_progress(call, kind, inputs, options, key, patient_map, jobs, extra)
+                return call(inputs, options=options, key=key, patient_map=patient_map, **extra)
+            per_object = jobs > 1 or spread.executor is not ExecutorName.LOCAL  # frames counted per finished object
+            return _run_with_progress(call, kind, inputs, options, key, patient_map, per_object, extra)
     except KeyboardInterrupt:
         # Typer would exit 130 without a word; the outputs' atomic writes have removed the partial files.
         n = counter.written
@@ -305,9 +359,11 @@ def _run_with_progress(
     options: ExportOptions,
     key: Key | None,
     patient_map: dict[str, tuple[str, str]] | None,
-    jobs: int,
+    per_object: bool,
     extra: dict[str, Any],
 ) -> BatchResult:
+    import threading
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -327,7 +383,6 @@ def _run_with_progress(
     from dcmexport.sources import iter_input_files
 
     local = [p for p in inputs if isinstance(p, Path)]
-    total = sum(1 for _ in iter_input_files(local))  # a first estimate, shown while the inputs are opened
     remote = len(local) < len(inputs)
     with Progress(
         TextColumn(f"[bold]{kind}"),
@@ -340,24 +395,39 @@ def _run_with_progress(
         console=err_console.console if isinstance(err_console, LazyConsole) else err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("objects", total=total, frames=0, retrieved=0)
+        task = progress.add_task("objects", total=None, frames=0, retrieved=0)
+        totals = threading.Lock()
+        exact: list[int] = []
+
+        def count_files() -> None:
+            # A first estimate, counted beside the run (a huge tree must not delay the first object);
+            # the exact total from on_start, when known, wins.
+            total = sum(1 for _ in iter_input_files(local))
+            with totals:
+                if not exact:
+                    progress.update(task, total=total)
+
+        threading.Thread(target=count_files, name="dcmexport-count", daemon=True).start()
 
         def on_result(result: ExportResult) -> None:
-            frames = result.frames if jobs > 1 else 0  # with workers, frames are counted per finished object
-            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + frames)
+            more = result.frames if per_object else 0
+            progress.update(task, advance=1, frames=progress.tasks[task].fields["frames"] + more)
 
         def on_frame() -> None:
             progress.update(task, frames=progress.tasks[task].fields["frames"] + 1)
 
-        def on_start(objects: int) -> None:  # the exact total once archives are opened and series grouped
-            progress.update(task, total=objects)
+        def on_start(objects: int | None) -> None:  # the exact total once archives are opened and series grouped
+            if objects is not None:
+                with totals:
+                    exact.append(objects)
+                    progress.update(task, total=objects)
 
         def on_retrieved(count: int) -> None:  # from the retrieving thread; rich's progress takes a lock
             progress.update(task, retrieved=count)
 
         kwargs: dict[str, Any] = {"on_frame": on_frame} if kind == "export" else {}
         inputs = [p if isinstance(p, Path) else dataclasses.replace(p, on_retrieved=on_retrieved) for p in inputs]
-        return call(inputs, options=options, key=key, patient_map=patient_map, jobs=jobs, on_result=on_result,
+        return call(inputs, options=options, key=key, patient_map=patient_map, on_result=on_result,
                     on_start=on_start, **kwargs, **extra)
 
 

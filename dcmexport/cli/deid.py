@@ -14,8 +14,10 @@ from dcmexport.cli.common import (
     configure_logging,
     default_jobs,
     deid_options_from_flags,
+    distribution,
     existing_paths,
     finish,
+    folded_statuses,
     load_key_and_map,
     run_batch,
     usage_errors,
@@ -61,6 +63,10 @@ def deid_command(
     ca_file: params.CaFile = None,
     to: params.ForwardTo = None,
     jobs: params.Jobs = 0,
+    executor: params.ExecutorChoice = params.ExecutorName.LOCAL,
+    scheduler: params.Scheduler = None,
+    scheduler_file: params.SchedulerFile = None,
+    shard: params.ShardPart = None,
     timeout: params.Timeout = None,
     log: params.LogFile = None,
     quiet: params.Quiet = False,
@@ -92,6 +98,8 @@ def deid_command(
         net = net_settings(calling_aet, move_dest, net_timeout, auth_file, ca_file)
         sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)
         key, mapping = load_key_and_map(key_file, patient_map)
+        spread = distribution(executor, scheduler, scheduler_file, shard)
         batch = run_batch("deid", sources, options, key=key, patient_map=mapping, jobs=jobs or default_jobs(),
-                          quiet=quiet, json_out=json_out, log=log, linkage=linkage, forward_to=to, net=net)
+                          quiet=quiet, json_out=json_out, log=log, spread=spread,
+                          fold=folded_statuses(quiet=quiet, json_out=json_out, linkage=linkage), linkage=linkage, forward_to=to, net=net)
     raise typer.Exit(finish(batch, inputs, as_json=json_out, quiet=quiet, verbose=verbose))

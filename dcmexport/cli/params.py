@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dcmexport.cli.common import CLEAN_HELP, RETAIN_HELP
+from dcmexport.executors import ExecutorName
 
 # Help panels (rich_help_panel), in the order ``export --help`` shows them: most used first.
 OUTPUT = "Output"
@@ -78,3 +79,9 @@ NetTimeout = Annotated[float, typer.Option("--net-timeout", help="Seconds to wai
 AuthFile = Annotated[Path | None, typer.Option("--auth-file", help="DICOMweb credentials, TOML (token, or username and password), mode 0600; else DCMEXPORT_DICOMWEB_TOKEN / _USER / _PASSWORD.", rich_help_panel=_NET, dir_okay=False, show_default=False)]
 CaFile = Annotated[Path | None, typer.Option("--ca-file", help="Also trust this CA certificate (PEM) for https.", rich_help_panel=_NET, dir_okay=False, show_default=False)]
 ForwardTo = Annotated[str | None, typer.Option("--to", help="Also store each de-identified object here: pacs://AET@host:port (C-STORE) or dicomweb+https://host/path (STOW-RS).", rich_help_panel=_NET, show_default=False)]
+
+# Distributing a batch (issue #13)
+ExecutorChoice = Annotated[ExecutorName, typer.Option("--executor", help="Where objects are processed: local (this machine, --jobs processes) or dask (a dask.distributed cluster; pip install 'dcmexport[dask]').", case_sensitive=False, rich_help_panel=BATCH)]
+Scheduler = Annotated[str | None, typer.Option("--scheduler", help="With --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: a local cluster of --jobs workers).", show_default=False, rich_help_panel=BATCH)]
+SchedulerFile = Annotated[Path | None, typer.Option("--scheduler-file", help="With --executor dask: the scheduler's file (dask scheduler --scheduler-file FILE).", exists=True, dir_okay=False, show_default=False, rich_help_panel=BATCH)]
+ShardPart = Annotated[str | None, typer.Option("--shard", help="Process only part I of N (0-based, e.g. 3/8), for job arrays; auto: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT; auto/N: from JOB_COMPLETION_INDEX. Then: dcmexport merge OUT.", show_default=False, rich_help_panel=BATCH)]

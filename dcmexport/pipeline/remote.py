@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from dcmexport.errors import NetworkError
 from dcmexport.executors import Executor
 from dcmexport.options import ExportOptions
-from dcmexport.pipeline.tasks import RunContext, TaskKind, plan_tasks
+from dcmexport.pipeline.planning import plan_tasks
+from dcmexport.pipeline.tasks import RunContext, TaskKind
 from dcmexport.results import FAILED, ExportResult
 from dcmexport.sources.remote import Retrieval
 

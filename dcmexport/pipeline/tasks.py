@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dcmexport.deid import Deidentifier, Key
-from dcmexport.figure_options import PresentationMode
 from dcmexport.options import (
     ExportOptions,
-    OutputFormat,
 )
 from dcmexport.pipeline.objects import deid_file, export_file
 from dcmexport.pipeline.resume import ResumeIndex
-from dcmexport.pipeline.series import export_series, group_series
-from dcmexport.pipeline.states import consumed_state_result, pair_presentation_states
+from dcmexport.pipeline.series import export_series
+from dcmexport.pipeline.states import consumed_state_result
 from dcmexport.results import (
     WRITTEN,
     ExportResult,
 )
-from dcmexport.sources import InputItem
 
 
 class TaskKind(enum.StrEnum):
@@ -59,6 +56,8 @@ class RunContext:
     key: Key
     patient_map: Mapping[str, tuple[str, str]] | None
     resume: ResumeIndex
+    #: names this run's temporary files (a shard's: ``s1of4``), see :func:`dcmexport.atomic.temporary_tag`
+    temp_tag: str = ""
 
     def deidentifier(self) -> Deidentifier:
         """A de-identifier of this run's key (pseudonyms are a pure function of it, so every worker agrees)."""
@@ -83,19 +82,3 @@ def run_task(task: Task, options: ExportOptions, deidentifier: Deidentifier, res
     if result.status == WRITTEN:
         resume.record(result.outputs, options.out_dir)
     return result
-
-
-def plan_tasks(kind: TaskKind, items: Iterable[InputItem], options: ExportOptions) -> list[Task]:
-    """Turn inputs into tasks, grouping series when ``--series`` asks for clips or contact sheets."""
-    fmt = options.encode.format
-    if kind is TaskKind.EXPORT and options.figure.presentation.mode is not PresentationMode.OFF:
-        return [Task(TaskKind.PRESENTATION if p.is_state else TaskKind.EXPORT, (p.item.path,), p.item.label,
-                     p.presentations) for p in pair_presentation_states(items, options)]
-    if kind is TaskKind.EXPORT and options.series and (
-        fmt is OutputFormat.AUTO or fmt.is_video or options.encode.montage
-    ):
-        groups, singles = group_series(items)
-        return [Task(TaskKind.SERIES, tuple(i.path for i in g), g[0].label) for g in groups] + [
-            Task(TaskKind.EXPORT, (i.path,), i.label) for i in singles
-        ]
-    return [Task(kind, (i.path,), i.label) for i in items]
