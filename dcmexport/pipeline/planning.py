@@ -18,13 +18,12 @@ held in memory, one small record per input (:mod:`dcmexport.pipeline.states`).
 from __future__ import annotations
 
 import os
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from dcmexport.figure_options import PresentationMode
 from dcmexport.options import ExportOptions, OutputFormat
+from dcmexport.pipeline.scratch import open_scratch
 from dcmexport.pipeline.series import SliceInfo, group_series, order_slices, series_slice_info
 from dcmexport.pipeline.states import Planned, pair_presentation_states
 from dcmexport.pipeline.tasks import Task, TaskKind
@@ -126,12 +125,7 @@ class SeriesSpool:
     """
 
     def __init__(self, workdir: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix="series-", suffix=".sqlite", dir=workdir)
-        os.close(fd)
-        self.path = Path(name)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self.path, self._db = open_scratch(workdir, "series-")
         self._db.execute("CREATE TABLE slices (seq INTEGER PRIMARY KEY, series TEXT, path BLOB, label BLOB, "
                          "position REAL, instance INTEGER, normal TEXT, origin TEXT)")
         self._db.execute("CREATE TABLE singles (seq INTEGER PRIMARY KEY, path BLOB, label BLOB)")
