@@ -31,18 +31,26 @@ from typing import Any
 from dcmexport._version import __version__
 from dcmexport.atomic import temporary_prefix
 from dcmexport.errors import MissingDependencyError, UsageError
-from dcmexport.executors.local import GROUP_MAX, chunks
 from dcmexport.pipeline.tasks import RunContext, Task
 from dcmexport.results import FAILED, ExportResult
 
 INSTALL_HINT = "--executor dask needs dask.distributed: pip install 'dcmexport[dask]'"
 
-#: Groups queued per worker thread. A group (at most ``GROUP_MAX`` objects, as in the local pool) is one
-#: Dask task: its outputs are fsynced in the background while the worker runs the group's next object,
-#: and renamed when the group ends. One object per task waited for each fsync (19 ms per 512x512 CT
-#: slice in one process, 7.2 ms in groups of 8) and paid the scheduler's ~2 ms per object; with
-#: one task queued, a worker idles for the round trip to the client after each.
-_GROUPS_AHEAD = 4
+#: A Dask task runs a group of objects, not one. Its outputs are fsynced in the background while
+#: the worker runs the group's next object, and renamed when the group ends (as in the local pool:
+#: one object per task waited for each fsync, 19 ms per 512x512 CT slice in one process against
+#: 7.2 ms in groups of 8). And each task costs ~2 ms of scheduler, client and worker CPU (1.9 ms
+#: per no-op task here), which a 2-core machine takes from the workers: 500 CT slices of ~7 ms
+#: ran at 0.82x the local pool's throughput in groups of 8, 0.92x in groups of 16 (load 4-5).
+#: So a group is sized to take about _GROUP_SECONDS (from the objects' own times as they come
+#: back: one object per task for clips of seconds), with at most _GROUP_OBJECTS objects, and at
+#: most _OBJECTS_AHEAD objects per worker thread are on the cluster at once (bounded memory,
+#: whatever the number of inputs), in at least _GROUPS_AHEAD groups (one running, one queued on
+#: the worker: it never waits for the client).
+_GROUP_SECONDS = 0.25
+_GROUP_OBJECTS = 16
+_OBJECTS_AHEAD = 32
+_GROUPS_AHEAD = 2
 
 #: Why ``--timeout`` and ``--executor dask`` do not go together.
 DASK_TIMEOUT = ("--timeout is not supported with --executor dask (tasks run in worker threads, where a time "
@@ -135,6 +143,37 @@ class DaskExecutor:
         return client
 
 
+class _Groups:
+    """The run's tasks in groups, one Dask task each, sized by time (see :data:`_GROUP_SECONDS`).
+
+    A run that fits in the first window (a few objects) is spread evenly over the worker threads.
+    """
+
+    def __init__(self, tasks: Iterator[Task], threads: int) -> None:
+        self.budget = _OBJECTS_AHEAD * threads
+        head = list(islice(tasks, self.budget + 1))
+        self.known = len(head) <= self.budget  # every task is in the head
+        self.size = max(1, min(_GROUP_OBJECTS, len(head) // (threads * _GROUPS_AHEAD)))
+        self.tasks = chain(head, tasks)
+        self.seconds: float | None = None  # per object, a moving mean over the groups that came back
+
+    def take(self, in_flight: int) -> list[list[Task]]:
+        """The next groups, as many as fit beside ``in_flight`` objects already on the cluster."""
+        groups: list[list[Task]] = []
+        while in_flight + self.size <= self.budget and (group := list(islice(self.tasks, self.size))):
+            groups.append(group)
+            in_flight += len(group)
+        return groups
+
+    def observe(self, groups: Iterable[list[ExportResult]]) -> None:
+        """Size the next groups from the time the objects of ``groups`` took on their workers."""
+        for results in groups:
+            mean = sum(r.seconds for r in results) / max(1, len(results))
+            self.seconds = mean if self.seconds is None else 0.7 * self.seconds + 0.3 * mean
+        if self.seconds is not None and not self.known:
+            self.size = max(1, min(_GROUP_OBJECTS, int(_GROUP_SECONDS / max(self.seconds, 1e-3))))
+
+
 class _Run:
     """One run on a client: probe ``--out``, install the context, stream groups of tasks and their results."""
 
@@ -145,8 +184,7 @@ class _Run:
         self.remote_out = context.options.out_dir.absolute()
         self.context = replace(context, options=replace(context.options, out_dir=self.remote_out))
         self.run_id = secrets.token_hex(8)
-        #: groups on the cluster at once: a few per worker thread, so none waits for the client
-        self.window = _GROUPS_AHEAD * max(1, sum(client.nthreads().values()))
+        self.threads = max(1, sum(client.nthreads().values()))
 
     def results(self, tasks: Iterator[Task]) -> Iterator[ExportResult]:
         from dcmexport.executors import dask_worker as remote
@@ -161,11 +199,7 @@ class _Run:
         try:
             self._check_workers(remote, probe, nonce)
             self.client.register_plugin(plugin, name=plugin.name)
-            # Groups as the local pool makes them: of GROUP_MAX objects, smaller when there are
-            # too few objects to give every worker thread a few groups.
-            head = list(islice(tasks, self.window * GROUP_MAX + 1))
-            size = max(1, min(GROUP_MAX, len(head) // self.window))
-            groups = chunks(chain(head, tasks), size)
+            groups = _Groups(tasks, self.threads)
             completed = self.distributed.as_completed()
             self._submit(remote, groups, pending, completed)
             for done in completed.batches():
@@ -175,6 +209,7 @@ class _Run:
                 values = dict(zip([f.key for f in finished], self.client.gather(finished), strict=True))
                 results = [result for future in done
                            for result in self._collect(future, pending.pop(future.key)[0], values.get(future.key))]
+                groups.observe(values.values())
                 for future in done:
                     future.release()
                 self._submit(remote, groups, pending, completed)
@@ -188,9 +223,9 @@ class _Run:
             with contextlib.suppress(OSError):
                 probe.unlink()
 
-    def _submit(self, remote: ModuleType, groups: Iterator[list[Task]], pending: dict[str, tuple[list[Task], Any]],
+    def _submit(self, remote: ModuleType, groups: _Groups, pending: dict[str, tuple[list[Task], Any]],
                 completed: Any) -> None:
-        batch = list(islice(groups, max(0, self.window - len(pending))))
+        batch = groups.take(sum(len(group) for group, _ in pending.values()))
         if not batch:
             return
         payloads = [remote.Payload(tuple(Task(t.kind, tuple(p.absolute() for p in t.paths), Path(),
