@@ -1,18 +1,21 @@
-"""The Dask executor: one task per object (a ``--series`` group is one task) on a dask.distributed cluster.
+"""The Dask executor: the run's tasks (an object, or a ``--series`` group) on a dask.distributed cluster.
 
-Results stream back as they finish (``as_completed``); this process, the client,
+A Dask task runs a small group of tasks (sized to take ~0.25 s: up to 16 CT slices, a
+single clip; see :data:`_GROUP_SECONDS`), and each of them still has its own result and
+manifest record. Results stream back as they finish (``as_completed``); this process, the client,
 alone writes the manifest, progress, run log and linkage (the observers). Workers
 write outputs straight into ``--out`` with the same atomic temporary-then-rename as
 the local executor, so ``--out`` must be one path that every worker sees: a probe
 file checks that before the first task. A task that loses its worker (killed, out of
-memory) runs again on another worker; nothing of the lost attempt survives (its
-temporary file is removed at the end of the run).
+memory) runs again, its whole group, on another worker; nothing of the lost attempt
+survives (a group's outputs are renamed only at its end; its temporaries are removed
+at the end of the run).
 
 Trust model: the run's context, including the de-identification key, goes to the
 scheduler once (a worker plugin) and from there to every worker of the run: whoever
 runs the scheduler or a worker can read the key, as they can read the identified
 inputs. It is never part of a task: task keys are opaque (``dcmexport-<random>``),
-and a task's arguments are the run's id and one object's input paths.
+and a task's arguments are the run's id and its group's input paths.
 """
 
 from __future__ import annotations
