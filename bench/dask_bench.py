@@ -10,10 +10,17 @@ Rows (whole processes, start-up included, medians of ``--runs`` interleaved runs
   2 single-threaded worker processes (nanny) started once by this script: how a cluster is used;
 * ``dask-own``: ``--executor dask --jobs 2`` (dcmexport starts and stops its own LocalCluster).
 
+Each row also gives the steady state: the time from the first output written to the last (their
+modification times), which leaves out start-up (importing ``distributed``, connecting), the
+first group and the exit.
+
 Target: ``dask-running`` at least 0.9x the throughput of ``local``. Then the cost per task:
 ``--tasks`` trivial tasks (non-DICOM files, each skipped in well under a millisecond) through
 the Dask executor and through ``client.map`` of a no-op, per task; and the manifest's bytes per
-object, for the 10-million-object projection in bench/README.md.
+object, for the 10-million-object projection in bench/README.md. Last, the scheduler's own CPU
+per task: a scheduler in a process of its own (``dask scheduler``, workers from ``dask worker
+--nworkers 2 --nthreads 1``), its CPU time (psutil) over ``--tasks`` no-op tasks, over the Dask
+executor's run of ``--tasks`` trivial objects, and over the CLI's export of the slices.
 """
 
 from __future__ import annotations
@@ -60,15 +67,23 @@ def main() -> None:
                                   silence_logs=50) as cluster, distributed.Client(cluster) as client:
         address = cluster.scheduler_address
 
+        spans: dict[str, list[float]] = {}
+
         def command(name: str, extra: list[str]) -> Run:
             out = fresh_dir(work / name)
-            return run_once([*base, "--out", str(out), *extra], env=env)
+            run = run_once([*base, "--out", str(out), *extra], env=env)
+            # The steady state: from the first output written to the last (each output's mtime is when
+            # its temporary was written), without start-up, connecting, the first object and the exit.
+            times = sorted(p.stat().st_mtime_ns for p in out.glob("*.png"))
+            spans.setdefault(name, []).append((times[-1] - times[0]) / 1e9)
+            return run
 
         commands = {
             "local": lambda: command("local", ["--jobs", "2"]),
             "dask-running": lambda: command("dask-running", ["--executor", "dask", "--scheduler", address]),
             "dask-own": lambda: command("dask-own", ["--executor", "dask", "--jobs", "2"]),
         }
+        before = load_average()
         series = measure_interleaved(commands, args.runs)
         for name in commands:
             written = sum(1 for p in (work / name).glob("*.png"))
@@ -81,20 +96,27 @@ def main() -> None:
 
         per_task = _per_task(client, work, args.tasks)
 
+    after = load_average()
+    scheduler_cpu = _scheduler_cpu(work, ct_dir, args.tasks, env)
     local = series["local"].median
     print(f"\n{args.slices} CT slices 512x512 -> PNG, {args.runs} interleaved runs; {cores()} cores, "
-          f"load average {load_average()}\n")
-    print("| run | wall s, median (min-max) | files/s | throughput vs local |")
-    print("| --- | --- | ---: | ---: |")
+          f"load average before {before}, after {after}\n")
+    steady = statistics.median(spans["local"])
+    print("| run | wall s, median (min-max) | files/s | throughput vs local | first to last output, s | vs local |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
     for name, s in series.items():
-        print(f"| {name} | {s.spread()} | {args.slices / s.median:.0f} | {local / s.median:.2f}x |")
+        span = statistics.median(spans[name])
+        print(f"| {name} | {s.spread()} | {args.slices / s.median:.0f} | {local / s.median:.2f}x | {span:.2f} | "
+              f"{steady / span:.2f}x |")
     ratio = local / series["dask-running"].median
     print(f"\ndask-running / local throughput: {ratio:.2f}x (target >= 0.9x): {'met' if ratio >= 0.9 else 'NOT met'}")
     print(f"outputs of dask-running byte-identical to local: {same}")
     print(f"manifest: {record_bytes:.0f} bytes per object record")
     print(f"per task, {args.tasks} trivial tasks on the same 2 workers: " + ", ".join(
         f"{k} {v * 1000:.2f} ms" for k, v in per_task.items()))
-    print(json.dumps({"series": {k: v.walls for k, v in series.items()}, "per_task_s": per_task,
+    print("scheduler CPU (its own process): " + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in scheduler_cpu.items()))
+    print(json.dumps({"series": {k: v.walls for k, v in series.items()}, "spans": spans, "per_task_s": per_task,
+                      "scheduler_cpu_s": scheduler_cpu,
                       "record_bytes": record_bytes, "ratio": ratio}))
     raise SystemExit(0 if same and ratio >= 0.9 else 1)
 
@@ -127,6 +149,64 @@ def _per_task(client: object, work: Path, count: int) -> dict[str, float]:
     client.gather(client.map(_noop, range(count), pure=False))  # type: ignore[attr-defined]
     timings["client.map of a no-op"] = (time.perf_counter() - started) / count
     return timings
+
+
+def _scheduler_cpu(work: Path, ct_dir: Path, count: int, env: dict[str, str]) -> dict[str, float]:
+    """The scheduler's CPU seconds per task (or object), in a scheduler process of its own."""
+    import subprocess
+
+    import distributed
+    import psutil
+
+    from dcmexport.deid import Key
+    from dcmexport.executors.dask import DaskExecutor
+    from dcmexport.options import build_options
+    from dcmexport.pipeline.resume import no_resume
+    from dcmexport.pipeline.tasks import RunContext, Task, TaskKind
+
+    folder = work / "trivial"
+    paths = sorted(folder.glob("*.txt"))[:count]
+    file = fresh_dir(work / "scheduler") / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(file),
+                                  "--port", "0", "--no-dashboard"], **quiet)  # type: ignore[call-overload]
+    workers = None
+    try:
+        while not file.exists():
+            time.sleep(0.1)
+        workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(file),
+                                    "--nworkers", "2", "--nthreads", "1", "--no-dashboard"], **quiet)  # type: ignore[call-overload]
+        proc = psutil.Process(scheduler.pid)
+
+        def cpu() -> float:
+            times = proc.cpu_times()
+            return times.user + times.system
+
+        with distributed.Client(scheduler_file=str(file)) as client:
+            client.wait_for_workers(2, timeout=60)
+            client.gather(client.map(_noop, range(100), pure=False))  # warm up
+            costs: dict[str, float] = {}
+            started = cpu()
+            client.gather(client.map(_noop, range(count), pure=False))
+            costs["client.map of a no-op, per task"] = (cpu() - started) / count
+            options = build_options(fresh_dir(work / "trivial-out"))
+            context = RunContext(options, Key(KEY.encode()), None, no_resume(options))
+            tasks = [Task(TaskKind.EXPORT, (p,), p) for p in paths]
+            started = cpu()
+            done = sum(1 for _ in DaskExecutor(client=client).run(tasks, context))
+            costs["DaskExecutor, trivial objects, per object"] = (cpu() - started) / done
+            out = fresh_dir(work / "scheduler-cli")
+            started = cpu()
+            subprocess.run([sys.executable, "-m", "dcmexport", "export", str(ct_dir), "--out", str(out), "--format", "png",
+                            "-q", "--executor", "dask", "--scheduler-file", str(file)], env=env, check=True)
+            slices = sum(1 for _ in out.glob("*.png"))
+            costs["CLI export of the slices (connect to exit), per slice"] = (cpu() - started) / slices
+        return costs
+    finally:
+        for process in (workers, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
 
 
 if __name__ == "__main__":

@@ -291,3 +291,67 @@ def test_tasks_are_taken_as_workers_need_them(client: distributed.Client, tmp_pa
         ahead = max(ahead, taken - done)
     # At most a window of 64 tasks on the cluster, plus the batch of results being handed out.
     assert done == 400 and ahead <= 128
+
+
+def test_presentation_states_reach_the_workers(client: distributed.Client, tmp_path: Path) -> None:
+    """A task's presentation states travel with it (as absolute paths): the image is rendered through one."""
+    import pydicom
+
+    from tests.gspsgen import make_gsps, write
+
+    ct = write_dataset(make_ct(rows=96, columns=128), tmp_path / "in" / "ct.dcm")
+    write(make_gsps(pydicom.dcmread(ct), rescale=(1, -1024), window=(40, 400), rotation=90),  # type: ignore[arg-type]
+          tmp_path / "in" / "ps.dcm")
+    local = api.export([tmp_path / "in"], tmp_path / "local", key=KEY, presentation_state="auto",
+                       executor=LocalExecutor(1))
+    remote = api.export([tmp_path / "in"], tmp_path / "dask", key=KEY, presentation_state="auto",
+                        executor=DaskExecutor(client=client))
+    by_name = {r.source.name: r for r in remote.results}
+    assert remote.exit_code == local.exit_code == 0
+    assert any(n.startswith("presentation state applied") for n in by_name["ct.dcm"].notes)
+    assert _outputs(tmp_path / "dask") == _outputs(tmp_path / "local")
+
+
+def test_objects_go_in_groups_one_record_each(client: distributed.Client, inputs: Path, tmp_path: Path) -> None:
+    """Several objects per Dask task (fewer tasks than objects), still one result and one record per object."""
+    root = tmp_path / "many"
+    for i in range(40):
+        write_dataset(make_ct(rows=16, columns=16, seed=i, instance=i + 1), root / f"ct{i}.dcm")
+    with distributed.get_task_stream(client) as stream:
+        batch = api.export([root], tmp_path / "out", key=KEY, executor=DaskExecutor(client=client))
+    tasks = [t for t in stream.data if str(t["key"]).startswith("dcmexport-")]
+    assert batch.ok and batch.count("written") == 40
+    assert 0 < len(tasks) < 40
+    records = _objects(tmp_path / "out")
+    assert len(records) == 40 and len({r["input_sha256"] for r in records}) == 40
+    local = api.export([root], tmp_path / "local", key=KEY, executor=LocalExecutor(1))
+    assert local.ok and _outputs(tmp_path / "out") == _outputs(tmp_path / "local")
+
+
+def test_group_sizes_follow_the_objects_time(tmp_path: Path) -> None:
+    """Groups of fast objects grow to the cap, slow objects (clips) go one per task, a small run is spread."""
+    from dcmexport.executors import dask as executor
+    from dcmexport.pipeline.tasks import Task, TaskKind
+    from dcmexport.results import ExportResult
+
+    def tasks(n: int) -> Iterator[Task]:
+        return iter(Task(TaskKind.EXPORT, (tmp_path / f"{i}",), tmp_path / f"{i}") for i in range(n))
+
+    def took(seconds: float, n: int) -> list[ExportResult]:
+        return [ExportResult(source=Path(), status="written", seconds=seconds) for _ in range(n)]
+
+    small = executor._Groups(tasks(10), threads=2)
+    assert [len(g) for g in small.take(0)] == [2] * 5  # every thread gets work
+    small.observe([took(0.001, 2)])
+    assert small.size == 2  # a run known in full keeps its spread
+
+    large = executor._Groups(tasks(10_000), threads=2)
+    first = large.take(0)
+    assert sum(map(len, first)) <= large.budget == 2 * executor._OBJECTS_AHEAD
+    assert len(first) >= 2 * executor._GROUPS_AHEAD
+    large.observe([took(0.005, 16)])
+    assert large.size == executor._GROUP_OBJECTS  # fast objects: the largest groups
+    for _ in range(10):
+        large.observe([took(5.0, 1)])
+    assert large.size == 1  # clips of seconds: one per task
+    assert all(len(g) == 1 for g in large.take(0))

@@ -30,7 +30,7 @@ from dcmexport.results import (
 
 #: Objects per group, and the time after which a sequential run closes its group early
 #: (so results of slow objects, e.g. clips, are reported without waiting for others).
-_GROUP_MAX = 8
+GROUP_MAX = 8
 _GROUP_SECONDS = 0.5
 #: Groups queued per worker, and groups per worker whose results may wait behind a slow one: the
 #: tasks and results held at once are bounded, whatever the number of inputs.
@@ -57,7 +57,7 @@ class LocalExecutor:
         """
         pending = iter(tasks)
         # Enough to size the groups as for a known total: any more gives the largest groups.
-        head = list(islice(pending, self.jobs * _GROUP_MAX * 8 + 1 if self.jobs > 1 else 2))
+        head = list(islice(pending, self.jobs * GROUP_MAX * 8 + 1 if self.jobs > 1 else 2))
         if self.jobs <= 1 or len(head) <= 1:
             yield from _run_sequential(chain(head, pending), context, on_frame)
             return
@@ -69,8 +69,8 @@ class LocalExecutor:
             # negligible, while big groups can leave one worker idle at the end of a
             # batch. Each group's files are fsynced in the background and renamed
             # when the group ends (see run_group).
-            size = max(1, min(_GROUP_MAX, len(head) // (self.jobs * 8)))
-            groups = _chunks(chain(head, pending), size)
+            size = max(1, min(GROUP_MAX, len(head) // (self.jobs * 8)))
+            groups = chunks(chain(head, pending), size)
             # In task order; a few groups per worker are queued, and results finished behind a
             # slow group (a long clip) wait for it, up to _GROUPS_BUFFERED groups per worker.
             inflight: deque[Future[list[ExportResult]]] = deque()
@@ -91,7 +91,8 @@ class LocalExecutor:
                 raise
 
 
-def _chunks(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
+def chunks(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
+    """``tasks`` in lists of ``size`` (the last one shorter), taken as they are asked for."""
     while group := list(islice(tasks, size)):
         yield group
 
@@ -137,7 +138,7 @@ def _run_sequential(tasks: Iterator[Task], context: RunContext,
 def run_group(tasks: Iterator[Task], options: ExportOptions, deidentifier: Deidentifier, resume: ResumeIndex,
                on_frame: Callable[[], None] | None, *, seconds: float | None = None,
                tag: str = "") -> list[ExportResult]:
-    """Run up to _GROUP_MAX tasks whose outputs are fsynced in the background and renamed at the end.
+    """Run up to GROUP_MAX tasks whose outputs are fsynced in the background and renamed at the end.
 
     Each object's outputs get their final names only after all of them are
     fsynced, and only if the object succeeded; an fsync or rename error fails
@@ -155,7 +156,7 @@ def run_group(tasks: Iterator[Task], options: ExportOptions, deidentifier: Deide
                 commits.discard(since)
             spans.append((result, since, commits.mark()))
             results.append(result)
-            if len(results) >= _GROUP_MAX or (seconds is not None and time.perf_counter() - started > seconds):
+            if len(results) >= GROUP_MAX or (seconds is not None and time.perf_counter() - started > seconds):
                 break
         for result, since, until in spans:
             if since == until:
