@@ -25,6 +25,7 @@ from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
 from dcmexport.pipeline.clip import lower_rate
 from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
+from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
@@ -265,11 +266,12 @@ def _export_series(
             counts[kind] = counts.get(kind, 0) + n
     result.action_counts = counts
     series_uid = str(datasets[0].get("SeriesInstanceUID", "") or "")  # already remapped
-    final = options.out_dir / f"{output_stem(series_uid, result.input_sha256)}{fmt.extension}"
+    final = named(output_base(options, datasets[0], output_stem(series_uid, result.input_sha256)), fmt.extension)
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
     options = write_options
+    make_parents([final], options.out_dir)
 
     def images() -> Iterator[np.ndarray]:
         for index, (path, ds, pipeline) in enumerate(zip(paths, datasets, pipelines, strict=True)):
