@@ -442,6 +442,8 @@ def _check_dataset_options(stack: tuple[object, ...], bit_depth: int, size: tupl
     """Contradictions of ``--window A,B,C`` and ``--size`` with the other options (usage errors)."""
     if stack and bit_depth != 8:
         raise UsageError("--window A,B,C makes an 8-bit RGB image: drop --bit-depth 16")
+    if stack and figure.presentation.mode is not PresentationMode.OFF:
+        raise UsageError("--window A,B,C sets the windows itself: drop --presentation-state")
     if size is None:
         return
     for given, flag in ((max_size is not None, "--max-size"), (max_side is not None, "--max-side"),
