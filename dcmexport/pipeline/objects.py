@@ -29,6 +29,7 @@ from dcmexport.pipeline.frames import (
     resolve_format,
     still_indices,
 )
+from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
@@ -178,6 +179,7 @@ def _export_file(
         raise
     result.outputs = written
     result.status = WRITTEN
+    result.dataset = facts_from_dataset(ds, pipeline)
     note_verification(result, [pipeline])
 
 
@@ -223,3 +225,4 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
         return
     result.outputs = [final]
     result.status = WRITTEN
+    result.dataset = facts_from_dataset(ds)

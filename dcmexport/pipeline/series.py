@@ -25,6 +25,7 @@ from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
 from dcmexport.pipeline.clip import lower_rate
 from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
+from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
@@ -290,4 +291,6 @@ def _export_series(
         encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
     result.outputs = [final]
     result.status = WRITTEN
+    result.dataset = facts_from_dataset(datasets[0], pipelines[0])
+    result.dataset.instance_uid = ""  # one output for the whole series
     note_verification(result, pipelines)
