@@ -169,3 +169,38 @@ def merge_dataset_parts(out_dir: Path, count: int) -> int | None:
         for path in ordered:
             path.unlink()
     return total
+
+
+#: Files of a run in ``--out`` that are not outputs (no row in the table).
+_NOT_OUTPUTS = re.compile(r"^(manifest(\.shard-\d+-of-\d+)?\.jsonl|dataset(\.shard-\d+-of-\d+)?\.(csv|parquet)"
+                          r"|review\.html|\..*)$")
+
+
+def iter_table_problems(out_dir: Path) -> Iterator[tuple[str, str]]:
+    """Check ``out_dir``'s dataset table against its files: (file, PHI-free detail) per problem.
+
+    Every row's path must exist inside ``out_dir``, and every output file (not the manifest,
+    the table, the review page or a hidden file) must have a row. Nothing when there is no table.
+    """
+    from dcmexport.paths import resolve_child
+
+    for name in DATASET_NAMES:
+        table = out_dir / name
+        if not table.is_file():
+            continue
+        try:
+            rows = read_rows(table)
+        except (UsageError, MissingDependencyError, OSError, csv.Error) as exc:
+            yield str(table), f"cannot be read as a dataset table ({type(exc).__name__})"
+            continue
+        listed = set()
+        for row in rows:
+            listed.add(row["path"])
+            target = resolve_child(out_dir, row["path"])
+            if target is None or not target.is_file():
+                yield str(table), "a row names a file that does not exist in the output folder"
+        for path in sorted(out_dir.rglob("*")):
+            rel = path.relative_to(out_dir)
+            if path.is_file() and not any(_NOT_OUTPUTS.match(part) for part in rel.parts) \
+                    and rel.as_posix() not in listed:
+                yield str(path), f"output without a row in {name}"
