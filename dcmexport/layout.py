@@ -137,7 +137,7 @@ def check_layout(layout: Layout, options: DeidOptions) -> None:
         if why is not None:
             raise UsageError(f"--layout field {{{item.keyword}}} is refused under the '{options.profile}' profile: "
                              f"{why}, so a path would be empty, a dummy or PHI; drop it, or use a profile "
-                             "option that keeps it (dates: --retain full-dates or modified-dates)")
+                             "option that keeps it (dates: --retain dates or --retain full-dates)")
 
 
 def _value(ds: Dataset, item: LayoutField) -> Any:
