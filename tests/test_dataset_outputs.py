@@ -76,7 +76,7 @@ class TestParseLayout:
                                          "PatientBirthDate", "ReferencedImageSequence"])
     def test_profile_refuses_what_it_removes_or_blanks(self, keyword: str) -> None:
         with pytest.raises(UsageError, match=re.escape("{" + keyword + "}")):
-            check_layout(parse_layout("{%s}/{InstanceNumber}" % keyword), DeidOptions())
+            check_layout(parse_layout("{" + keyword + "}/{InstanceNumber}"), DeidOptions())
 
     def test_allowed_set_follows_the_engine(self) -> None:
         check_layout(parse_layout(LAYOUT), DeidOptions())

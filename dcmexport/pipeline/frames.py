@@ -36,9 +36,9 @@ from dcmexport.render import (
     pixel_spacing_from_dataset,
 )
 from dcmexport.render.figure import FigureRenderer
+from dcmexport.render.gsps import PresentationState
 from dcmexport.render.letterbox import apply_letterbox, letterbox_geometry
 from dcmexport.render.stack import StackedRenderers
-from dcmexport.render.gsps import PresentationState
 from dcmexport.results import (
     ExportResult,
 )

@@ -21,6 +21,7 @@ from dcmexport.options import (
     ExportOptions,
 )
 from dcmexport.pipeline.clip import plan_checks_for_cut, plan_clip
+from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.frames import (
     ocr_read_nothing,
     output_stem,
@@ -29,7 +30,6 @@ from dcmexport.pipeline.frames import (
     resolve_format,
     still_indices,
 )
-from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan

@@ -24,10 +24,10 @@ from dcmexport.deid import Deidentifier
 from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
 from dcmexport.pipeline.clip import lower_rate
-from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
 from dcmexport.pipeline.facts import facts_from_dataset
-from dcmexport.pipeline.naming import make_parents, named, output_base
+from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
 from dcmexport.pipeline.guard import run_guarded
+from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
 from dcmexport.read import check_pixel_geometry, iter_frames, quiet_pydicom, read_dataset, sha256_file
