@@ -108,6 +108,9 @@ class RenderOptions:
     max_size: tuple[int, int] | None = None  # (width, height) the output must fit in; None: no box
     window_preset: WindowPreset | None = None  # --window NAME (presets/windows.toml): a window for some modalities
     window_name: str | None = None  # --window-name: the file's window whose (0028,1055) explanation matches
+    #: --window A,B,C: three windows (or presets) stacked as the R, G and B channels of an 8-bit RGB image
+    window_stack: tuple[Window | WindowPreset, ...] = ()
+    size: tuple[int, int] | None = None  # --size WxH: fit (aspect kept) and letterbox with black to exactly W x H
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,18 @@ class EncodeOptions:
     loop: int = 0  # animated images (GIF, WebP, APNG): number of plays, 0 forever
     lossless: bool = False  # WebP: lossless instead of --quality
     max_fps: float | None = None  # clips: fastest rate written (slower plays, every frame kept); None: the format's
+
+
+class DatasetFormat(enum.StrEnum):
+    """``--dataset``: the table of outputs written in ``--out`` (one row per output)."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+
+    @property
+    def file_name(self) -> str:
+        """``dataset.csv`` or ``dataset.parquet``."""
+        return f"dataset.{self.value}"
 
 
 class OcrCheck(enum.StrEnum):
@@ -254,10 +269,13 @@ class ExportOptions:
     overwrite: bool = False  # redo every existing output
     keep_existing: bool = False  # never replace an existing output made under other options (report it as kept)
     figure: FigureOptions = field(default_factory=FigureOptions)  # overlays, presentation states, crop, scale bar
+    layout: Layout | None = None  # --layout: output paths from the de-identified dataset (None: digest names)
+    dataset: DatasetFormat | None = None  # --dataset: dataset.csv / dataset.parquet in --out (None: not written)
 
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions
+    from dcmexport.layout import Layout
     from dcmexport.windows import WindowPreset
 
 
@@ -295,12 +313,17 @@ def build_options(
     max_size: str | tuple[int, int] | None = None,
     max_fps: float | None = None,
     window_name: str | None = None,
+    layout: str | Layout | None = None,
+    dataset: str | DatasetFormat | None = None,
+    size: str | tuple[int, int] | None = None,
     **figure: object,
 ) -> ExportOptions:
     """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
 
-    ``window`` is ``CENTER,WIDTH`` or a preset name from ``presets/windows.toml``
-    (``"lung"``); ``figure`` takes the keywords of
+    ``window`` is ``CENTER,WIDTH``, a preset name from ``presets/windows.toml``
+    (``"lung"``), or three ``C/W`` pairs or names (``"40/80,80/200,600/2800"``) stacked as
+    R, G and B; ``layout`` a ``--layout`` template (:mod:`dcmexport.layout`), checked
+    against ``deid``; ``dataset`` ``"csv"`` or ``"parquet"``; ``size`` ``"WxH"`` (letterbox); ``figure`` takes the keywords of
     :func:`dcmexport.figure_options.build_figure_options` (``overlays``,
     ``presentation_state``, ``crop``, ``zoom``, ``scale_bar``, ``dpi``...).
 
@@ -312,7 +335,10 @@ def build_options(
     fmt = format if isinstance(format, OutputFormat) else _coerce_format(format)
     win = None
     preset = None
-    if isinstance(window, str) and not _looks_numeric(window):
+    stack: tuple[Window | WindowPreset, ...] = ()
+    if isinstance(window, str) and _is_stack(window):
+        stack = parse_window_stack(window)
+    elif isinstance(window, str) and not _looks_numeric(window):
         preset = _window_preset(window)
     elif isinstance(window, str):
         win = parse_window(window)
@@ -339,27 +365,114 @@ def build_options(
     box = None if max_size is None else parse_max_size(max_size if isinstance(max_size, str)
                                                        else "x".join(map(str, max_size)))
     figure_options = build_figure_options(**figure)  # type: ignore[arg-type]
-    _check_figure(figure_options, fmt, series, bit_depth, window_name, win or preset, window_index)
+    _check_figure(figure_options, fmt, series, bit_depth, window_name, win or preset or stack or None, window_index)
+    letterbox = None if size is None else parse_size(size if isinstance(size, str) else "x".join(map(str, size)))
+    _check_dataset_options(stack, bit_depth, letterbox, fmt, box, max_side, montage, figure_options)
+    deid_options = deid if deid is not None else _default_deid()
+    parsed_layout = _layout(layout, deid_options)
     check_out_dir(Path(out_dir))
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
     return ExportOptions(
         out_dir=Path(out_dir),
         render=RenderOptions(window=win, window_index=window_index,
                              bit_depth=bit_depth, aspect=aspect, max_side=max_side, max_size=box,
-                             window_preset=preset, window_name=window_name.strip() if window_name else None),
+                             window_preset=preset, window_name=window_name.strip() if window_name else None,
+                             window_stack=stack, size=letterbox),
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
                              frames=parse_frames(str(frames)), montage=montage, **clip),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
                          us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
                          ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
-        deid=deid if deid is not None else _default_deid(),
+        deid=deid_options,
         also_dicom=also_dicom,
         overwrite=overwrite,
         keep_existing=keep_existing,
         series=series,
         timeout=timeout,
         figure=figure_options,
+        layout=parsed_layout,
+        dataset=_dataset_format(dataset),
     )
+
+
+def _is_stack(text: str) -> bool:
+    """``--window`` holding three windows (``40/80,80/200,600/2800``) rather than one ``CENTER,WIDTH``."""
+    return "/" in text or len(text.split(",")) == 3
+
+
+def parse_window_stack(text: str) -> tuple[Window | WindowPreset, ...]:
+    """Parse ``--window A,B,C``: three ``CENTER/WIDTH`` pairs or window preset names, for R, G and B.
+
+    Raises:
+        UsageError: not three parts, a malformed pair (checked as :func:`parse_window`), an unknown preset.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3:
+        raise UsageError(f"--window with '/' expects three CENTER/WIDTH windows for R, G and B such as "
+                         f"40/80,80/200,600/2800, got {text!r}")
+    stack: list[Window | WindowPreset] = []
+    for part in parts:
+        if "/" in part or _looks_numeric(part):
+            pair = part.split("/")
+            if len(pair) != 2:
+                raise UsageError(f"--window A,B,C expects CENTER/WIDTH pairs such as 40/80, got {part!r}")
+            try:
+                stack.append(parse_window(",".join(pair)))
+            except UsageError as exc:
+                raise UsageError(f"{exc} (in --window A,B,C, each window is CENTER/WIDTH)") from None
+        else:
+            stack.append(_window_preset(part))
+    return tuple(stack)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (as given to ``--size``), each 16..16384."""
+    try:
+        width, height = (int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size expects WIDTHxHEIGHT such as 512x512, got {text!r}") from None
+    if not (16 <= width <= 16384 and 16 <= height <= 16384):
+        raise UsageError(f"--size sides must be 16..16384 pixels, got {text!r}")
+    return width, height
+
+
+def _check_dataset_options(stack: tuple[object, ...], bit_depth: int, size: tuple[int, int] | None,
+                           fmt: OutputFormat, max_size: object, max_side: int | None, montage: bool,
+                           figure: FigureOptions) -> None:
+    """Contradictions of ``--window A,B,C`` and ``--size`` with the other options (usage errors)."""
+    if stack and bit_depth != 8:
+        raise UsageError("--window A,B,C makes an 8-bit RGB image: drop --bit-depth 16")
+    if stack and figure.presentation.mode is not PresentationMode.OFF:
+        raise UsageError("--window A,B,C sets the windows itself: drop --presentation-state")
+    if size is None:
+        return
+    for given, flag in ((max_size is not None, "--max-size"), (max_side is not None, "--max-side"),
+                        (figure.zoom != 1.0, "--zoom"), (figure.width_mm is not None, "--width-mm"),
+                        (montage, "--montage")):
+        if given:
+            raise UsageError(f"--size fixes the output size (fit and letterbox, applied last): drop {flag}")
+    if fmt in (OutputFormat.AUTO, OutputFormat.MP4, OutputFormat.WEBM) and any(v % 2 for v in size):
+        raise UsageError("--size for clips (mp4, webm; --format auto makes mp4 clips) needs even sides, "
+                         "got {}x{}".format(*size))
+
+
+def _layout(layout: str | Layout | None, deid: DeidOptions) -> Layout | None:
+    if layout is None:
+        return None
+    from dcmexport.layout import Layout, check_layout, parse_layout
+
+    parsed = layout if isinstance(layout, Layout) else parse_layout(layout)
+    check_layout(parsed, deid)
+    return parsed
+
+
+def _dataset_format(value: str | DatasetFormat | None) -> DatasetFormat | None:
+    if value is None or isinstance(value, DatasetFormat):
+        return value
+    try:
+        return DatasetFormat(value.strip().lower())
+    except ValueError:
+        raise UsageError(f"--dataset must be csv or parquet, got {value!r}") from None
 
 
 def _looks_numeric(text: str) -> bool:

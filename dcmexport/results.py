@@ -36,6 +36,25 @@ STATUS_BY_REASON = {"burned-in": REFUSED, "not-dicom": SKIPPED, "no-pixels": SKI
 
 
 @dataclass
+class DatasetFacts:
+    """An object's row of ``dataset.csv``: de-identified attributes only (pseudonyms, never originals).
+
+    Filled by the worker from the DE-IDENTIFIED dataset and the written image; the client
+    writes it (:mod:`dcmexport.audit.dataset`).
+    """
+
+    patient_id: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
+    instance_uid: str = ""
+    modality: str = ""
+    rows: int | None = None  # of the output image (or the DICOM output)
+    columns: int | None = None
+    pixel_spacing: str = ""  # mm per output pixel, ``row\\column``, when the object records a physical spacing
+    window: str = ""  # ``C/W`` (``C/W,C/W,C/W`` for --window A,B,C); empty: VOI LUT, range or colour
+
+
+@dataclass
 class ExportResult:
     """What happened to one input object. ``reason`` and ``notes`` never hold PHI."""
 
@@ -66,6 +85,8 @@ class ExportResult:
     instance_uid: str | None = field(default=None, repr=False)
     #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
     links: list[LinkageRecord] = field(default_factory=list, repr=False)
+    #: de-identified attributes for ``--dataset`` (None: not a written output)
+    dataset: DatasetFacts | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

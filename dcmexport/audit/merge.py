@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dcmexport.atomic import atomic_output
+from dcmexport.audit.dataset import merge_dataset_parts
 from dcmexport.audit.manifest import (
     MANIFEST_NAME,
     PART_PATTERN,
@@ -57,6 +58,7 @@ class MergeReport:
     fingerprints: int = 0  # distinct fingerprints among the newest runs
     inputs: int = 0  # distinct input-argument digests among the newest runs
     linkage_pairs: int | None = None
+    dataset_rows: int | None = None  # rows of dataset.csv / .parquet after folding the shards' parts in
 
     @property
     def problems(self) -> list[str]:
@@ -117,6 +119,7 @@ def merge_parts(out_dir: Path, linkage: Path | None = None) -> MergeReport:
         _check(tmp, report, Path(scratch) / "ids.sqlite")
     for path in parts.values():
         path.unlink()
+    report.dataset_rows = merge_dataset_parts(out_dir, report.count)
     if linkage is not None:
         report.linkage_pairs = merge_linkage(linkage, report.count)
     return report

@@ -51,6 +51,8 @@ def deid_command(
     accept_burned_in: Annotated[bool, typer.Option("--accept-burned-in", help="Write objects that may carry burned-in text even when no mask covers it.", rich_help_panel=params.BURNED_IN)] = False,
     overwrite: params.Overwrite = False,
     keep_existing: params.KeepExisting = False,
+    layout: params.LayoutOpt = None,
+    dataset: params.DatasetOpt = None,
     study: params.Study = None,
     series_uid: params.SeriesUid = None,
     accession: params.Accession = None,
@@ -94,6 +96,8 @@ def deid_command(
             overwrite=overwrite,
             keep_existing=keep_existing,
             timeout=timeout,
+            layout=layout,
+            dataset=dataset,
         ))
         net = net_settings(calling_aet, move_dest, net_timeout, auth_file, ca_file)
         sources = net_inputs(inputs, net_query(study, series_uid, accession, patient_id, study_date), net)

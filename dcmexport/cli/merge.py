@@ -35,6 +35,8 @@ def merge_command(
     if report.linkage_pairs is not None:
         err_console.print(f"linkage table: {report.linkage_pairs} pairs in {linkage} (PHI: keep it with the data "
                           "custodian)", markup=False)
+    if report.dataset_rows is not None:
+        err_console.print(f"dataset table: {report.dataset_rows} rows in {out}", markup=False)
     for problem in report.problems:
         err_console.print(f"dcmexport: {problem}", markup=False)
     raise typer.Exit(1 if report.problems else 0)

@@ -25,6 +25,8 @@ BATCH = "Batch and audit"
 FIGURES = "Figures"
 
 Inputs = Annotated[list[Path], typer.Argument(help="DICOM files or folders (searched recursively), or a network source pacs://AET@host:port or dicomweb+https://host/path.", show_default=False)]
+LayoutOpt = Annotated[str | None, typer.Option("--layout", help="Output paths from the de-identified dataset: DICOM keywords in Python format syntax, e.g. {PatientID}/{InstanceNumber:05d} (README: Dataset outputs); fields the profile removes or blanks are refused.", show_default=False, rich_help_panel=OUTPUT, metavar="TEMPLATE")]
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Write OUT/dataset.csv (or dataset.parquet, needs pyarrow): one row per output with its path and de-identified attributes.", show_default=False, rich_help_panel=OUTPUT, metavar="csv|parquet")]
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output directory (created if needed).", file_okay=False, rich_help_panel=OUTPUT, metavar="DIR")]
 
 # Burned-in text

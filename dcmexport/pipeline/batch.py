@@ -14,12 +14,14 @@ from dcmexport.atomic import (
     fsync_directory,
     remove_stale_temporaries,
 )
+from dcmexport.audit.dataset import DatasetObserver, require_pyarrow
 from dcmexport.audit.manifest import MANIFEST_NAME, Manifest, ShardRecord
 from dcmexport.deid import Key
 from dcmexport.errors import UsageError
 from dcmexport.executors import Executor
 from dcmexport.executors.local import LocalExecutor
 from dcmexport.options import (
+    DatasetFormat,
     ExportOptions,
     check_out_dir,
 )
@@ -122,6 +124,8 @@ def run_batch(
     if shard is not None and remote:
         raise UsageError("--shard applies to files and folders; a network source is queried whole by one run")
     options = prepare_options(options)  # files and programs the options name: checked once, before any write
+    if options.dataset is DatasetFormat.PARQUET:
+        require_pyarrow()  # before --out is touched: a usage problem, not one per object
     runner = executor if executor is not None else LocalExecutor(1)
     retrievals = prepare_retrievals(kind, remote, options, runner)
     batch = BatchResult(fold=frozenset(fold))
@@ -161,6 +165,9 @@ def run_batch(
         duplicates = DuplicateInstances(Path(workdir))
         stack.callback(duplicates.close)
         watchers: list[BatchObserver] = [duplicates, recorder, *observers]
+        if options.dataset is not None:  # after the duplicate check: a duplicate adds no row
+            watchers.insert(2, DatasetObserver(options.out_dir, options.dataset.value,
+                                               (shard.index, shard.count) if shard is not None else None))
         for step in steps:
             stack.enter_context(step)
         # Outputs are never re-read when --out lies inside an input folder.

@@ -32,6 +32,7 @@ from dcmexport.render.overlays import OverlayPlane, overlay_planes_from_dataset
 from dcmexport.render.scalebar import choose_length, format_length, scale_spacing_from_dataset
 from dcmexport.render.viewport import Box, Viewport, plan_viewport
 from dcmexport.results import ExportResult
+from dcmexport.windows import WindowPreset
 
 #: (0008,0060) codes that may be quoted in a message (the value is then one of ours, not free text).
 _MODALITY_CODES = frozenset({"CT", "MR", "CR", "DX", "MG", "US", "NM", "PT", "XA", "RF", "OT", "SC", "IO", "PX",
@@ -70,6 +71,8 @@ def resolve_voi(ds: Dataset, render: RenderOptions, result: ExportResult) -> Ren
     :raises RenderError: the preset is not meant for this object's modality, or no window of the file
         has that explanation.
     """
+    if render.window_stack:
+        return replace(render, window_stack=tuple(_stack_window(ds, w, result) for w in render.window_stack))
     preset = render.window_preset
     if preset is not None:
         modality = str(ds.get("Modality", "") or "").strip().upper()
@@ -94,6 +97,13 @@ def resolve_voi(ds: Dataset, render: RenderOptions, result: ExportResult) -> Ren
         _note(result, f"window #{index} chosen by (0028,1055) WindowCenterWidthExplanation")
         return replace(render, window_index=index, window_name=None)
     return render
+
+
+def _stack_window(ds: Dataset, window: Window | WindowPreset, result: ExportResult) -> Window:
+    """One window of ``--window A,B,C``: as given, or a preset checked against the object's modality."""
+    if isinstance(window, Window):
+        return window
+    return resolve_voi(ds, RenderOptions(window_preset=window), result).window or Window(window.center, window.width)
 
 
 def _ink(color: Color) -> Ink:

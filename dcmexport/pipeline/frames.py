@@ -26,6 +26,7 @@ from dcmexport.options import (
     FrameSelection,
     OcrCheck,
     OutputFormat,
+    Window,
 )
 from dcmexport.render import (
     FrameRenderers,
@@ -36,6 +37,8 @@ from dcmexport.render import (
 )
 from dcmexport.render.figure import FigureRenderer
 from dcmexport.render.gsps import PresentationState
+from dcmexport.render.letterbox import apply_letterbox, letterbox_geometry
+from dcmexport.render.stack import StackedRenderers
 from dcmexport.results import (
     ExportResult,
 )
@@ -98,6 +101,7 @@ class FramePipeline:
         stored_shape: tuple[int, int] | None = None,
         figure: FigureRenderer | None = None,
         late_checks: bool = False,
+        size: tuple[int, int] | None = None,
     ):
         self.renderers = renderers
         self.figure = figure  # overlays, shutters, viewport, annotations, scale bar (pipeline/figure.py)
@@ -112,6 +116,8 @@ class FramePipeline:
         self.ocr_frames = ocr_frames
         self.detect_frames = detect_frames
         self.figure_dpi: Callable[[tuple[int, ...]], tuple[float, float] | None] | None = None
+        self.size = size  # --size (width, height): letterboxed last
+        self.last_shape: tuple[int, int] | None = None  # (rows, cols) of the last output image
         self.ocr_hits: dict[int, int] = {}
         self.suspicious_frames: list[int] = []
 
@@ -121,10 +127,23 @@ class FramePipeline:
             image = self.figure.apply_view(image, index if number is None else number)
             if self.late_checks:
                 self._check(image, index, self.output_keep)
-            return self.figure.apply_scale_bar(image)
-        if self.out_size is not None:
+            image = self.figure.apply_scale_bar(image)
+        elif self.out_size is not None:
             image = apply_aspect(image, *self.out_size)
+        if self.size is not None:
+            image = apply_letterbox(image, *self.size)
+        self.last_shape = (int(image.shape[0]), int(image.shape[1]))
         return image
+
+    def fitted_shape(self, out_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The part of an output of ``out_shape`` that holds the image (all of it unless letterboxed)."""
+        if self.size is None:
+            return out_shape
+        before = self.out_size or self.stored_shape or out_shape[:2]
+        if self.figure is not None:
+            before = self.figure.viewport.out_size
+        box = letterbox_geometry(before[0], before[1], *self.size)
+        return (box.inner_rows, box.inner_cols)
 
     def render_masked(self, frame: np.ndarray, index: int = 0, *, number: int | None = None) -> np.ndarray:
         """Render and mask one stored frame, run the checks planned for ``index``; stored geometry.
@@ -204,6 +223,7 @@ def output_dpi(pipeline: FramePipeline, out_shape: tuple[int, ...]) -> tuple[flo
     Computed from the physical extent of the stored image and the output size,
     so aspect correction and --max-side are accounted for.
     """
+    out_shape = pipeline.fitted_shape(out_shape)  # letterbox padding holds no image
     if pipeline.figure_dpi is not None:
         return pipeline.figure_dpi(out_shape)
     spacing = pipeline.spacing
@@ -245,10 +265,15 @@ def plan_pixels(
     if fmt.is_video or fmt is OutputFormat.JPG:
         render_options = replace(render_options, bit_depth=8)
     render_options = resolve_voi(ds, render_options, result)
-    renderers: FrameRenderers = (
-        PresentationRenderers(ds, state, render_options, str(ds.get("SOPInstanceUID", "")))  # type: ignore[assignment]
-        if state is not None else FrameRenderers(ds, render_options)
-    )
+    renderers: FrameRenderers
+    if render_options.window_stack:
+        windows = [w for w in render_options.window_stack if isinstance(w, Window)]  # resolve_voi resolved presets
+        renderers = StackedRenderers(ds, render_options, windows)  # type: ignore[assignment]
+    elif state is not None:
+        renderers = PresentationRenderers(  # type: ignore[assignment]
+            ds, state, render_options, str(ds.get("SOPInstanceUID", "")))
+    else:
+        renderers = FrameRenderers(ds, render_options)
     if options.render.bit_depth == 16:
         _note_once(result, _bit_depth_note(fmt, renderers.first.is_color))
     if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
@@ -288,6 +313,8 @@ def plan_pixels(
             why = f"{why}, " if why else ""
             why += "fitted in {}x{}".format(*render_options.max_size)
         result.notes.append(f"resized {cols}x{rows} -> {out_size[1]}x{out_size[0]} ({why})")
+    if render_options.size is not None:
+        _plan_letterbox(result, out_size, render_options.size)
     pipeline = FramePipeline(
         renderers,
         plan,
@@ -299,6 +326,7 @@ def plan_pixels(
         stored_shape=(rows, cols),
         figure=figure,
         late_checks=late,
+        size=render_options.size,
     )
     if figure is not None:
         physical = figure.physical_spacing or spacing
@@ -307,6 +335,19 @@ def plan_pixels(
         viewport = plan_viewport(rows, cols, spacing=spacing, max_side=render_options.max_side)
         pipeline.figure_dpi = lambda shape: figure_dpi(options.figure, viewport, spacing, shape)
     return pipeline
+
+
+def _plan_letterbox(result: ExportResult, out_size: tuple[int, int], size: tuple[int, int]) -> None:
+    """Note ``--size`` and move the result's mask boxes into the letterboxed image."""
+    box = letterbox_geometry(out_size[0], out_size[1], *size)
+    note = (f"letterboxed {out_size[1]}x{out_size[0]} -> {box.inner_cols}x{box.inner_rows} in {size[0]}x{size[1]} "
+            "(black padding)")
+    if note in result.notes:
+        return  # a series' later slices: the boxes are moved once
+    result.notes.append(note)
+    result.mask_boxes = [box.map_box(b, *out_size) for b in result.mask_boxes]
+    if result.keep_boxes is not None:
+        result.keep_boxes = [box.map_box(b, *out_size) for b in result.keep_boxes]
 
 
 def _output_boxes(boxes: tuple[tuple[int, int, int, int], ...], rows: int, cols: int, out_size: tuple[int, int],

@@ -21,6 +21,7 @@ from dcmexport.options import (
     ExportOptions,
 )
 from dcmexport.pipeline.clip import plan_checks_for_cut, plan_clip
+from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.frames import (
     ocr_read_nothing,
     output_stem,
@@ -30,6 +31,7 @@ from dcmexport.pipeline.frames import (
     still_indices,
 )
 from dcmexport.pipeline.guard import log, run_guarded
+from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.resume import DUPLICATE_REASON, ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.states import choose_state
@@ -116,12 +118,11 @@ def _export_file(
     report = deidentifier.deidentify(ds, pixels=pixels)  # fail closed: before any output
     result.action_counts = dict(report.action_counts)
     result.instance_uid = report.sop_instance_uid
-    stem = output_stem(report.sop_instance_uid, input_sha)
-    out_dir = options.out_dir
+    base = output_base(options, ds, output_stem(report.sop_instance_uid, input_sha))
 
     planned: list[Path]
     if fmt.is_video:
-        planned = [out_dir / f"{stem}{fmt.extension}"]
+        planned = [named(base, fmt.extension)]
     else:
         indices = still_indices(options.encode.frames, frames)
         if options.series and options.encode.montage and len(indices) < frames:
@@ -129,15 +130,14 @@ def _export_file(
                 f"multi-frame object: --series --montage makes contact sheets of single-frame images only; "
                 f"{len(indices)} of its {frames} frames exported as a still (--frames all for every frame)"
             )
-        planned = [
-            out_dir / (f"{stem}{fmt.extension}" if frames == 1 else f"{stem}_f{i:04d}{fmt.extension}") for i in indices
-        ]
+        planned = [named(base, fmt.extension if frames == 1 else f"_f{i:04d}{fmt.extension}") for i in indices]
     if options.also_dicom:
-        planned.append(out_dir / f"{stem}.dcm")
+        planned.append(named(base, ".dcm"))
     write_options = apply_resume(resume, planned, options, result)
     if write_options is None:
         return
     options = write_options
+    make_parents(planned, options.out_dir)
 
     written: list[Path] = []
     try:
@@ -179,6 +179,7 @@ def _export_file(
         raise
     result.outputs = written
     result.status = WRITTEN
+    result.dataset = facts_from_dataset(ds, pipeline)
     note_verification(result, [pipeline])
 
 
@@ -212,10 +213,11 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     report = deidentifier.deidentify(ds, pixels=pixel_state(ds, plan, options))
     result.action_counts = dict(report.action_counts)
     result.instance_uid = report.sop_instance_uid
-    final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
+    final = named(output_base(options, ds, output_stem(report.sop_instance_uid, result.input_sha256)), ".dcm")
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
+    make_parents([final], options.out_dir)
     try:
         count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
     except OutputExistsError:
@@ -223,3 +225,4 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
         return
     result.outputs = [final]
     result.status = WRITTEN
+    result.dataset = facts_from_dataset(ds)

@@ -66,7 +66,8 @@ def passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: Frame
     Returns:
         The plan, or None: the frames are decoded in Python as before.
     """
-    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames or pipeline.figure is not None:
+    if (fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames or pipeline.figure is not None
+            or pipeline.size is not None):
         return None
     from dcmexport.encode.jpeg_filters import JPEG_CHROMA_SUBSAMPLINGS
 

@@ -24,8 +24,10 @@ from dcmexport.deid import Deidentifier
 from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
 from dcmexport.pipeline.clip import lower_rate
+from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
 from dcmexport.pipeline.guard import run_guarded
+from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
 from dcmexport.read import check_pixel_geometry, iter_frames, quiet_pydicom, read_dataset, sha256_file
@@ -271,11 +273,12 @@ def _export_series(
             counts[kind] = counts.get(kind, 0) + n
     result.action_counts = counts
     series_uid = str(datasets[0].get("SeriesInstanceUID", "") or "")  # already remapped
-    final = options.out_dir / f"{output_stem(series_uid, result.input_sha256)}{fmt.extension}"
+    final = named(output_base(options, datasets[0], output_stem(series_uid, result.input_sha256)), fmt.extension)
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
     options = write_options
+    make_parents([final], options.out_dir)
 
     def images() -> Iterator[np.ndarray]:
         for index, (path, ds, pipeline) in enumerate(zip(paths, datasets, pipelines, strict=True)):
@@ -294,4 +297,6 @@ def _export_series(
         encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
     result.outputs = [final]
     result.status = WRITTEN
+    result.dataset = facts_from_dataset(datasets[0], pipelines[0])
+    result.dataset.instance_uid = ""  # one output for the whole series
     note_verification(result, pipelines)

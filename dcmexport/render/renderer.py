@@ -344,6 +344,12 @@ class FrameRenderer:
             self._fix_minmax(np.asarray(modality))
         return to_output_dtype(self._display(np.asarray(modality, dtype=np.float32)), self.bit_depth)
 
+    @property
+    def window(self) -> Window | None:
+        """The VOI window applied (explicit or the file's), or None (VOI LUT, full range, min-max, colour)."""
+        voi = self._voi
+        return voi.window if voi is not None and voi.kind == "window" else None
+
     def describe(self) -> str:
         """Describe the rendering in one PHI-free line, e.g. ``window 40/400 (WindowCenter/WindowWidth #0, LINEAR)``."""
         if self.is_color:

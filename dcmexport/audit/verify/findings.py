@@ -67,6 +67,7 @@ class Kind(enum.StrEnum):
     PIXELS_NOT_CLAIMED = "pixels-not-claimed"
     WEAK_VALUE_IN_BYTES = "weak-value-in-bytes"
     WEAK_VALUE_IN_NAME = "weak-value-in-name"
+    DATASET_TABLE = "dataset-table"  # dataset.csv names a missing file, or an output has no row
 
     @property
     def category(self) -> Category:
@@ -79,6 +80,7 @@ CATEGORY_OF: dict[Kind, Category] = {
     **{kind: Category.LEAK for kind in Kind},
     Kind.MARKING: Category.MARKING,
     Kind.UNREADABLE: Category.UNREADABLE,
+    Kind.DATASET_TABLE: Category.UNREADABLE,
     Kind.PIXELS_ACCEPTED: Category.ACCEPTED,
     Kind.PIXELS_NOT_CLAIMED: Category.UNCLAIMED,
     Kind.WEAK_VALUE_IN_BYTES: Category.WEAK,

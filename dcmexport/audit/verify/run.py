@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from dcmexport.audit.dataset import DATASET_NAMES, iter_table_problems
 from dcmexport.audit.manifest import MANIFEST_NAME
 from dcmexport.audit.verify.dicom import iter_file_problems
 from dcmexport.audit.verify.findings import BadMedia, Finding, Kind, Problem, VerifyReport
@@ -20,7 +21,7 @@ from dcmexport.read import quiet_pydicom
 
 #: Files the pipeline writes beside the outputs: not DICOM, but still searched with ``against``.
 #: (``review.html`` is review's REVIEW_NAME, spelled here: importing the page would load numpy.)
-RUN_FILES = frozenset({MANIFEST_NAME, "review.html"})
+RUN_FILES = frozenset({MANIFEST_NAME, "review.html", *DATASET_NAMES})
 
 
 #: The names dcmexport gives its outputs (dcmexport.api.output_stem: 20 hex digits; ``_fNNNN`` per frame).
@@ -209,6 +210,11 @@ def verify_paths(
                 continue
             seen.add((problem.kind, problem.detail))
             report.findings.append(Finding(shown, problem.kind, problem.detail, problem.value))
+    for top in paths:  # the dataset table is checked like any output: rows against files
+        if top.is_dir():
+            for file, detail in iter_table_problems(top):
+                shown = matcher.redact(file) if matcher is not None and not show_values else file
+                report.findings.append(Finding(shown, Kind.DATASET_TABLE, detail))
     if report.files_checked == 0:
         raise UsageError("nothing to verify: no output files under the given paths "
                          "(files that are --against inputs are not checked)")
