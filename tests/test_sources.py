@@ -102,6 +102,27 @@ class TestEachFileOnce:
         os.symlink(a, link)
         assert list(iter_input_files([link, tmp_path / "in"])) == [link]
 
+    def test_identities_past_the_memory_limit_go_to_disk_and_still_dedupe(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A large discovery moves the identities it has seen to a scratch table in the run's folder
+        (memory flat in the tree's size); files named again after that are still one input each."""
+        from dcmexport.sources import SeenFiles
+
+        monkeypatch.setattr(SeenFiles, "IN_MEMORY", 3)
+        folder = tmp_path / "in"
+        files = [folder / f"{i}.txt" for i in range(8)]
+        folder.mkdir()
+        for f in files:
+            f.write_bytes(b"x")
+        os.symlink(files[0], tmp_path / "first.txt")  # seen in memory, named again after the spill
+        os.link(files[6], tmp_path / "hard.txt")  # a second name of a file seen on disk
+        work = tmp_path / "work"
+        work.mkdir()
+        found = [i.path for i in iter_inputs([folder, tmp_path / "first.txt", tmp_path / "hard.txt", files[7]], work)]
+        assert found == sorted(files, key=lambda p: p.name)
+        assert list(work.iterdir()) == []  # the scratch table is removed when discovery ends
+
     def test_a_dicomdir_and_the_folder_it_indexes_are_one_set_of_inputs(self, tmp_path: Path) -> None:
         tree = tmp_path / "tree"
         shutil.copytree(SRC, tree)

@@ -394,7 +394,7 @@ def _run_with_progress(
         def render(self, task: Any) -> Text:
             return Text(f"{task.speed:.1f} obj/s" if task.speed else "- obj/s")
 
-    from dcmexport.sources import iter_input_files
+    from dcmexport.sources import SeenFiles, iter_input_files
 
     local = [p for p in inputs if isinstance(p, Path)]
     remote = len(local) < len(inputs)
@@ -416,7 +416,13 @@ def _run_with_progress(
         def count_files() -> None:
             # A first estimate, counted beside the run (a huge tree must not delay the first object);
             # the exact total from on_start, when known, wins.
-            total = sum(1 for _ in iter_input_files(local))
+            # Files seen go to a scratch table past a few thousand, as in the run's own discovery.
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="dcmexport-count-") as scratch:
+                seen = SeenFiles(Path(scratch))
+                total = sum(1 for _ in iter_input_files(local, seen))
+                seen.close()
             with totals:
                 if not exact:
                     progress.update(task, total=total)

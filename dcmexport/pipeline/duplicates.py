@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 
 from dcmexport.pipeline.resume import DUPLICATE_REASON
-from dcmexport.pipeline.scratch import open_scratch
 from dcmexport.results import SKIPPED, WRITTEN, BatchResult, ExportResult
+from dcmexport.scratch import open_scratch
 
 
 def _digest(text: str) -> bytes:

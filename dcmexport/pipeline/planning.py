@@ -23,10 +23,10 @@ from pathlib import Path
 
 from dcmexport.figure_options import PresentationMode
 from dcmexport.options import ExportOptions, OutputFormat
-from dcmexport.pipeline.scratch import open_scratch
 from dcmexport.pipeline.series import SliceInfo, group_series, order_slices, series_slice_info
 from dcmexport.pipeline.states import Planned, pair_presentation_states
 from dcmexport.pipeline.tasks import Task, TaskKind
+from dcmexport.scratch import open_scratch
 from dcmexport.sources import InputItem
 
 #: Decides whether this run (shard) processes an object; given its identity and, for a
