@@ -221,16 +221,30 @@ class TestDatasetTable:
         assert len(rows) == 5 and all(r["path"].endswith(".dcm") and r["rows"] == "64" for r in rows)
 
     def test_parquet(self, series_dir: Path, tmp_path: Path) -> None:
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            with pytest.raises(MissingDependencyError, match="pip install pyarrow"):
-                api.export(series_dir, tmp_path / "out", key=KEY, dataset="parquet")
-            assert not (tmp_path / "out").exists()
-            return
-        api.export(series_dir, tmp_path / "out", key=KEY, dataset="parquet")
-        table = pq.read_table(tmp_path / "out" / "dataset.parquet")
+        """Parquet (pyarrow, in the test extra): the same rows as CSV; a re-run reads the table back
+        (streamed) and keeps one row per output; verify reads it too."""
+        pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is in the test extra; pip install pyarrow")
+        api.export(series_dir, tmp_path / "csv", key=KEY, dataset="csv")
+        out = tmp_path / "out"
+        api.export(series_dir, out, key=KEY, dataset="parquet")
+        table = pq.read_table(out / "dataset.parquet")
         assert tuple(table.column_names) == DATASET_COLUMNS and table.num_rows == 5
+        assert sorted(map(tuple, (r.values() for r in table.to_pylist()))) == sorted(
+            map(tuple, (r.values() for r in _rows(tmp_path / "csv"))))
+        api.export(series_dir, out, key=KEY, dataset="parquet", overwrite=True)  # every output redone
+        assert pq.read_table(out / "dataset.parquet").num_rows == 5
+        assert not [f for f in verify_paths([out]).findings if f.kind is Kind.DATASET_TABLE]
+
+    def test_parquet_without_pyarrow_is_refused_before_writing(self, series_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        import sys
+
+        for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, "pyarrow", None)  # what the import system does when it is absent
+        with pytest.raises(MissingDependencyError, match="pip install pyarrow"):
+            api.export(series_dir, tmp_path / "out", key=KEY, dataset="parquet")
+        assert not (tmp_path / "out").exists()
 
 
 class TestLetterbox:

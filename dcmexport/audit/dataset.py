@@ -17,15 +17,17 @@ redone output keeps one row. A shard (``--shard I/N``) writes its own part,
 from __future__ import annotations
 
 import csv
-import io
+import json
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcmexport.atomic import atomic_output
 from dcmexport.errors import MissingDependencyError, UsageError
+from dcmexport.scratch import open_scratch
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.results import BatchResult, ExportResult
@@ -74,56 +76,88 @@ def rows_of(result: ExportResult, out_dir: Path) -> Iterator[dict[str, str]]:
         }
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """The rows of a dataset table (CSV or Parquet), all values as text.
+def read_rows(path: Path) -> Iterator[dict[str, str]]:
+    """The rows of a dataset table (CSV or Parquet), all values as text, streamed.
 
     Raises:
         UsageError: the file is not a dcmexport dataset table (other columns).
     """
     if path.suffix == ".parquet":
-        table = require_pyarrow().read_table(path)
-        if tuple(table.column_names) != DATASET_COLUMNS:
+        source = require_pyarrow().ParquetFile(path)
+        if tuple(source.schema_arrow.names) != DATASET_COLUMNS:
             raise UsageError(f"{path} is not a dcmexport dataset table; not changed")
-        return [{k: "" if v is None else str(v) for k, v in row.items()} for row in table.to_pylist()]
+        for batch in source.iter_batches(batch_size=_BATCH):
+            for row in batch.to_pylist():
+                yield {k: "" if v is None else str(v) for k, v in row.items()}
+        return
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != DATASET_COLUMNS:
             raise UsageError(f"{path} is not a dcmexport dataset table; not changed")
-        return list(reader)
+        yield from reader
+
+
+#: Rows per Parquet batch, read or written.
+_BATCH = 65_536
 
 
 def write_rows(path: Path, rows: Iterable[dict[str, str]]) -> int:
-    """Write ``rows`` to ``path`` (CSV or Parquet by suffix), atomically; return how many."""
-    rows = list(rows)
+    """Write ``rows`` to ``path`` (CSV or Parquet by suffix), atomically and streamed; return how many."""
+    count = 0
     with atomic_output(path, overwrite=True) as tmp:
         if path.suffix == ".parquet":
-            pq = require_pyarrow()
+            require_pyarrow()
             import pyarrow as pa
+            import pyarrow.parquet as pq
 
-            columns = {name: pa.array([r[name] for r in rows], pa.string()) for name in DATASET_COLUMNS}
-            pq.write_table(pa.table(columns), tmp)
+            schema = pa.schema([(name, pa.string()) for name in DATASET_COLUMNS])
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for chunk in _chunks(iter(rows), _BATCH):
+                    writer.write_table(pa.table({n: pa.array([r[n] for r in chunk], pa.string())
+                                                 for n in DATASET_COLUMNS}, schema=schema))
+                    count += len(chunk)
         else:
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, DATASET_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-            tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    return len(rows)
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                writer_csv = csv.DictWriter(fh, DATASET_COLUMNS, lineterminator="\n")
+                writer_csv.writeheader()
+                for row in rows:
+                    writer_csv.writerow(row)
+                    count += 1
+    return count
 
 
-def combine(target: Path, newer: Iterable[Path | list[dict[str, str]]]) -> int:
-    """Rewrite ``target`` with its rows, then each of ``newer`` (files or row lists) in order; a later row
-    for a path replaces an earlier one. Returns the rows written."""
-    by_path: dict[str, dict[str, str]] = {}
-    for source in [target, *newer]:
-        if isinstance(source, Path):
-            if not source.is_file():
-                continue
-            source = read_rows(source)
-        for row in source:
-            by_path.pop(row["path"], None)  # a redone output: its newest row, at the end
-            by_path[row["path"]] = row
-    return write_rows(target, by_path.values())
+def _chunks(rows: Iterator[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def combine(target: Path, newer: Iterable[Path | Iterable[dict[str, str]]]) -> int:
+    """Rewrite ``target`` with its rows, then each of ``newer`` (files or row streams) in order; a later
+    row for a path replaces an earlier one, at its own place. Returns the rows written.
+
+    Memory stays flat in the table's size: the rows meet in an SQLite scratch table keyed by
+    path (a table of millions of rows would not fit a dict), then stream out in order.
+    """
+    with tempfile.TemporaryDirectory(prefix="dcmexport-dataset-") as scratch:
+        _, db = open_scratch(Path(scratch), "rows-")
+        try:
+            db.execute("CREATE TABLE rows (path TEXT PRIMARY KEY, seq INTEGER, data TEXT)")
+            seq = 0
+            for source in [target, *newer]:
+                if isinstance(source, Path):
+                    if not source.is_file():
+                        continue
+                    source = read_rows(source)
+                for row in source:
+                    seq += 1  # a redone output: its newest row, at the end
+                    db.execute("INSERT OR REPLACE INTO rows VALUES (?, ?, ?)",
+                               (row["path"], seq, json.dumps([row[c] for c in DATASET_COLUMNS])))
+            db.execute("CREATE INDEX by_seq ON rows (seq)")
+            ordered = (dict(zip(DATASET_COLUMNS, json.loads(data), strict=True))
+                       for (data,) in db.execute("SELECT data FROM rows ORDER BY seq"))
+            return write_rows(target, ordered)
+        finally:
+            db.close()
 
 
 class DatasetObserver:
@@ -145,9 +179,10 @@ class DatasetObserver:
 
     def on_finish(self, batch: BatchResult) -> None:
         self._rows.seek(0)
-        rows = list(csv.DictReader(self._rows, DATASET_COLUMNS))
-        self._rows.close()
-        total = combine(self.path, [rows])
+        try:
+            total = combine(self.path, [csv.DictReader(self._rows, DATASET_COLUMNS)])
+        finally:
+            self._rows.close()
         batch.notes.append(f"dataset table: {self.count} rows added to {self.path} ({total} in all)")
 
 
@@ -189,7 +224,7 @@ def iter_table_problems(out_dir: Path) -> Iterator[tuple[str, str]]:
         if not table.is_file():
             continue
         try:
-            rows = read_rows(table)
+            rows = list(read_rows(table))  # verify reads the whole table: errors surface here
         except (UsageError, MissingDependencyError, OSError, csv.Error) as exc:
             yield str(table), f"cannot be read as a dataset table ({type(exc).__name__})"
             continue
