@@ -263,7 +263,8 @@ def deferred_commits() -> Iterator[DeferredCommits]:
 
 
 def remove_stale_temporaries(directory: Path, tag: str = "") -> int:
-    """Delete temporaries left by an interrupted run (or a killed worker) in ``directory``; return how many.
+    """Delete temporaries left by an interrupted run (or a killed worker) in ``directory`` and its
+    subfolders (``--layout`` writes there); return how many. Symlinked folders are not followed.
 
     Args:
         directory: the output directory.
@@ -271,11 +272,15 @@ def remove_stale_temporaries(directory: Path, tag: str = "") -> int:
     """
     count = 0
     prefix = temporary_prefix(tag)
-    # os.scandir, streamed: Path.glob lists the whole directory first, 50 MB for 200,000 outputs.
-    with contextlib.suppress(OSError), os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.name.startswith(prefix) and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-                    count += 1
+    folders = [directory]
+    while folders:
+        # os.scandir, streamed: Path.glob lists the whole directory first, 50 MB for 200,000 outputs.
+        with contextlib.suppress(OSError), os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif entry.name.startswith(prefix) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        count += 1
     return count

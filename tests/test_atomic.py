@@ -63,6 +63,21 @@ def test_stale_temporaries_removed(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["real.mp4"]
 
 
+def test_stale_temporaries_in_layout_subfolders_removed(tmp_path: Path) -> None:
+    """--layout writes into subfolders: a crash's leftovers there go too; a symlinked folder is not entered."""
+    sub = tmp_path / "P1" / "study" / "001_CT"
+    sub.mkdir(parents=True)
+    (sub / f"{TEMP_PREFIX}dead-00001.png").write_bytes(b"partial")
+    (sub / "00001.png").write_bytes(b"ok")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / f"{TEMP_PREFIX}theirs.png").write_bytes(b"not ours")
+    (tmp_path / "link").symlink_to(elsewhere, target_is_directory=True)
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert [p.name for p in sub.iterdir()] == ["00001.png"]
+    assert (elsewhere / f"{TEMP_PREFIX}theirs.png").exists()
+
+
 # --- deferred commits: fsync in the background, rename at the end of a group -----------------
 
 
