@@ -94,6 +94,19 @@ class EncodeOptions:
     montage: bool = False  # with --series and a still format: one contact sheet per series
 
 
+class RedactText(enum.StrEnum):
+    """``--redact-text``: off; mask ``all`` text OCR finds (inside ultrasound regions only PHI-like text);
+    or mask all but the allow-listed settings words (``phi``). See :mod:`dcmexport.mask.redact`."""
+
+    OFF = "off"
+    ALL = "all"
+    PHI = "phi"
+
+
+#: ``--ocr-frames``' default step: clips are read on the first, middle and last frame and every Nth.
+DEFAULT_OCR_STEP = 10
+
+
 class OcrCheck(enum.StrEnum):
     """``--ocr-check``: off, report words Tesseract still reads after masking, or refuse (strict)."""
 
@@ -112,7 +125,9 @@ class MaskOptions:
     us_regions: bool | None = None  # None: on for US objects with regions
     accept_burned_in: bool = False
     ocr_check: OcrCheck = OcrCheck.OFF
-    ocr_all_frames: bool = False  # False: first, middle and last frame only
+    ocr_all_frames: bool = False  # False: first, middle and last frame only (and every ocr_step-th for redaction)
+    redact_text: RedactText = RedactText.OFF  # --redact-text: find text with OCR and mask it (mask/redact.py)
+    ocr_step: int = DEFAULT_OCR_STEP  # --ocr-frames N: redaction also reads every Nth frame of a clip
 
 
 def parse_window(text: str) -> Window:
@@ -198,6 +213,8 @@ def build_options(
     accept_burned_in: bool = False,
     ocr_check: str | OcrCheck = OcrCheck.OFF,
     ocr_all_frames: bool = False,
+    redact_text: str | RedactText = RedactText.OFF,
+    ocr_step: int = DEFAULT_OCR_STEP,
     deid: DeidOptions | None = None,
     also_dicom: bool = False,
     overwrite: bool = False,
@@ -236,6 +253,12 @@ def build_options(
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     if fps is not None and not 0.1 <= fps <= 240:
         raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
+    if ocr_step < 1:
+        raise UsageError(f"--ocr-frames N must be a positive number of frames, got {ocr_step}")
+    try:
+        redact = RedactText(redact_text)
+    except ValueError:
+        raise UsageError(f"--redact-text must be all or phi, got {redact_text!r}") from None
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
     return ExportOptions(
         out_dir=Path(out_dir),
@@ -245,7 +268,8 @@ def build_options(
                              frames=parse_frames(str(frames)), montage=montage),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
                          us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
-                         ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
+                         ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames,
+                         redact_text=redact, ocr_step=ocr_step),
         deid=deid if deid is not None else _default_deid(),
         also_dicom=also_dicom,
         overwrite=overwrite,

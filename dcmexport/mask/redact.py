@@ -1,0 +1,452 @@
+"""OCR redaction (``--redact-text``): a mask source that reads the pixels, and its second pass.
+
+Tesseract (:mod:`dcmexport.mask.ocr`) reads every sampled frame *after* the header plan is
+applied, under several preprocessings chosen to find small and light-on-dark text
+(:data:`DETECT_PASSES`: local and fixed-level binarisation, both polarities, enlarged three
+times for small text and as is for large text, sparse-text page segmentation). Each word it
+reads is classified:
+
+* ``all``: every word outside the ultrasound image regions is masked; inside a region only
+  words that look like PHI (:func:`looks_like_phi`: names, identifiers, dates, times).
+* ``phi``: every word is masked except those on the allow list of settings words
+  (``presets/ocr/allow.toml``: MI, TIS, Hz, dB, cm, probe names, measured values ...).
+
+A masked word's box grows along its line while the same ink continues (Tesseract often reads
+only part of a word), then by a margin; the boxes of all sampled frames are united (banners do
+not move) and blanked on every frame. The second pass (:func:`check_text`) reads the masked
+frames with *other* preprocessing (:data:`CHECK_PASSES`): no word may be read inside a masked
+area, and nothing PHI-like anywhere; :class:`TextFindings` counts what it found.
+
+Only counts and boxes leave this module: the words read may be PHI and are never stored,
+logged or raised. Pure functions of arrays; the pipeline (``dcmexport.pipeline.redaction``)
+renders the frames and applies the policy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+from dcmexport.errors import PresetError
+from dcmexport.mask.detect import apply_channel_max
+from dcmexport.mask.ocr import OcrPass, Word, read_words
+from dcmexport.mask.rects import Box, apply_blank_boxes, clip_box
+from dcmexport.options import RedactText
+
+#: Detection: what the redaction shows Tesseract (each pass one Tesseract run per frame).
+DETECT_PASSES: tuple[OcrPass, ...] = (
+    OcrPass("light-x3", "light", 3, 11, level=150),  # light text over speckle or a body section, small text
+    OcrPass("banner-x3", "banner", 3, 11, level=100),  # dark text on a light banner
+    OcrPass("sauvola-x2", "sauvola", 2, 11),  # local threshold: either polarity
+    OcrPass("sauvola-x1", "sauvola", 1, 11),  # large text, which enlarged gets too big to read
+)
+#: The second pass: other thresholds, another enlargement, another page segmentation.
+CHECK_PASSES: tuple[OcrPass, ...] = (
+    OcrPass("check-light-x2", "light", 2, 11, level=110),
+    OcrPass("check-dark-x2", "dark", 2, 11, level=110),
+    OcrPass("check-sauvola-x2", "sauvola", 2, 6),
+)
+
+#: Words the second pass reads below this confidence are not counted as PHI-like (noise reads
+#: as short random words); words inside a masked area count at any confidence.
+CHECK_MIN_CONFIDENCE = 60.0
+#: Detected words outside this height range (frame pixels) are not text of a screen.
+MIN_WORD_HEIGHT, MAX_WORD_HEIGHT = 5, 90
+#: A word's ink must differ from its ground by this many grey levels (of 255): burned-in text is
+#: drawn to be legible, while the "words" Tesseract reads in speckle or a noisy body section differ
+#: by 10-50 levels (measured on bench/ocr_eval.py's scenes: text >= 110, noise <= 52).
+MIN_TEXT_CONTRAST = 64
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_PHI_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
+    r"\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?",  # 12/03/1971, 1971-03-12, 12.03
+    r"\d{1,2}[:h]\d{2}([:.]\d{2})?",  # 14:03, 14:03:59
+    r"\d{0,2}(" + "|".join(_MONTHS) + r")[a-z]*\d{0,4}",  # 12MAR1971, March, Mar71
+))  # fmt: skip
+_STRIP = " \t.,;:()[]{}<>\"'`|!?*_~"
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """The words and patterns ``--redact-text phi`` keeps (``presets/ocr/allow.toml``)."""
+
+    words: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...]
+
+    def allows(self, text: str) -> bool:
+        """True when ``text`` (one word as read) is a settings word that identifies nobody."""
+        word = text.strip(_STRIP).lower()
+        if not word:
+            return True  # punctuation only: nothing to read
+        if any(month in word for month in _MONTHS) or looks_like_phi(word):
+            return False
+        return word in self.words or any(p.fullmatch(word) for p in self.patterns)
+
+
+@cache
+def load_allow_list() -> AllowList:
+    """Read ``presets/ocr/allow.toml`` once per process.
+
+    Raises:
+        PresetError: the file is missing or not of the schema in ``presets/ocr/README.md``.
+    """
+    from dcmexport.presets import preset_path, read_toml
+
+    path = preset_path("ocr", "allow.toml")
+    data = read_toml(path)
+    groups, patterns = data.get("words"), data.get("patterns")
+    if not isinstance(groups, dict) or not isinstance(patterns, dict):
+        raise PresetError(f"{path.name}: expected tables [words] and [patterns]")
+    words: set[str] = set()
+    for name, entries in groups.items():
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise PresetError(f"{path.name}: [words] {name} must be a list of strings")
+        words.update(e.lower() for e in entries)
+    compiled = []
+    for name, pattern in patterns.items():
+        try:
+            compiled.append(re.compile(str(pattern), re.IGNORECASE))
+        except re.error as exc:
+            raise PresetError(f"{path.name}: [patterns] {name} is not a regular expression ({exc.msg})") from None
+    return AllowList(frozenset(words), tuple(compiled))
+
+
+def looks_like_phi(text: str) -> bool:
+    """True when one word as read looks like a name, an identifier, a date or a time.
+
+    Dates and times: ``12/03/1971``, ``1971-03-12``, ``14:03:59``, ``12MAR1971``, month names.
+    Identifiers: four or more digits (years, record numbers, accession numbers). Names: three
+    or more letters that are not a settings word of the allow list.
+    """
+    word = text.strip(_STRIP)
+    if not word:
+        return False
+    if any(p.fullmatch(word) for p in _PHI_PATTERNS):
+        return True
+    if sum(ch.isdigit() for ch in word) >= 4:
+        return True
+    letters = sum(ch.isalpha() for ch in word)
+    return letters >= 3 and word.lower() not in load_allow_list().words
+
+
+@dataclass
+class TextFindings:
+    """What OCR read on one object, as counts (never the words).
+
+    Attributes:
+        frames: frames read.
+        words: words read by the detection passes (every pass counted).
+        masked: of those, words masked.
+        kept: words kept (allow list; in ``all`` mode, non-PHI-like words inside an image region).
+        boxes: masked boxes after uniting across frames.
+        check_words: words the second pass read after masking.
+        check_inside: of those, words inside a masked area.
+        check_phi: of those, PHI-like words (confidence >= :data:`CHECK_MIN_CONFIDENCE`).
+        seconds: OCR time, both passes.
+    """
+
+    frames: int = 0
+    words: int = 0
+    masked: int = 0
+    kept: int = 0
+    boxes: int = 0
+    check_frames: int = 0
+    check_words: int = 0
+    check_inside: int = 0
+    check_phi: int = 0
+    seconds: float = 0.0
+    per_frame: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def clean(self) -> bool:
+        """True when the second pass read nothing inside a masked area and nothing PHI-like."""
+        return self.check_inside == 0 and self.check_phi == 0
+
+    def as_counts(self) -> dict[str, float]:
+        """The findings for a manifest record (numbers only)."""
+        return {
+            "frames": self.frames, "words": self.words, "masked": self.masked, "kept": self.kept,
+            "boxes": self.boxes, "check_frames": self.check_frames, "check_words": self.check_words,
+            "check_inside": self.check_inside, "check_phi": self.check_phi, "seconds": round(self.seconds, 3),
+        }  # fmt: skip
+
+
+def sample_frame_indices(frames: int, *, all_frames: bool, step: int) -> list[int]:
+    """The frames of a ``frames``-frame object that OCR reads: every frame of a still or with
+    ``all_frames``, else the first, middle, last and every ``step``-th frame of a clip."""
+    if frames <= 1 or all_frames:
+        return list(range(max(frames, 1)))
+    return sorted({0, frames // 2, frames - 1, *range(0, frames, max(1, step))})
+
+
+def _to_gray(image: np.ndarray) -> np.ndarray:
+    gray = apply_channel_max(image)
+    if gray.dtype == np.uint8:
+        return gray
+    if gray.dtype == np.uint16:
+        return (gray >> 8).astype(np.uint8)
+    lo, hi = float(gray.min()), float(gray.max())
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return ((gray.astype(np.float64) - lo) * scale).astype(np.uint8)
+
+
+def _inside_any(box: Box, regions: Sequence[Box]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(r[0] <= cx < r[2] and r[1] <= cy < r[3] for r in regions)
+
+
+def apply_ink_growth(gray: np.ndarray, box: Box, *, max_factor: float = 12.0) -> Box:
+    """Grow a word's box along its line while the same ink continues (a partly read word).
+
+    The word's ink is told from its ground by the box's own pixels (the level farthest from
+    the median of its border); columns left and right of the box that hold such ink within the
+    box's rows extend it, across gaps up to about one letter wide.
+
+    Args:
+        gray: the frame, ``(rows, columns)`` uint8.
+        box: the word's box, x1/y1 exclusive.
+        max_factor: the growth on each side stops after this many box heights.
+
+    Returns:
+        The grown box (never smaller than ``box``), clipped to the frame.
+    """
+    rows, columns = gray.shape
+    clipped = clip_box(box, rows, columns)
+    if clipped is None:
+        return box
+    x0, y0, x1, y1 = clipped
+    patch = gray[y0:y1, x0:x1].astype(np.int16)
+    border = np.concatenate([patch[0], patch[-1], patch[:, 0], patch[:, -1]])
+    ground = int(np.median(border))
+    spread = patch - ground
+    ink_level = int(spread.max()) if abs(int(spread.max())) >= abs(int(spread.min())) else int(spread.min())
+    if abs(ink_level) < MIN_TEXT_CONTRAST:
+        return clipped
+    band = gray[y0:y1].astype(np.int16) - ground
+    ink = np.abs(band - ink_level) <= abs(ink_level) // 3  # the word's own ink level, not any brightness
+    has_ink = ink.any(axis=0)
+    height = y1 - y0
+    gap_limit = max(3, int(0.8 * height))
+    reach = int(max_factor * height)
+
+    def extend(start: int, direction: int, limit: int) -> int:
+        edge, gap, x = start, 0, start
+        while 0 <= x + direction < columns and abs(x + direction - start) <= limit:
+            x += direction
+            if has_ink[x]:
+                edge, gap = x, 0
+            else:
+                gap += 1
+                if gap > gap_limit:
+                    break
+        return edge
+
+    left = extend(x0, -1, reach)
+    right = extend(x1 - 1, 1, reach) + 1
+    return left, y0, max(right, x1), y1
+
+
+def apply_margin(box: Box, rows: int, columns: int) -> Box | None:
+    """Grow a text box by a margin of a quarter of its height (at least 3 pixels) on every side."""
+    x0, y0, x1, y1 = box
+    margin = max(3, (y1 - y0 + 3) // 4)
+    return clip_box((x0 - margin, y0 - margin, x1 + margin, y1 + margin), rows, columns)
+
+
+def merge_boxes(boxes: Iterable[Box]) -> tuple[Box, ...]:
+    """Unite overlapping or touching boxes into their bounding boxes (the masked area only grows).
+
+    Returns:
+        Disjoint boxes, top to bottom then left to right.
+    """
+    pending = sorted(set(boxes))
+    merged: list[Box] = []
+    while pending:
+        x0, y0, x1, y1 = pending.pop()
+        changed = True
+        while changed:
+            changed = False
+            for other in list(pending):
+                if other[0] <= x1 and other[2] >= x0 and other[1] <= y1 and other[3] >= y0:
+                    pending.remove(other)
+                    x0, y0, x1, y1 = min(x0, other[0]), min(y0, other[1]), max(x1, other[2]), max(y1, other[3])
+                    changed = True
+            for other in list(merged):
+                if other[0] <= x1 and other[2] >= x0 and other[1] <= y1 and other[3] >= y0:
+                    merged.remove(other)
+                    x0, y0, x1, y1 = min(x0, other[0]), min(y0, other[1]), max(x1, other[2]), max(y1, other[3])
+                    changed = True
+        merged.append((x0, y0, x1, y1))
+    return tuple(sorted(merged, key=lambda b: (b[1], b[0])))
+
+
+def text_contrast(gray: np.ndarray, box: Box) -> int:
+    """The grey-level difference between the ink and the ground of ``box`` (0 when flat).
+
+    The box's pixels are split in two by Otsu's threshold; the smaller class is the ink. Returns
+    the difference of the two classes' medians.
+    """
+    rows, columns = gray.shape
+    clipped = clip_box(box, rows, columns)
+    if clipped is None:
+        return 0
+    x0, y0, x1, y1 = clipped
+    values = gray[y0:y1, x0:x1].ravel()
+    if values.size < 4:
+        return 0
+    hist = np.bincount(values, minlength=256).astype(np.float64)
+    weight = np.cumsum(hist)
+    mass = np.cumsum(hist * np.arange(256))
+    total_w, total_m = weight[-1], mass[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total_m * weight / total_w - mass) ** 2 / (weight * (total_w - weight))
+    between[~np.isfinite(between)] = -1
+    threshold = int(np.argmax(between))
+    high, low = values[values > threshold], values[values <= threshold]
+    if high.size == 0 or low.size == 0:
+        return 0
+    return abs(int(np.median(high)) - int(np.median(low)))
+
+
+def _plausible(word: Word, gray: np.ndarray) -> bool:
+    height = word.box[3] - word.box[1]
+    if not MIN_WORD_HEIGHT <= height <= MAX_WORD_HEIGHT or word.box[2] - word.box[0] < 2:
+        return False
+    return text_contrast(gray, word.box) >= MIN_TEXT_CONTRAST
+
+
+def find_text_boxes(
+    image: np.ndarray,
+    *,
+    mode: RedactText,
+    keep: Sequence[Box] | None = None,
+    passes: tuple[OcrPass, ...] = DETECT_PASSES,
+    findings: TextFindings | None = None,
+) -> list[Box]:
+    """Return the boxes to mask for the text OCR reads in one frame (the detection pass).
+
+    Args:
+        image: the rendered frame with the header plan already applied, ``(rows, columns)`` or
+            ``(rows, columns, samples)``.
+        mode: ``all`` or ``phi`` (see the module docstring).
+        keep: the ultrasound image regions (inside them ``all`` masks only PHI-like words);
+            None: no region, everything counts as outside.
+        passes: the preprocessings Tesseract is run with.
+        findings: counts are added here when given.
+
+    Returns:
+        Boxes (grown along the ink and by the margin), clipped to the frame; not yet merged.
+
+    Raises:
+        MissingDependencyError: pytesseract or the tesseract program is missing.
+    """
+    gray = _to_gray(image)
+    rows, columns = gray.shape
+    allow = load_allow_list()
+    boxes: list[Box] = []
+    for word in read_words(gray, passes):
+        if not _plausible(word, gray):
+            continue
+        if findings is not None:
+            findings.words += 1
+        if mode is RedactText.PHI:
+            masked = not allow.allows(word.text)
+        else:
+            masked = not keep or not _inside_any(word.box, keep) or looks_like_phi(word.text)
+        if not masked:
+            if findings is not None:
+                findings.kept += 1
+            continue
+        if findings is not None:
+            findings.masked += 1
+        grown = apply_margin(apply_ink_growth(gray, word.box), rows, columns)
+        if grown is not None:
+            boxes.append(grown)
+    return boxes
+
+
+def check_text(
+    image: np.ndarray,
+    masked: Sequence[Box],
+    *,
+    passes: tuple[OcrPass, ...] = CHECK_PASSES,
+    findings: TextFindings,
+) -> None:
+    """The second pass on one masked frame: count words read inside masked areas and PHI-like words.
+
+    Args:
+        image: the frame after every mask of the plan.
+        masked: the boxes the redaction blanked (a word whose centre lies in one is "inside").
+        passes: preprocessings other than the detection's.
+        findings: the counts are added here.
+
+    Raises:
+        MissingDependencyError: pytesseract or the tesseract program is missing.
+    """
+    gray = _to_gray(image)
+    findings.check_frames += 1
+    for word in read_words(gray, passes):
+        if not _plausible(word, gray):
+            continue
+        findings.check_words += 1
+        if masked and _inside_any(word.box, masked):
+            findings.check_inside += 1
+        elif word.confidence >= CHECK_MIN_CONFIDENCE and looks_like_phi(word.text):
+            findings.check_phi += 1
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The outcome of :func:`redact_frames`: the boxes to blank on every frame and the counts."""
+
+    boxes: tuple[Box, ...]
+    findings: TextFindings
+
+
+def redact_frames(
+    get_frame: Callable[[int], np.ndarray],
+    frames: int,
+    *,
+    mode: RedactText,
+    keep: Sequence[Box] | None,
+    all_frames: bool,
+    step: int,
+) -> Redaction:
+    """Find the text of an object's sampled frames, unite the boxes, and check the masked frames again.
+
+    Args:
+        get_frame: returns frame ``i`` rendered, with the header plan applied (called twice per
+            sampled frame: once per pass, so no frame is held between the passes).
+        frames: the object's frame count.
+        mode: ``all`` or ``phi``.
+        keep: the ultrasound image regions kept by the header plan (None: none).
+        all_frames: read every frame (``--ocr-frames all``), else :func:`sample_frame_indices`.
+        step: the sampling step for clips (``--ocr-frames N``).
+
+    Returns:
+        The merged boxes and the findings of both passes (counts and seconds only).
+
+    Raises:
+        MissingDependencyError: pytesseract or the tesseract program is missing.
+    """
+    findings = TextFindings()
+    indices = sample_frame_indices(frames, all_frames=all_frames, step=step)
+    found: list[Box] = []
+    for index in indices:
+        started = time.perf_counter()
+        found.extend(find_text_boxes(get_frame(index), mode=mode, keep=keep, findings=findings))
+        findings.per_frame.append(time.perf_counter() - started)
+        findings.frames += 1
+    boxes = merge_boxes(found)
+    findings.boxes = len(boxes)
+    for position, index in enumerate(indices):
+        started = time.perf_counter()
+        check_text(apply_blank_boxes(get_frame(index), boxes), boxes, findings=findings)
+        findings.per_frame[position] += time.perf_counter() - started
+    findings.seconds = sum(findings.per_frame)
+    return Redaction(boxes, findings)
