@@ -54,6 +54,10 @@ class ExportResult:
     #: blanked rectangles and kept ultrasound regions, (x0, y0, x1, y1) in OUTPUT pixels (for the review page)
     mask_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
     keep_boxes: list[tuple[int, int, int, int]] | None = None
+    #: boxes the OCR redaction (--redact-text) masked, also in ``mask_boxes``; OUTPUT pixels (review page)
+    text_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: what OCR read for --redact-text, as counts and seconds (never the words: they may be PHI)
+    text_findings: dict[str, float] = field(default_factory=dict)
     #: existing outputs made under other options, kept as they are (status ``kept``): this run vouches for nothing in them
     kept_outputs: list[Path] = field(default_factory=list)
     #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged

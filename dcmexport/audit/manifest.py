@@ -116,6 +116,9 @@ class ObjectRecord:
     files, made under other options, are listed in ``kept`` so that no reader takes
     this run's masks and notes for theirs. ``masks`` and ``keep`` are rectangles in
     output pixels; ``keep`` is None when no ultrasound region restriction applied.
+    ``text_boxes`` are the rectangles of ``masks`` that the OCR redaction (``--redact-text``)
+    found, and ``text`` its findings: counts of words read, masked, kept, read again by the
+    second pass, and OCR seconds (never a word: words may be PHI); both empty without it.
 
     Two fields describe a record as read, and are never written: ``has_geometry``
     (False when the record carried neither ``masks`` nor ``keep``, as an older writer's)
@@ -137,6 +140,8 @@ class ObjectRecord:
     masks: tuple[Rect, ...] = ()
     keep: tuple[Rect, ...] | None = None
     seconds: float = 0.0
+    text_boxes: tuple[Rect, ...] = ()
+    text: dict[str, float] = field(default_factory=dict)
     has_geometry: bool = True
     bad_rects: int = 0
 
@@ -163,6 +168,8 @@ class ObjectRecord:
             masks=tuple(tuple(b) for b in result.mask_boxes),  # type: ignore[misc]
             keep=None if result.keep_boxes is None else tuple(tuple(b) for b in result.keep_boxes),  # type: ignore[misc]
             seconds=round(result.seconds, 3),
+            text_boxes=tuple(tuple(b) for b in result.text_boxes),  # type: ignore[misc]
+            text=dict(result.text_findings),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -184,6 +191,7 @@ class ObjectRecord:
             "masks": [list(b) for b in self.masks],
             "keep": None if self.keep is None else [list(b) for b in self.keep],
             "seconds": self.seconds,
+            **({"text_boxes": [list(b) for b in self.text_boxes], "text": self.text} if self.text else {}),
         }
 
     @classmethod
@@ -198,6 +206,8 @@ class ObjectRecord:
             return None
         status = Status(raw_status)
         masks, bad_masks = _rects(data.get("masks"))
+        text_boxes, bad_text = _rects(data.get("text_boxes"))
+        text = data.get("text")
         keep_raw = data.get("keep")
         keep, bad_keep = _rects(keep_raw)
         notes = data.get("notes") or []
@@ -220,8 +230,10 @@ class ObjectRecord:
             masks=masks,
             keep=None if keep_raw is None else keep,
             seconds=_number(seconds) or 0.0,
+            text_boxes=text_boxes,
+            text={str(k): float(v) for k, v in text.items() if _is_number(v)} if isinstance(text, dict) else {},
             has_geometry="masks" in data or "keep" in data,
-            bad_rects=bad_masks + bad_keep,
+            bad_rects=bad_masks + bad_keep + bad_text,
         )
 
 

@@ -370,6 +370,27 @@ def find_text_boxes(
     return boxes
 
 
+def apply_ground_fill(gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    """Return ``gray`` with each box filled with the median of the 3-pixel ring around it.
+
+    The second pass looks for text left around and inside masked areas, not for the masks: a
+    black box on a light banner is itself a dark blob that Tesseract may read as a letter.
+    Filled with its surroundings' level, only ink that the mask did not cover remains.
+    """
+    out = gray.copy()
+    rows, columns = gray.shape
+    for box in boxes:
+        inner = clip_box(box, rows, columns)
+        outer = clip_box((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), rows, columns)
+        if inner is None or outer is None:
+            continue
+        ring = np.ones((outer[3] - outer[1], outer[2] - outer[0]), dtype=bool)
+        ring[inner[1] - outer[1]: inner[3] - outer[1], inner[0] - outer[0]: inner[2] - outer[0]] = False
+        values = gray[outer[1]: outer[3], outer[0]: outer[2]][ring]
+        out[inner[1]: inner[3], inner[0]: inner[2]] = int(np.median(values)) if values.size else 0
+    return out
+
+
 def check_text(
     image: np.ndarray,
     masked: Sequence[Box],
@@ -381,14 +402,15 @@ def check_text(
 
     Args:
         image: the frame after every mask of the plan.
-        masked: the boxes the redaction blanked (a word whose centre lies in one is "inside").
+        masked: the boxes the redaction blanked (a word whose centre lies in one is "inside");
+            they are filled with their surroundings' level first (:func:`apply_ground_fill`).
         passes: preprocessings other than the detection's.
         findings: the counts are added here.
 
     Raises:
         MissingDependencyError: pytesseract or the tesseract program is missing.
     """
-    gray = _to_gray(image)
+    gray = apply_ground_fill(_to_gray(image), masked)
     findings.check_frames += 1
     for word in read_words(gray, passes):
         if not _plausible(word, gray):

@@ -71,6 +71,7 @@ def run_batch(
     batch like any other side concern, first.
     """
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    require_backends(options)  # before any output: a missing OCR program stops the run (exit 2), never a silent pass
     batch = BatchResult()
     if key is None:
         key = Key.from_env() or Key.random()
@@ -105,6 +106,19 @@ def run_batch(
     for watcher in watchers:
         watcher.on_finish(batch)
     return batch
+
+
+def require_backends(options: ExportOptions) -> None:
+    """Check the optional programs the options need, once, at start-up.
+
+    Raises:
+        MissingDependencyError: ``--redact-text`` or ``--ocr-check`` without pytesseract or
+            the tesseract program (the message names ``tesseract-ocr`` and the pip extra).
+    """
+    if options.mask.redact_text != "off" or options.mask.ocr_check != "off":
+        from dcmexport.mask.ocr import require_ocr
+
+        require_ocr()
 
 
 class ManifestObserver(Observers):

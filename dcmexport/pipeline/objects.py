@@ -30,6 +30,7 @@ from dcmexport.pipeline.frames import (
 )
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
+from dcmexport.pipeline.redaction import redact_text
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import (
     FrameProgress,
@@ -98,6 +99,7 @@ def _export_file(
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
     pipeline = plan_pixels(ds, options, fmt, frames, result)
+    redact_text(path, ds, pipeline, options, result, frames=frames, clip=fmt.is_video)  # OCR boxes join the plan
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)

@@ -25,6 +25,7 @@ from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
 from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels, playable_rate
 from dcmexport.pipeline.guard import run_guarded
+from dcmexport.pipeline.redaction import redact_text
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
 from dcmexport.read import check_pixel_geometry, iter_frames, read_dataset, sha256_file
@@ -195,6 +196,8 @@ def _export_series(
     montage = options.encode.montage
     fmt = OutputFormat.MP4 if options.encode.format is OutputFormat.AUTO else options.encode.format
     pipelines = [plan_pixels(ds, options, fmt, len(paths), result) for ds in datasets]
+    for path, ds, pipeline in zip(paths, datasets, pipelines, strict=True):  # --redact-text: each slice's frame
+        redact_text(path, ds, pipeline, options, result, frames=1, clip=True)
     shas = [sha256_file(p) for p in paths]
     result.input_sha256 = hashlib.sha256("".join(shas).encode()).hexdigest()
     counts: dict[str, int] = {}
