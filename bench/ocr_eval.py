@@ -21,7 +21,7 @@ the frame masked for nothing. Timing: OCR seconds per frame read and per clip.
 
 Usage::
 
-    python bench/ocr_eval.py                   # 100 scenes with text (~330 tokens) + 30 text-free
+    python bench/ocr_eval.py                   # 50 scenes with 5-8 tokens (~320 tokens) + 20 text-free
     python bench/ocr_eval.py --scenes 20 --free 5 --seed 3
     python bench/ocr_eval.py --real            # also deid-data's real ultrasound files
 """
@@ -115,7 +115,8 @@ def evaluate_scene(scene: TextScene, mode: RedactText, step: int) -> tuple[np.nd
     return blanked, {**redaction.findings.as_counts(), "per_frame": redaction.findings.per_frame}  # type: ignore[dict-item]
 
 
-def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose: bool) -> dict[str, object]:
+def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose: bool,
+        tokens: tuple[int, int] = (5, 8)) -> dict[str, object]:
     rng = np.random.default_rng(seed)
     total, by_size = Tally(), {b: Tally() for b in SIZE_BUCKETS}
     by_background: dict[str, Tally] = {}
@@ -123,7 +124,7 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
     per_clip: list[tuple[int, float]] = []
     refused = 0
     for n in range(scenes):
-        scene = make_scene(rng)
+        scene = make_scene(rng, tokens=int(rng.integers(tokens[0], tokens[1] + 1)))
         blanked, findings = evaluate_scene(scene, mode, step)
         per_frame.extend(findings["per_frame"])  # type: ignore[arg-type]
         if len(scene.frames) > 1:
@@ -175,8 +176,8 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenes", type=int, default=100)
-    parser.add_argument("--free", type=int, default=30, help="text-free scenes (masked-area check)")
+    parser.add_argument("--scenes", type=int, default=50)
+    parser.add_argument("--free", type=int, default=20, help="text-free scenes (masked-area check)")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--mode", choices=["all", "phi"], default="all")
     parser.add_argument("--step", type=int, default=10)

@@ -153,7 +153,8 @@ def apply_ocr_pass(gray: np.ndarray, ocr_pass: OcrPass) -> np.ndarray:
     if ocr_pass.binarise == "dark":
         return np.where(gray <= ocr_pass.level, 0, 255).astype(np.uint8)
     if ocr_pass.binarise == "banner":
-        light_around = apply_box_mean(gray, 31) >= ocr_pass.level + 40
+        # a dark pixel with light pixels around it (a stroke on a banner), not the dark ground
+        light_around = apply_box_mean((gray >= ocr_pass.level + 50).astype(np.uint8), 15) >= 0.55
         return np.where((gray <= ocr_pass.level) & light_around, 0, 255).astype(np.uint8)
     lo, hi = np.percentile(gray, (1, 99.5)) if gray.size else (0, 255)
     stretched = np.clip((gray.astype(np.float32) - lo) * (255.0 / max(float(hi - lo), 1.0)), 0, 255)

@@ -40,15 +40,15 @@ from dcmexport.options import RedactText
 
 #: Detection: what the redaction shows Tesseract (each pass one Tesseract run per frame).
 DETECT_PASSES: tuple[OcrPass, ...] = (
-    OcrPass("light-x3", "light", 3, 11, level=150),  # light text over speckle or a body section, small text
+    OcrPass("light-x3", "light", 3, 11, level=170),  # light text over speckle or a body section, small text
     OcrPass("banner-x3", "banner", 3, 11, level=100),  # dark text on a light banner
     OcrPass("sauvola-x2", "sauvola", 2, 11),  # local threshold: either polarity
     OcrPass("sauvola-x1", "sauvola", 1, 11),  # large text, which enlarged gets too big to read
 )
 #: The second pass: other thresholds, another enlargement, another page segmentation.
 CHECK_PASSES: tuple[OcrPass, ...] = (
-    OcrPass("check-light-x2", "light", 2, 11, level=110),
-    OcrPass("check-dark-x2", "dark", 2, 11, level=110),
+    OcrPass("check-light-x2", "light", 2, 11, level=200),
+    OcrPass("check-banner-x2", "banner", 2, 11, level=120),
     OcrPass("check-sauvola-x2", "sauvola", 2, 6),
 )
 
@@ -64,7 +64,8 @@ MIN_TEXT_CONTRAST = 64
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _PHI_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?",  # 12/03/1971, 1971-03-12, 12.03
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}",  # 12/03/1971, 1971-03-12, 12.03.71
+    r"\d{1,2}/\d{1,2}",  # 12/03 (a dotted pair is a decimal: 0.8, 12.5)
     r"\d{1,2}[:h]\d{2}([:.]\d{2})?",  # 14:03, 14:03:59
     r"\d{0,2}(" + "|".join(_MONTHS) + r")[a-z]*\d{0,4}",  # 12MAR1971, March, Mar71
 ))  # fmt: skip
@@ -258,47 +259,43 @@ def apply_margin(box: Box, rows: int, columns: int) -> Box | None:
     return clip_box((x0 - margin, y0 - margin, x1 + margin, y1 + margin), rows, columns)
 
 
+def _same_line(a: Box, b: Box) -> bool:
+    """True when ``a`` and ``b`` overlap and their bounding box is at most a quarter larger than their union."""
+    if a[0] > b[2] or b[0] > a[2] or a[1] > b[3] or b[1] > a[3]:
+        return False
+    inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    bound = (max(a[2], b[2]) - min(a[0], b[0])) * (max(a[3], b[3]) - min(a[1], b[1]))
+    return bound * 4 <= union * 5
+
+
 def merge_boxes(boxes: Iterable[Box]) -> tuple[Box, ...]:
-    """Unite overlapping or touching boxes into their bounding boxes (the masked area only grows).
+    """Unite overlapping boxes into their bounding box where it adds at most a quarter to their
+    union (words of one line); other boxes stay as they are. The masked area only grows.
 
     Returns:
-        Disjoint boxes, top to bottom then left to right.
+        Boxes, none inside another, top to bottom then left to right.
     """
-    pending = sorted(set(boxes))
     merged: list[Box] = []
-    while pending:
-        x0, y0, x1, y1 = pending.pop()
+    for box in sorted(set(boxes)):
+        current = box
         changed = True
         while changed:
             changed = False
-            for other in list(pending):
-                if other[0] <= x1 and other[2] >= x0 and other[1] <= y1 and other[3] >= y0:
-                    pending.remove(other)
-                    x0, y0, x1, y1 = min(x0, other[0]), min(y0, other[1]), max(x1, other[2]), max(y1, other[3])
-                    changed = True
             for other in list(merged):
-                if other[0] <= x1 and other[2] >= x0 and other[1] <= y1 and other[3] >= y0:
+                if _same_line(current, other):
                     merged.remove(other)
-                    x0, y0, x1, y1 = min(x0, other[0]), min(y0, other[1]), max(x1, other[2]), max(y1, other[3])
+                    current = (min(current[0], other[0]), min(current[1], other[1]),
+                               max(current[2], other[2]), max(current[3], other[3]))
                     changed = True
-        merged.append((x0, y0, x1, y1))
-    return tuple(sorted(merged, key=lambda b: (b[1], b[0])))
+        merged.append(current)
+    inside = {b for b in merged for o in merged
+              if o != b and o[0] <= b[0] and o[1] <= b[1] and o[2] >= b[2] and o[3] >= b[3]}
+    return tuple(sorted((b for b in merged if b not in inside), key=lambda b: (b[1], b[0])))
 
 
-def text_contrast(gray: np.ndarray, box: Box) -> int:
-    """The grey-level difference between the ink and the ground of ``box`` (0 when flat).
-
-    The box's pixels are split in two by Otsu's threshold; the smaller class is the ink. Returns
-    the difference of the two classes' medians.
-    """
-    rows, columns = gray.shape
-    clipped = clip_box(box, rows, columns)
-    if clipped is None:
-        return 0
-    x0, y0, x1, y1 = clipped
-    values = gray[y0:y1, x0:x1].ravel()
-    if values.size < 4:
-        return 0
+def _otsu(values: np.ndarray) -> int:
+    """Otsu's threshold of uint8 ``values``: the level that best splits them into two classes."""
     hist = np.bincount(values, minlength=256).astype(np.float64)
     weight = np.cumsum(hist)
     mass = np.cumsum(hist * np.arange(256))
@@ -306,11 +303,36 @@ def text_contrast(gray: np.ndarray, box: Box) -> int:
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (total_m * weight / total_w - mass) ** 2 / (weight * (total_w - weight))
     between[~np.isfinite(between)] = -1
-    threshold = int(np.argmax(between))
-    high, low = values[values > threshold], values[values <= threshold]
-    if high.size == 0 or low.size == 0:
+    return int(np.argmax(between))
+
+
+def text_contrast(gray: np.ndarray, box: Box) -> int:
+    """How much ``box`` looks like drawn text: the grey-level difference of its ink and ground, or 0.
+
+    The box's pixels are split in two by Otsu's threshold; the smaller class is the ink, and
+    the result is the difference of the two classes' medians. It is 0 when the rows of the box
+    cross fewer than two ink edges on average: the edge of an anatomy or of a sector is one
+    long boundary, while letters are strokes (at least two edges per row).
+    """
+    rows, columns = gray.shape
+    clipped = clip_box(box, rows, columns)
+    if clipped is None:
         return 0
-    return abs(int(np.median(high)) - int(np.median(low)))
+    x0, y0, x1, y1 = clipped
+    patch = gray[y0:y1, x0:x1]
+    values = patch.ravel()
+    if values.size < 4:
+        return 0
+    threshold = _otsu(values)
+    above = patch > threshold
+    ink = above if int(above.sum()) * 2 <= values.size else ~above
+    inked_rows = ink.any(axis=1)
+    if not inked_rows.any():
+        return 0
+    edges = np.abs(np.diff(ink.astype(np.int8), axis=1)).sum(axis=1)[inked_rows]
+    if float(edges.mean()) < 2.0:
+        return 0
+    return abs(int(np.median(values[ink.ravel()])) - int(np.median(values[~ink.ravel()])))
 
 
 def _plausible(word: Word, gray: np.ndarray) -> bool:

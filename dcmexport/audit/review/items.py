@@ -65,6 +65,8 @@ class ReviewEntry:
     masks: tuple[Rect, ...] = ()
     keep: tuple[Rect, ...] | None = None
     bad_rects: int = 0
+    text_boxes: tuple[Rect, ...] = ()
+    text: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ def summarize_manifest(contents: ManifestContents) -> ManifestSummary:
                 masks=geometry[0],
                 keep=geometry[1],
                 bad_rects=geometry[2],
+                text_boxes=record.text_boxes,
+                text=record.text,
             )
     for status in by_input.values():
         counts[status] = counts.get(status, 0) + 1
