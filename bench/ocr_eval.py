@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import statistics
 import sys
@@ -41,41 +40,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dcmexport.mask.ocr import _require  # noqa: E402
 from dcmexport.mask.rects import apply_blank_boxes  # noqa: E402
 from dcmexport.mask.redact import redact_frames  # noqa: E402
 from dcmexport.options import RedactText  # noqa: E402
-from tests.textgen import TextScene, Token, make_scene  # noqa: E402
+from tests.textgen import TextScene, make_scene, token_readable  # noqa: E402
 
 SIZE_BUCKETS = ((8, 11), (12, 15), (16, 23), (24, 31), (32, 40))
-
-
-def _normal(text: str) -> str:
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
-def token_readable(frame: np.ndarray, token: Token) -> bool:
-    """The independent reader: can Tesseract read ``token`` where it was planted? (see module docstring)"""
-    pytesseract = _require()
-    from PIL import Image
-
-    gray = frame.max(axis=2) if frame.ndim == 3 else frame
-    x0, y0, x1, y1 = token.box
-    pad = max(6, (y1 - y0) // 2)
-    crop = gray[max(0, y0 - pad): y1 + pad, max(0, x0 - pad): x1 + pad].astype(np.float32)
-    if crop.size == 0 or float(crop.max()) == float(crop.min()):
-        return False
-    factor = max(1.0, 32.0 / max(1, token.size))
-    image = Image.fromarray(np.clip((crop - crop.min()) * 255.0 / (crop.max() - crop.min()), 0, 255).astype(np.uint8))
-    image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS)
-    want = _normal(token.text)
-    for candidate in (image, Image.eval(image, lambda v: 255 - v)):
-        read = _normal(pytesseract.image_to_string(candidate, config="--psm 7"))
-        if not read:
-            continue
-        if want in read or difflib.SequenceMatcher(None, want, read).ratio() >= 0.75:
-            return True
-    return False
 
 
 @dataclass
@@ -146,7 +116,7 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
             print(f"scene {n}: {scene.background} {len(scene.frames)} frames {len(scene.tokens)} tokens "
                   f"{findings['seconds']:.1f} s", file=sys.stderr)
     free_area: list[float] = []
-    for n in range(free):
+    for _ in range(free):
         scene = make_scene(rng, tokens=0)
         blanked, findings = evaluate_scene(scene, mode, step)
         free_area.append(float(blanked.mean()))

@@ -8,12 +8,14 @@ polarities. The text is static across frames (banners do not move); the backgrou
 new on every frame. Every token's box and glyph mask are kept, so a test can measure whether it
 was masked (pixels) and whether it can still be read (an independent OCR pass).
 
+:func:`token_readable` is the evaluation's independent reader (see ``bench/ocr_eval.py``).
 Used by ``tests/test_mask_redact.py`` (a small, seeded sample) and ``bench/ocr_eval.py``
 (the full evaluation). Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
+import difflib
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,3 +227,37 @@ def make_scene(
         out = base * (1 - ink[..., None]) + colour_of * ink[..., None]
     frames_u8 = np.clip(np.round(out), 0, 255).astype(np.uint8)
     return TextScene(frames=frames_u8, tokens=planted, glyphs=ink > 0.25, background=kind)
+
+
+def _normal(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def token_readable(frame: np.ndarray, token: Token) -> bool:
+    """The evaluation's independent reader: can Tesseract still read ``token`` where it was planted?
+
+    Unlike the redaction's passes it knows where the token is: it crops around it, stretches the
+    crop's contrast, enlarges it so capitals are ~32 px tall and reads it as one line
+    (``--psm 7``) in both polarities. Readable when what it reads contains the token or matches
+    at least 75 % of it (``difflib`` ratio on letters and digits).
+    """
+    import pytesseract
+    from PIL import Image
+
+    gray = frame.max(axis=2) if frame.ndim == 3 else frame
+    x0, y0, x1, y1 = token.box
+    pad = max(6, (y1 - y0) // 2)
+    crop = gray[max(0, y0 - pad): y1 + pad, max(0, x0 - pad): x1 + pad].astype(np.float32)
+    if crop.size == 0 or float(crop.max()) == float(crop.min()):
+        return False
+    factor = max(1.0, 32.0 / max(1, token.size))
+    image = Image.fromarray(np.clip((crop - crop.min()) * 255.0 / (crop.max() - crop.min()), 0, 255).astype(np.uint8))
+    image = image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS)
+    want = _normal(token.text)
+    for candidate in (image, Image.eval(image, lambda v: 255 - v)):
+        read = _normal(pytesseract.image_to_string(candidate, config="--psm 7"))
+        if not read:
+            continue
+        if want in read or difflib.SequenceMatcher(None, want, read).ratio() >= 0.75:
+            return True
+    return False

@@ -201,12 +201,12 @@ def _inside_any(box: Box, regions: Sequence[Box]) -> bool:
     return any(r[0] <= cx < r[2] and r[1] <= cy < r[3] for r in regions)
 
 
-def apply_ink_growth(gray: np.ndarray, box: Box, *, max_factor: float = 12.0) -> Box:
+def apply_ink_growth(gray: np.ndarray, box: Box, *, max_factor: float = 6.0) -> Box:
     """Grow a word's box along its line while the same ink continues (a partly read word).
 
     The word's ink is told from its ground by the box's own pixels (the level farthest from
-    the median of its border); columns left and right of the box that hold such ink within the
-    box's rows extend it, across gaps up to about one letter wide.
+    the median of its border); columns left and right of the box that hold such ink and such
+    ground within the box's rows extend it, across gaps up to about one letter wide.
 
     Args:
         gray: the frame, ``(rows, columns)`` uint8.
@@ -214,7 +214,8 @@ def apply_ink_growth(gray: np.ndarray, box: Box, *, max_factor: float = 12.0) ->
         max_factor: the growth on each side stops after this many box heights.
 
     Returns:
-        The grown box (never smaller than ``box``), clipped to the frame.
+        The grown box, clipped to the frame: its rows tightened to those holding the word's ink,
+        its columns never fewer than ``box``'s.
     """
     rows, columns = gray.shape
     clipped = clip_box(box, rows, columns)
@@ -228,9 +229,16 @@ def apply_ink_growth(gray: np.ndarray, box: Box, *, max_factor: float = 12.0) ->
     ink_level = int(spread.max()) if abs(int(spread.max())) >= abs(int(spread.min())) else int(spread.min())
     if abs(ink_level) < MIN_TEXT_CONTRAST:
         return clipped
+    # Tighten the rows to those holding the word's ink (a box Tesseract drew over noise is taller).
+    inked = np.flatnonzero((np.abs(spread - ink_level) <= abs(ink_level) // 3).sum(axis=1) >= 2)
+    if inked.size:
+        y0, y1 = y0 + int(inked[0]), y0 + int(inked[-1]) + 1
     band = gray[y0:y1].astype(np.int16) - ground
     ink = np.abs(band - ink_level) <= abs(ink_level) // 3  # the word's own ink level, not any brightness
-    has_ink = ink.any(axis=0)
+    ground_near = np.abs(band) <= abs(ink_level) // 3
+    # A column continues the word when it holds the word's ink *and* its ground: letters on
+    # their banner or background, not a dark surround that merely matches dark ink.
+    has_ink: np.ndarray = np.asarray(ink.any(axis=0) & ground_near.any(axis=0))
     height = y1 - y0
     gap_limit = max(3, int(0.8 * height))
     reach = int(max_factor * height)
