@@ -33,8 +33,8 @@ from functools import cache
 import numpy as np
 
 from dcmexport.errors import PresetError
-from dcmexport.mask.detect import apply_channel_max
-from dcmexport.mask.ocr import OcrPass, Word, read_words
+from dcmexport.mask.detect import apply_channel_max, find_text_like_rows
+from dcmexport.mask.ocr import OcrPass, Word, apply_ocr_pass, read_words
 from dcmexport.mask.rects import Box, apply_blank_boxes, clip_box
 from dcmexport.options import RedactText
 
@@ -70,6 +70,11 @@ _PHI_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\d{0,2}(" + "|".join(_MONTHS) + r")[a-z]*\d{0,4}",  # 12MAR1971, March, Mar71
 ))  # fmt: skip
 _STRIP = " \t.,;:()[]{}<>\"'`|!?*_~"
+#: A measured value with its unit is a setting, however many digits (3850Hz, 1540m/s).
+_MEASURE = re.compile(r"[<>=~+-]?\d+([.,]\d+)?(%|hz|khz|mhz|db|cm|mm|ms|bpm|fps|cm/s|m/s|mmhg|ml)", re.IGNORECASE)
+#: Small-text line candidates (:func:`find_text_line_candidates`): bands at most this tall are
+#: read again one by one, cropped and enlarged; at most this many per frame.
+LINE_MAX_HEIGHT, LINE_MAX_CANDIDATES = 24, 40
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,12 @@ def looks_like_phi(text: str) -> bool:
     """True when one word as read looks like a name, an identifier, a date or a time.
 
     Dates and times: ``12/03/1971``, ``1971-03-12``, ``14:03:59``, ``12MAR1971``, month names.
-    Identifiers: four or more digits (years, record numbers, accession numbers). Names: three
-    or more letters that are not a settings word of the allow list.
+    Identifiers: four or more digits (years, record numbers, accession numbers), unless a unit
+    follows (``3850Hz``). Names: three or more letters that are not a settings word of the
+    allow list.
     """
     word = text.strip(_STRIP)
-    if not word:
+    if not word or _MEASURE.fullmatch(word):
         return False
     if any(p.fullmatch(word) for p in _PHI_PATTERNS):
         return True
@@ -350,6 +356,48 @@ def _plausible(word: Word, gray: np.ndarray) -> bool:
     return text_contrast(gray, word.box) >= MIN_TEXT_CONTRAST
 
 
+def find_text_line_candidates(gray: np.ndarray) -> list[Box]:
+    """Bands of small text (at most :data:`LINE_MAX_HEIGHT` rows) in ``gray``, to be read one by one.
+
+    Tesseract's page layout misses small text on a full frame; the text-like rows detector
+    (:func:`~dcmexport.mask.detect.find_text_like_rows`) finds it reliably on a binarised frame
+    (light ink, and dark ink on a light banner), where speckle and anatomy leave few pixels.
+
+    Returns:
+        At most :data:`LINE_MAX_CANDIDATES` boxes, widest first.
+    """
+    light = np.where(gray >= 170, 255, 0).astype(np.uint8)
+    banner = 255 - apply_ocr_pass(gray, OcrPass("banner", "banner", 1, 11, level=100))
+    found: list[Box] = []
+    for binary in (light, banner):
+        found.extend(find_text_like_rows(binary, contrast=0.5, min_transitions=4, min_height=4,
+                                         max_height=LINE_MAX_HEIGHT))
+    found.sort(key=lambda b: b[2] - b[0], reverse=True)
+    return found[:LINE_MAX_CANDIDATES]
+
+
+def _read_line(gray: np.ndarray, box: Box, cap_height: int, psm: int) -> list[Word]:
+    """Read one candidate band, cropped with a small pad and enlarged so its text is ~``cap_height`` tall."""
+    rows, columns = gray.shape
+    pad = 4
+    x0, y0, x1, y1 = max(0, box[0] - pad), max(0, box[1] - pad), min(columns, box[2] + pad), min(rows, box[3] + pad)
+    scale = max(2, min(8, round(cap_height / max(1, box[3] - box[1] - 2))))
+    words = read_words(gray[y0:y1, x0:x1], (OcrPass(f"line-x{scale}", "plain", scale, psm),))
+    return [Word(w.text, w.confidence, (w.box[0] + x0, w.box[1] + y0, w.box[2] + x0, w.box[3] + y0), w.source)
+            for w in words]
+
+
+def _covered_by(box: Box, boxes: Sequence[Box]) -> bool:
+    area = max(1, (box[2] - box[0]) * (box[3] - box[1]))
+    covered = np.zeros((box[3] - box[1], box[2] - box[0]), dtype=bool)
+    for b in boxes:
+        cx0, cy0 = max(b[0], box[0]) - box[0], max(b[1], box[1]) - box[1]
+        cx1, cy1 = min(b[2], box[2]) - box[0], min(b[3], box[3]) - box[1]
+        if cx1 > cx0 and cy1 > cy0:
+            covered[cy0:cy1, cx0:cx1] = True
+    return int(covered.sum()) >= 0.9 * area
+
+
 def find_text_boxes(
     image: np.ndarray,
     *,
@@ -360,13 +408,18 @@ def find_text_boxes(
 ) -> list[Box]:
     """Return the boxes to mask for the text OCR reads in one frame (the detection pass).
 
+    Full-frame passes first (``passes``), then every small-text band of
+    :func:`find_text_line_candidates` that they did not already cover, cropped, enlarged and read
+    as one line. A band OCR cannot read is masked whole when it lies outside the image regions
+    (it looks like text and nothing says it is harmless); inside a region it is left alone.
+
     Args:
         image: the rendered frame with the header plan already applied, ``(rows, columns)`` or
             ``(rows, columns, samples)``.
         mode: ``all`` or ``phi`` (see the module docstring).
         keep: the ultrasound image regions (inside them ``all`` masks only PHI-like words);
             None: no region, everything counts as outside.
-        passes: the preprocessings Tesseract is run with.
+        passes: the preprocessings Tesseract is run with on the whole frame.
         findings: counts are added here when given.
 
     Returns:
@@ -378,25 +431,39 @@ def find_text_boxes(
     gray = _to_gray(image)
     rows, columns = gray.shape
     allow = load_allow_list()
+    counts = findings if findings is not None else TextFindings()
     boxes: list[Box] = []
-    for word in read_words(gray, passes):
-        if not _plausible(word, gray):
+    read: list[Box] = []
+
+    def classify(words: Iterable[Word]) -> None:
+        for word in words:
+            if not _plausible(word, gray):
+                continue
+            counts.words += 1
+            read.append(word.box)
+            if mode is RedactText.PHI:
+                masked = not allow.allows(word.text)
+            else:
+                masked = not keep or not _inside_any(word.box, keep) or looks_like_phi(word.text)
+            if not masked:
+                counts.kept += 1
+                continue
+            counts.masked += 1
+            grown = apply_margin(apply_ink_growth(gray, word.box), rows, columns)
+            if grown is not None:
+                boxes.append(grown)
+
+    classify(read_words(gray, passes))
+    for band in find_text_line_candidates(gray):
+        if _covered_by(band, read + boxes):
             continue
-        if findings is not None:
-            findings.words += 1
-        if mode is RedactText.PHI:
-            masked = not allow.allows(word.text)
-        else:
-            masked = not keep or not _inside_any(word.box, keep) or looks_like_phi(word.text)
-        if not masked:
-            if findings is not None:
-                findings.kept += 1
-            continue
-        if findings is not None:
-            findings.masked += 1
-        grown = apply_margin(apply_ink_growth(gray, word.box), rows, columns)
-        if grown is not None:
-            boxes.append(grown)
+        before = len(read)
+        classify(_read_line(gray, band, 32, 7))
+        if len(read) == before and (not keep or not _inside_any(band, keep)):
+            counts.masked += 1  # text-like but unreadable: masked whole, outside the image regions
+            grown = apply_margin(band, rows, columns)
+            if grown is not None:
+                boxes.append(grown)
     return boxes
 
 
@@ -442,7 +509,10 @@ def check_text(
     """
     gray = apply_ground_fill(_to_gray(image), masked)
     findings.check_frames += 1
-    for word in read_words(gray, passes):
+    words = read_words(gray, passes)
+    for band in find_text_line_candidates(gray):
+        words.extend(_read_line(gray, band, 40, 6))
+    for word in words:
         if not _plausible(word, gray):
             continue
         findings.check_words += 1
