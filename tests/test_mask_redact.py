@@ -24,13 +24,12 @@ from dcmexport.mask.plan import pixel_sources
 from dcmexport.mask.redact import (
     apply_ground_fill,
     apply_ink_growth,
-    load_allow_list,
-    looks_like_phi,
     merge_boxes,
     redact_frames,
     sample_frame_indices,
     text_contrast,
 )
+from dcmexport.mask.words import load_allow_list, looks_like_phi
 from dcmexport.options import MaskOptions, RedactText
 from tests.test_mask_ocr import NAME, banner_dataset
 
@@ -263,6 +262,33 @@ class TestEndToEnd:
         assert obj["status"] == "refused" and "second OCR pass still reads" in obj["reason"]
         assert not any(part.lower() in output.lower() for part in NAME)
         assert not list(tmp_path.glob("*.gif"))
+
+
+@needs_tesseract
+@pytest.mark.oracle
+def test_redaction_runs_in_the_workers(banner_file: Path, tmp_path: Path) -> None:
+    from dcmexport import api
+
+    second = tmp_path / "second.dcm"
+    second.write_bytes(banner_file.read_bytes()[:-2] + b"\x00\x00")  # another input (another SHA-256)
+    batch = api.export([banner_file, second], tmp_path / "out", redact_text="phi", format="png", jobs=2)
+    assert [r.status for r in batch.results] == ["written", "written"]
+    assert all(r.text_boxes and r.text_findings["masked"] >= 1 for r in batch.results)
+
+
+def test_options_boundary() -> None:
+    from dcmexport.cli.export import _ocr_all, _ocr_step
+    from dcmexport.errors import UsageError
+    from dcmexport.options import build_options
+
+    assert build_options("o", redact_text="phi", ocr_step=5).mask.redact_text is RedactText.PHI
+    with pytest.raises(UsageError, match="--redact-text"):
+        build_options("o", redact_text="some")
+    with pytest.raises(UsageError, match="--ocr-frames"):
+        build_options("o", ocr_step=0)
+    assert (_ocr_all("7"), _ocr_step("7"), _ocr_all("all"), _ocr_step("sample")) == (False, 7, True, 10)
+    with pytest.raises(UsageError, match="--ocr-frames"):
+        _ocr_all("every")
 
 
 def test_missing_tesseract_stops_the_run(banner_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,11 +3,13 @@
 Tesseract (:mod:`dcmexport.mask.ocr`) reads every sampled frame *after* the header plan is
 applied, under several preprocessings chosen to find small and light-on-dark text
 (:data:`DETECT_PASSES`: local and fixed-level binarisation, both polarities, enlarged three
-times for small text and as is for large text, sparse-text page segmentation). Each word it
-reads is classified:
+times for small text and as is for large text, sparse-text page segmentation), then reads the
+small-text bands that the text-like rows detector finds on binarised frames one by one, cropped
+and enlarged. Each word it reads is classified:
 
 * ``all``: every word outside the ultrasound image regions is masked; inside a region only
-  words that look like PHI (:func:`looks_like_phi`: names, identifiers, dates, times).
+  words that look like PHI (:func:`~dcmexport.mask.words.looks_like_phi`: names, identifiers,
+  dates, times).
 * ``phi``: every word is masked except those on the allow list of settings words
   (``presets/ocr/allow.toml``: MI, TIS, Hz, dB, cm, probe names, measured values ...).
 
@@ -24,18 +26,16 @@ renders the frames and applies the policy.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 
-from dcmexport.errors import PresetError
 from dcmexport.mask.detect import apply_channel_max, find_text_like_rows
 from dcmexport.mask.ocr import OcrPass, Word, apply_ocr_pass, read_words
 from dcmexport.mask.rects import Box, apply_blank_boxes, clip_box
+from dcmexport.mask.words import load_allow_list, looks_like_phi
 from dcmexport.options import RedactText
 
 #: Detection: what the redaction shows Tesseract (each pass one Tesseract run per frame).
@@ -62,83 +62,9 @@ MIN_WORD_HEIGHT, MAX_WORD_HEIGHT = 5, 90
 #: by 10-50 levels (measured on bench/ocr_eval.py's scenes: text >= 110, noise <= 52).
 MIN_TEXT_CONTRAST = 64
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_PHI_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}",  # 12/03/1971, 1971-03-12, 12.03.71
-    r"\d{1,2}/\d{1,2}",  # 12/03 (a dotted pair is a decimal: 0.8, 12.5)
-    r"\d{1,2}[:h]\d{2}([:.]\d{2})?",  # 14:03, 14:03:59
-    r"\d{0,2}(" + "|".join(_MONTHS) + r")[a-z]*\d{0,4}",  # 12MAR1971, March, Mar71
-))  # fmt: skip
-_STRIP = " \t.,;:()[]{}<>\"'`|!?*_~"
-#: A measured value with its unit is a setting, however many digits (3850Hz, 1540m/s).
-_MEASURE = re.compile(r"[<>=~+-]?\d+([.,]\d+)?(%|hz|khz|mhz|db|cm|mm|ms|bpm|fps|cm/s|m/s|mmhg|ml)", re.IGNORECASE)
 #: Small-text line candidates (:func:`find_text_line_candidates`): bands at most this tall are
 #: read again one by one, cropped and enlarged; at most this many per frame.
 LINE_MAX_HEIGHT, LINE_MAX_CANDIDATES = 24, 40
-
-
-@dataclass(frozen=True)
-class AllowList:
-    """The words and patterns ``--redact-text phi`` keeps (``presets/ocr/allow.toml``)."""
-
-    words: frozenset[str]
-    patterns: tuple[re.Pattern[str], ...]
-
-    def allows(self, text: str) -> bool:
-        """True when ``text`` (one word as read) is a settings word that identifies nobody."""
-        word = text.strip(_STRIP).lower()
-        if not word:
-            return True  # punctuation only: nothing to read
-        if any(month in word for month in _MONTHS) or looks_like_phi(word):
-            return False
-        return word in self.words or any(p.fullmatch(word) for p in self.patterns)
-
-
-@cache
-def load_allow_list() -> AllowList:
-    """Read ``presets/ocr/allow.toml`` once per process.
-
-    Raises:
-        PresetError: the file is missing or not of the schema in ``presets/ocr/README.md``.
-    """
-    from dcmexport.presets import preset_path, read_toml
-
-    path = preset_path("ocr", "allow.toml")
-    data = read_toml(path)
-    groups, patterns = data.get("words"), data.get("patterns")
-    if not isinstance(groups, dict) or not isinstance(patterns, dict):
-        raise PresetError(f"{path.name}: expected tables [words] and [patterns]")
-    words: set[str] = set()
-    for name, entries in groups.items():
-        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-            raise PresetError(f"{path.name}: [words] {name} must be a list of strings")
-        words.update(e.lower() for e in entries)
-    compiled = []
-    for name, pattern in patterns.items():
-        try:
-            compiled.append(re.compile(str(pattern), re.IGNORECASE))
-        except re.error as exc:
-            raise PresetError(f"{path.name}: [patterns] {name} is not a regular expression ({exc.msg})") from None
-    return AllowList(frozenset(words), tuple(compiled))
-
-
-def looks_like_phi(text: str) -> bool:
-    """True when one word as read looks like a name, an identifier, a date or a time.
-
-    Dates and times: ``12/03/1971``, ``1971-03-12``, ``14:03:59``, ``12MAR1971``, month names.
-    Identifiers: four or more digits (years, record numbers, accession numbers), unless a unit
-    follows (``3850Hz``). Names: three or more letters that are not a settings word of the
-    allow list.
-    """
-    word = text.strip(_STRIP)
-    if not word or _MEASURE.fullmatch(word):
-        return False
-    if any(p.fullmatch(word) for p in _PHI_PATTERNS):
-        return True
-    if sum(ch.isdigit() for ch in word) >= 4:
-        return True
-    letters = sum(ch.isalpha() for ch in word)
-    return letters >= 3 and word.lower() not in load_allow_list().words
 
 
 @dataclass
