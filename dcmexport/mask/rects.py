@@ -210,7 +210,7 @@ class MaskPlan:
     def require_resolved(self) -> None:
         """Raise BurnedInError when a refusal is still deferred (see ``unresolved``)."""
         if self.unresolved is not None:
-            raise BurnedInError(self.unresolved)
+            raise BurnedInError(f"{self.unresolved}; the OCR redaction (--redact-text, export only) did not clear it")
 
     @property
     def is_empty(self) -> bool:
