@@ -47,7 +47,8 @@ class TestClassification:
         assert not load_allow_list().allows(word)
 
     @pytest.mark.parametrize("word", ["MI", "TIS", "0.8", "Hz", "dB", "12cm", "cm", "C5-1", "L12-5", "60%",
-                                      "-20dB", "TIB:", "(R)", "PW", "THI", "MI0.8", "3.5", "Gain"])
+                                      "-20dB", "TIB:", "(R)", "PW", "THI", "MI0.8", "3.5", "Gain", "TIB:0.5",
+                                      "\u2018MI:1.4", "3850Hz"])
     def test_allowed(self, word: str) -> None:
         assert load_allow_list().allows(word)
 

@@ -20,7 +20,7 @@ _PHI_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\d{1,2}[:h]\d{2}([:.]\d{2})?",  # 14:03, 14:03:59
     r"\d{0,2}(" + "|".join(_MONTHS) + r")[a-z]*\d{0,4}",  # 12MAR1971, March, Mar71
 ))  # fmt: skip
-_STRIP = " \t.,;:()[]{}<>\"'`|!?*_~"
+_STRIP = " \t.,;:()[]{}<>\"'`|!?*_~\u2018\u2019\u201c\u201d\u00ab\u00bb"
 #: A measured value with its unit is a setting, however many digits (3850Hz, 1540m/s).
 _MEASURE = re.compile(r"[<>=~+-]?\d+([.,]\d+)?(%|hz|khz|mhz|db|cm|mm|ms|bpm|fps|cm/s|m/s|mmhg|ml)", re.IGNORECASE)
 
@@ -75,8 +75,8 @@ def looks_like_phi(text: str) -> bool:
 
     Dates and times: ``12/03/1971``, ``1971-03-12``, ``14:03:59``, ``12MAR1971``, month names.
     Identifiers: four or more digits (years, record numbers, accession numbers), unless a unit
-    follows (``3850Hz``). Names: three or more letters that are not a settings word of the
-    allow list.
+    follows (``3850Hz``). Names: words of three or more letters only (hyphens and apostrophes
+    allowed) that are not a settings word of the allow list.
     """
     word = text.strip(_STRIP)
     if not word or _MEASURE.fullmatch(word):
@@ -85,5 +85,6 @@ def looks_like_phi(text: str) -> bool:
         return True
     if sum(ch.isdigit() for ch in word) >= 4:
         return True
-    letters = sum(ch.isalpha() for ch in word)
-    return letters >= 3 and word.lower() not in load_allow_list().words
+    # A name is letters (with hyphens or apostrophes): "TIB:0.5" or "2D" are settings, not names.
+    name = word.replace("-", "").replace("'", "")
+    return name.isalpha() and len(name) >= 3 and word.lower() not in load_allow_list().words
