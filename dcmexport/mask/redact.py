@@ -53,8 +53,13 @@ CHECK_PASSES: tuple[OcrPass, ...] = (
 )
 
 #: Words the second pass reads below this confidence are not counted as PHI-like (noise reads
-#: as short random words); words inside a masked area count at any confidence.
+#: as short random words).
 CHECK_MIN_CONFIDENCE = 60.0
+#: A word read inside a masked area counts from this confidence on (its letters survived the mask).
+CHECK_INSIDE_MIN_CONFIDENCE = 30.0
+#: Inside an image region, ``all`` masks a PHI-like word read at least this confidently (echoes
+#: and speckle read as short random words); the second pass checks at a higher threshold.
+INSIDE_MIN_CONFIDENCE = 40.0
 #: Detected words outside this height range (frame pixels) are not text of a screen.
 MIN_WORD_HEIGHT, MAX_WORD_HEIGHT = 5, 90
 #: A word's ink must differ from its ground by this many grey levels (of 255): burned-in text is
@@ -78,7 +83,7 @@ class TextFindings:
         kept: words kept (allow list; in ``all`` mode, non-PHI-like words inside an image region).
         boxes: masked boxes after uniting across frames.
         check_words: words the second pass read after masking.
-        check_inside: of those, words inside a masked area.
+        check_inside: of those, words inside a masked area (confidence >= 30, two letters or digits).
         check_phi: of those, PHI-like words (confidence >= :data:`CHECK_MIN_CONFIDENCE`).
         seconds: OCR time, both passes.
     """
@@ -94,6 +99,8 @@ class TextFindings:
     check_phi: int = 0
     seconds: float = 0.0
     per_frame: list[float] = field(default_factory=list, repr=False)
+    #: boxes and confidences of the words detection kept (never their text), for the second pass
+    kept_words: list[tuple[Box, float]] = field(default_factory=list, repr=False)
 
     @property
     def clean(self) -> bool:
@@ -369,10 +376,13 @@ def find_text_boxes(
             read.append(word.box)
             if mode is RedactText.PHI:
                 masked = not allow.allows(word.text)
-            else:
-                masked = not keep or not _inside_any(word.box, keep) or looks_like_phi(word.text)
+            elif not keep or not _inside_any(word.box, keep):
+                masked = True
+            else:  # inside an image region: PHI-like words, read well enough not to be texture
+                masked = word.confidence >= INSIDE_MIN_CONFIDENCE and looks_like_phi(word.text)
             if not masked:
                 counts.kept += 1
+                counts.kept_words.append((word.box, word.confidence))
                 continue
             counts.masked += 1
             grown = apply_margin(apply_ink_growth(gray, word.box), rows, columns)
@@ -414,6 +424,21 @@ def apply_ground_fill(gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     return out
 
 
+def _read_better(word: Word, kept: Sequence[tuple[Box, float]]) -> bool:
+    """True when detection kept a word at the same place, read at least as confidently.
+
+    Two preprocessings can read one word differently ("TAC1", "TAC\""); the more confident
+    reading that detection classified as harmless wins over a less confident one.
+    """
+    x0, y0, x1, y1 = word.box
+    area = max(1, (x1 - x0) * (y1 - y0))
+    for (kx0, ky0, kx1, ky1), confidence in kept:
+        overlap = max(0, min(x1, kx1) - max(x0, kx0)) * max(0, min(y1, ky1) - max(y0, ky0))
+        if overlap * 2 >= area and confidence >= word.confidence:
+            return True
+    return False
+
+
 def check_text(
     image: np.ndarray,
     masked: Sequence[Box],
@@ -443,8 +468,11 @@ def check_text(
             continue
         findings.check_words += 1
         if masked and _inside_any(word.box, masked):
-            findings.check_inside += 1
-        elif word.confidence >= CHECK_MIN_CONFIDENCE and looks_like_phi(word.text):
+            # remnants of masked text read as a word (two letters or digits at least), not texture
+            if word.confidence >= CHECK_INSIDE_MIN_CONFIDENCE and sum(ch.isalnum() for ch in word.text) >= 2:
+                findings.check_inside += 1
+        elif (word.confidence >= CHECK_MIN_CONFIDENCE and looks_like_phi(word.text)
+              and not _read_better(word, findings.kept_words)):
             findings.check_phi += 1
 
 

@@ -76,7 +76,8 @@ def looks_like_phi(text: str) -> bool:
     Dates and times: ``12/03/1971``, ``1971-03-12``, ``14:03:59``, ``12MAR1971``, month names.
     Identifiers: four or more digits (years, record numbers, accession numbers), unless a unit
     follows (``3850Hz``). Names: words of three or more letters only (hyphens and apostrophes
-    allowed) that are not a settings word of the allow list.
+    allowed), with a vowel and two different letters, that are not a settings word of the
+    allow list.
     """
     word = text.strip(_STRIP)
     if not word or _MEASURE.fullmatch(word):
@@ -86,5 +87,8 @@ def looks_like_phi(text: str) -> bool:
     if sum(ch.isdigit() for ch in word) >= 4:
         return True
     # A name is letters (with hyphens or apostrophes): "TIB:0.5" or "2D" are settings, not names.
+    # Texture read as letters gives "SSS", "rrr", "wvw": a name has a vowel and two letters at least.
     name = word.replace("-", "").replace("'", "")
-    return name.isalpha() and len(name) >= 3 and word.lower() not in load_allow_list().words
+    lower = name.lower()
+    return (name.isalpha() and len(name) >= 3 and len(set(lower)) >= 2 and any(v in lower for v in "aeiouy")
+            and word.lower() not in load_allow_list().words)
