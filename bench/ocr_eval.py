@@ -16,7 +16,9 @@ of boxes, second pass). Then, per planted token:
 * **readable before**: the same on the unmasked frame (how many tokens the reader can read at all).
 
 Recall = tokens not readable after masking / tokens planted (the issue's definition), also given
-over the tokens readable before masking, and the covered rate. Text-free scenes give the share of
+over the tokens readable before masking, and the covered rate. A scene whose second pass still
+reads PHI-like text would be refused by the pipeline: the tokens left readable in *written*
+outputs are counted apart. Text-free scenes give the share of
 the frame masked for nothing. Timing: OCR seconds per frame read and per clip.
 
 Usage::
@@ -92,14 +94,15 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
     by_background: dict[str, Tally] = {}
     per_frame: list[float] = []
     per_clip: list[tuple[int, float]] = []
-    refused = 0
+    refused = exported = leaked = 0
     for n in range(scenes):
         scene = make_scene(rng, tokens=int(rng.integers(tokens[0], tokens[1] + 1)))
         blanked, findings = evaluate_scene(scene, mode, step)
         per_frame.extend(findings["per_frame"])  # type: ignore[arg-type]
         if len(scene.frames) > 1:
             per_clip.append((len(scene.frames), float(findings["seconds"])))
-        refused += findings["check_phi"] > 0 or findings["check_inside"] > 0
+        scene_refused = findings["check_phi"] > 0 or findings["check_inside"] > 0
+        refused += scene_refused
         masked_frame = apply_blank_boxes(scene.frames[0], [(0, 0, 0, 0)])  # a copy
         masked_frame[blanked] = 0
         for token in scene.tokens:
@@ -112,6 +115,8 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
             for tally in (total, by_background.setdefault(scene.background, Tally()),
                           next(t for (lo, hi), t in by_size.items() if lo <= token.size <= hi)):
                 tally.add(covered, before, after, what)
+            exported += not scene_refused
+            leaked += after and not scene_refused
         if verbose:
             print(f"scene {n}: {scene.background} {len(scene.frames)} frames {len(scene.tokens)} tokens "
                   f"{findings['seconds']:.1f} s", file=sys.stderr)
@@ -133,7 +138,9 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
         "recall": 1 - total.after / total.planted if total.planted else None,
         "planted": total.planted,
         "misses": total.misses,
-        "refused_by_second_pass": refused,
+        "scenes_refused_by_second_pass": refused,
+        "tokens_in_written_outputs": exported,
+        "tokens_readable_in_written_outputs": leaked,
         "free_scenes": free,
         "free_area_mean": statistics.fmean(free_area) if free_area else None,
         "free_area_max": max(free_area) if free_area else None,

@@ -273,8 +273,9 @@ def test_redaction_runs_in_the_workers(banner_file: Path, tmp_path: Path) -> Non
     second = tmp_path / "second.dcm"
     second.write_bytes(banner_file.read_bytes()[:-2] + b"\x00\x00")  # another input (another SHA-256)
     batch = api.export([banner_file, second], tmp_path / "out", redact_text="phi", format="png", jobs=2)
-    assert [r.status for r in batch.results] == ["written", "written"]
-    assert all(r.text_boxes and r.text_findings["masked"] >= 1 for r in batch.results)
+    assert [r.status for r in batch.results] == ["written", "written"], [(r.reason, r.text_findings) for r in batch.results]
+    assert all(r.text_boxes and r.text_findings["masked"] >= 1 for r in batch.results), [
+        (r.text_boxes, r.text_findings) for r in batch.results]
 
 
 def test_options_boundary() -> None:

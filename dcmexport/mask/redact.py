@@ -70,6 +70,8 @@ MIN_TEXT_CONTRAST = 64
 #: Small-text line candidates (:func:`find_text_line_candidates`): bands at most this tall are
 #: read again one by one, cropped and enlarged; at most this many per frame.
 LINE_MAX_HEIGHT, LINE_MAX_CANDIDATES = 24, 40
+#: Width of the vertical strips small-text bands are looked for in (they overlap by half).
+LINE_STRIP = 192
 
 
 @dataclass
@@ -289,24 +291,39 @@ def _plausible(word: Word, gray: np.ndarray) -> bool:
     return text_contrast(gray, word.box) >= MIN_TEXT_CONTRAST
 
 
-def find_text_line_candidates(gray: np.ndarray) -> list[Box]:
+def find_text_line_candidates(gray: np.ndarray, exclude: Sequence[Box] = ()) -> list[Box]:
     """Bands of small text (at most :data:`LINE_MAX_HEIGHT` rows) in ``gray``, to be read one by one.
 
     Tesseract's page layout misses small text on a full frame; the text-like rows detector
     (:func:`~dcmexport.mask.detect.find_text_like_rows`) finds it reliably on a binarised frame
     (light ink, and dark ink on a light banner), where speckle and anatomy leave few pixels.
+    ``exclude``: boxes of text already read, left out of the search.
 
     Returns:
         At most :data:`LINE_MAX_CANDIDATES` boxes, widest first.
     """
     light = np.where(gray >= 170, 255, 0).astype(np.uint8)
     banner = 255 - apply_ocr_pass(gray, OcrPass("banner", "banner", 1, 11, level=100))
+    rows, columns = gray.shape
+    for box in exclude:  # text already read: a large line beside a small one would hide it
+        clipped = clip_box(box, rows, columns)
+        if clipped is not None:
+            light[clipped[1]:clipped[3], clipped[0]:clipped[2]] = 0
+            banner[clipped[1]:clipped[3], clipped[0]:clipped[2]] = 0
     found: list[Box] = []
     for binary in (light, banner):
-        found.extend(find_text_like_rows(binary, contrast=0.5, min_transitions=4, min_height=4,
-                                         max_height=LINE_MAX_HEIGHT))
-    found.sort(key=lambda b: b[2] - b[0], reverse=True)
-    return found[:LINE_MAX_CANDIDATES]
+        # In vertical strips: the detector looks at whole rows, and text elsewhere on the same
+        # rows would make a small line's band taller than a line.
+        for left in range(0, max(1, columns - LINE_STRIP // 2), LINE_STRIP // 2):
+            strip = binary[:, left: left + LINE_STRIP]
+            for x0, y0, x1, y1 in find_text_like_rows(strip, contrast=0.5, min_transitions=4, min_height=4,
+                                                      max_height=64):
+                # a band can join lines of different sizes side by side: each segment's own rows
+                inked = np.flatnonzero(strip[y0:y1, x0:x1].any(axis=1))
+                if inked.size and inked[-1] - inked[0] < LINE_MAX_HEIGHT:
+                    found.append((x0 + left, y0 + int(inked[0]) - 2, x1 + left, y0 + int(inked[-1]) + 3))
+    merged = sorted(merge_boxes(found), key=lambda b: b[2] - b[0], reverse=True)
+    return merged[:LINE_MAX_CANDIDATES]
 
 
 def _read_line(gray: np.ndarray, box: Box, cap_height: int, psm: int) -> list[Word]:
@@ -390,7 +407,7 @@ def find_text_boxes(
                 boxes.append(grown)
 
     classify(read_words(gray, passes))
-    for band in find_text_line_candidates(gray):
+    for band in find_text_line_candidates(gray, read + boxes):
         if _covered_by(band, read + boxes):
             continue
         before = len(read)
@@ -461,7 +478,7 @@ def check_text(
     gray = apply_ground_fill(_to_gray(image), masked)
     findings.check_frames += 1
     words = read_words(gray, passes)
-    for band in find_text_line_candidates(gray):
+    for band in find_text_line_candidates(gray, [w.box for w in words]):
         words.extend(_read_line(gray, band, 40, 6))
     for word in words:
         if not _plausible(word, gray):
