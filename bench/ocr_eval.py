@@ -16,7 +16,8 @@ of boxes, second pass). Then, per planted token:
 * **readable before**: the same on the unmasked frame (how many tokens the reader can read at all).
 
 Recall = tokens not readable after masking / tokens planted (the issue's definition), also given
-over the tokens readable before masking, and the covered rate. A scene whose second pass still
+over the tokens readable before masking, and the covered rate. On scenes with text, the share of
+the frame masked farther than one text height from any token is reported too. A scene whose second pass still
 reads PHI-like text would be refused by the pipeline: the tokens left readable in *written*
 outputs are counted apart. Text-free scenes give the share of
 the frame masked for nothing. Timing: OCR seconds per frame read and per clip.
@@ -95,6 +96,7 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
     per_frame: list[float] = []
     per_clip: list[tuple[int, float]] = []
     refused = exported = leaked = 0
+    extra_area: list[float] = []
     for n in range(scenes):
         scene = make_scene(rng, tokens=int(rng.integers(tokens[0], tokens[1] + 1)))
         blanked, findings = evaluate_scene(scene, mode, step)
@@ -103,6 +105,12 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
             per_clip.append((len(scene.frames), float(findings["seconds"])))
         scene_refused = findings["check_phi"] > 0 or findings["check_inside"] > 0
         refused += scene_refused
+        near_text = np.zeros(blanked.shape, dtype=bool)  # the tokens with a margin of their own height
+        for token in scene.tokens:
+            x0, y0, x1, y1 = token.box
+            h = y1 - y0
+            near_text[max(0, y0 - h): y1 + h, max(0, x0 - h): x1 + h] = True
+        extra_area.append(float((blanked & ~near_text).mean()))
         masked_frame = apply_blank_boxes(scene.frames[0], [(0, 0, 0, 0)])  # a copy
         masked_frame[blanked] = 0
         for token in scene.tokens:
@@ -141,6 +149,8 @@ def run(scenes: int, free: int, seed: int, mode: RedactText, step: int, verbose:
         "scenes_refused_by_second_pass": refused,
         "tokens_in_written_outputs": exported,
         "tokens_readable_in_written_outputs": leaked,
+        "text_scenes_area_masked_beyond_tokens_mean": statistics.fmean(extra_area) if extra_area else None,
+        "text_scenes_area_masked_beyond_tokens_max": max(extra_area) if extra_area else None,
         "free_scenes": free,
         "free_area_mean": statistics.fmean(free_area) if free_area else None,
         "free_area_max": max(free_area) if free_area else None,
