@@ -55,8 +55,9 @@ CHECK_PASSES: tuple[OcrPass, ...] = (
 #: Words the second pass reads below this confidence are not counted as PHI-like (noise reads
 #: as short random words).
 CHECK_MIN_CONFIDENCE = 60.0
-#: A word read inside a masked area counts from this confidence on (its letters survived the mask).
-CHECK_INSIDE_MIN_CONFIDENCE = 30.0
+#: A word read inside a masked area counts from this confidence on (its letters survived the mask;
+#: below it, what is read at the edge of a mask over anatomy is texture: "pan" at 39 on a heart).
+CHECK_INSIDE_MIN_CONFIDENCE = 50.0
 #: Inside an image region, ``all`` masks a PHI-like word read at least this confidently (echoes
 #: and speckle read as short random words); the second pass checks at a higher threshold.
 INSIDE_MIN_CONFIDENCE = 40.0
@@ -85,7 +86,7 @@ class TextFindings:
         kept: words kept (allow list; in ``all`` mode, non-PHI-like words inside an image region).
         boxes: masked boxes after uniting across frames.
         check_words: words the second pass read after masking.
-        check_inside: of those, words inside a masked area (confidence >= 30, two letters or digits).
+        check_inside: of those, words inside a masked area (confidence >= 50, two letters or digits).
         check_phi: of those, PHI-like words (confidence >= :data:`CHECK_MIN_CONFIDENCE`).
         seconds: OCR time, both passes.
     """
