@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -119,11 +120,18 @@ def fps_arg(fps: float) -> str:
     return str(Fraction(fps).limit_denominator(100_000))
 
 
-def x264_baseline(ff_input: list[str], out: Path, crf: int = 18) -> list[str]:
-    """ffmpeg alone: same codec, CRF, preset (x264's default, medium) and chroma format as dcmexport."""
+def x264_baseline(ff_input: list[str], out: Path, crf: int = 18, *, size: tuple[int, int] | None = None,
+                  fps: float | None = None) -> list[str]:
+    """ffmpeg alone: same codec, CRF, preset (x264's default, medium) and chroma format as dcmexport; with
+    ``size`` (width, height) and ``fps`` also the same High profile, level and VBV limits (encode/h264.py)."""
     assert FFMPEG is not None
+    level: list[str] = []
+    if size is not None and fps is not None:
+        from dcmexport.encode.h264 import x264_level_args
+
+        level = x264_level_args(size[0], size[1], fps, crf)
     return [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *ff_input,
-            "-an", "-c:v", "libx264", "-crf", str(crf), "-pix_fmt", "yuv420p", str(out)]  # fmt: skip
+            "-an", "-c:v", "libx264", "-crf", str(crf), "-pix_fmt", "yuv420p", *level, str(out)]  # fmt: skip
 
 
 def probe(path: Path) -> tuple[int, float]:
@@ -170,13 +178,16 @@ def _clip_runner(ctx: Context, dicom: Path, out: Path, rss: Path) -> Callable[[]
 
 
 def _clip_bench(
-    ctx: Context, name: str, dicom: Path, ff_input: list[str], frames: int, fps: float, baseline_name: str
+    ctx: Context, name: str, dicom: Path, ff_input: list[str], frames: int, fps: float, baseline_name: str,
+    size: tuple[int, int],
 ) -> Row:
+    """One clip: judged as (dcmexport time - ``python -c "import pydicom"`` time, both measured in this run)
+    <= 1.2x the ffmpeg floor (issue #16 item 5: the import alone is ~0.45 s of a 1-2 s floor)."""
     out_dcm, out_ff = ctx.work / f"{name}-dcmexport", ctx.work / f"{name}-ffmpeg"
     rss = ctx.work / f"{name}.rss"
     commands = {
         "dcmexport": _clip_runner(ctx, dicom, out_dcm, rss),
-        "ffmpeg": runner(x264_baseline(ff_input, out_ff / "out.mp4"), ctx),
+        "ffmpeg": runner(x264_baseline(ff_input, out_ff / "out.mp4", size=size, fps=fps), ctx),
         # Not a baseline: the part of any Python DICOM tool's time that no code of its own can
         # remove (interpreter, numpy, pydicom), shown beside the verdict (see bench/README.md).
         "pydicom": runner([PY, "-c", "import pydicom"], ctx),
@@ -188,14 +199,11 @@ def _clip_bench(
 
     series = measure_interleaved(commands, ctx.runs, reset)
     ctx.cache[f"dcmexport {name}"] = series["dcmexport"]
-    row = ratio_row(
-        name,
-        f"dcmexport export {dicom.name} --format mp4",
-        baseline_name,
-        series["dcmexport"],
-        series["ffmpeg"],
-        limit=1.2,
-    )
+    floor, imports = series["ffmpeg"].median, series["pydicom"].median
+    judged = (series["dcmexport"].median - imports) / floor
+    row = Row(name, f"dcmexport export {dicom.name} --format mp4", baseline_name, series["dcmexport"],
+              series["ffmpeg"], judged, f"{judged:.2f}x the floor less `import pydicom` "
+              f"({series['dcmexport'].median / floor:.2f}x whole)", "<= 1.2x", judged <= 1.2)
     got_frames, got_fps = probe(only_output(out_dcm, ".mp4"))
     base_frames, base_fps = probe(out_ff / "out.mp4")
     row.checks_ok = (
@@ -205,7 +213,6 @@ def _clip_bench(
         f"check: frames {got_frames} vs baseline {base_frames} (NumberOfFrames {frames}); "
         f"fps {got_fps:.4f} vs {base_fps:.4f} (header {fps:.4f}) -> {'OK' if row.checks_ok else 'MISMATCH'}"
     )
-    floor, imports = series["ffmpeg"].median, series["pydicom"].median
     row.notes.append(
         f"the 1.2x target allows {0.2 * floor:.2f} s over the floor; python -c 'import pydicom' alone takes "
         f"{series['pydicom'].spread()} s; dcmexport less that import: "
@@ -230,6 +237,7 @@ def bench_cine_jpeg(ctx: Context) -> list[Row]:
             c.color3d_frames,
             c.color3d_fps,
             "ffmpeg: MJPEG of the same fragments -> x264",
+            (640, 480),
         )
     ]
 
@@ -256,6 +264,7 @@ def bench_cine_raw(ctx: Context) -> list[Row]:
         n,
         c.us_fps,
         "ffmpeg: same raw RGB frames from a file -> x264",
+        (cols, rows),
     )
     side = corpus_mod.CLIP_SIDE
     clip = _clip_bench(
@@ -277,8 +286,46 @@ def bench_cine_raw(ctx: Context) -> list[Row]:
         corpus_mod.CLIP_FRAMES,
         c.clip_fps,
         "ffmpeg: same raw grey frames from a file -> x264",
+        (side, side),
     )
     return [us, clip]
+
+
+def bench_clip_batch(ctx: Context) -> list[Row]:
+    """A folder of >= 10 clips (real and synthetic) exported in one command vs the sum of their ffmpeg floors."""
+    from clip_batch import build_batch
+
+    folder, clips = build_batch(ctx.cache_dir)
+    out_dcm, out_ff = ctx.work / "batch-dcmexport", ctx.work / "batch-ffmpeg"
+    floors = " ; ".join(
+        " ".join(shlex.quote(a) for a in x264_baseline(c.floor_input, out_ff / f"{c.dicom.stem}.mp4",
+                                                        size=(c.width, c.height), fps=c.fps))
+        for c in clips
+    )
+    commands = {
+        "dcmexport": runner(dcmexport_cmd(ctx, "export", folder, "--out", out_dcm, "--format", "mp4", "--crf", "18",
+                                          "--jobs", str(ctx.jobs), "-q"), ctx),
+        "floors": runner(f"set -e; {floors}", ctx, shell=True),
+        # shown beside the verdict: one worker, no overlap of one clip's Python with another's x264
+        "dcmexport-j1": runner(dcmexport_cmd(ctx, "export", folder, "--out", out_dcm, "--format", "mp4", "--crf",
+                                             "18", "--jobs", "1", "-q"), ctx),
+    }
+    series = measure_interleaved(commands, ctx.runs,
+                                 lambda w: fresh_dir(out_ff if w == "floors" else out_dcm))
+    row = ratio_row("clip-batch", f"dcmexport export clips/ ({len(clips)} clips) --format mp4 --jobs {ctx.jobs}",
+                    "the sum of each clip's ffmpeg floor, run one after another", series["dcmexport"],
+                    series["floors"], limit=1.15)
+    produced = sorted(out_dcm.glob("*.mp4"))
+    got = sorted(probe(p)[0] for p in produced)
+    want = sorted(probe(out_ff / f"{c.dicom.stem}.mp4")[0] for c in clips)
+    row.checks_ok = got == want == sorted(c.frames for c in clips)
+    frames = sum(c.frames for c in clips)
+    row.notes.append(f"check: {len(produced)} MP4s, frame counts {got} vs floors {want} -> "
+                     f"{'OK' if row.checks_ok else 'MISMATCH'}; {frames} frames in all")
+    row.notes.append(f"CPU s (median): dcmexport {series['dcmexport'].cpu:.2f}, floors {series['floors'].cpu:.2f}")
+    row.notes.append(f"dcmexport --jobs 1: {series['dcmexport-j1'].spread()} s = "
+                     f"{series['dcmexport-j1'].median / series['floors'].median:.2f}x the floors")
+    return [row]
 
 
 def bench_naive(ctx: Context) -> list[Row]:
@@ -719,6 +766,7 @@ BENCHMARKS: dict[str, Callable[[Context], list[Row]]] = {
     "startup": bench_startup,
     "cine-jpeg": bench_cine_jpeg,
     "cine-raw": bench_cine_raw,
+    "clip-batch": bench_clip_batch,
     "naive": bench_naive,
     "memory": bench_memory,
     "stills": bench_stills,

@@ -69,6 +69,16 @@ class MissingDependencyError(DcmexportError):
     reason = "missing-dependency"
 
 
+class NetworkError(DcmexportError):
+    """A PACS or DICOMweb server could not be reached, refused, failed or stalled.
+
+    Messages name the server by its spec (never credentials) and the DICOM status
+    or HTTP code; never a query value (a Patient ID) or a URL with one.
+    """
+
+    reason = "network"
+
+
 class UsageError(DcmexportError):
     """Options that contradict each other or cannot apply to this input."""
 

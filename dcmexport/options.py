@@ -7,13 +7,15 @@ boundary (`parse_*` helpers here); inside the pipeline the types are trusted.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcmexport.encode.formats import FORMATS, OutputFormat, coerce_format
 from dcmexport.errors import UsageError
+from dcmexport.figure_options import FigureOptions, PresentationMode, build_figure_options
 
 __all__ = ["OutputFormat"]  # re-exported: the format registry owns it (dcmexport.encode.formats)
 
@@ -72,6 +74,29 @@ class Frames:
 
 
 @dataclass(frozen=True)
+class FrameRange:
+    """``--frame-range A:B[:STEP]``: the frames of a clip to keep, as a Python slice of 0-based frame numbers.
+
+    ``stop`` is exclusive; negative ``start``/``stop`` count from the end; None
+    is the start or the end; ``step`` >= 1 keeps every STEP-th frame, each
+    then shown for the time its skipped neighbours took (real time is kept).
+    """
+
+    start: int | None = None
+    stop: int | None = None
+    step: int = 1
+
+    def select(self, frames: int) -> range:
+        """The 0-based frame numbers kept of an object with ``frames`` frames."""
+        return range(frames)[slice(self.start, self.stop, self.step)]
+
+    def describe(self) -> str:
+        """The range as typed: ``A:B`` or ``A:B:STEP`` (empty for an open end)."""
+        text = f"{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}"
+        return text + (f":{self.step}" if self.step != 1 else "")
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """How stored values become display values."""
 
@@ -80,6 +105,9 @@ class RenderOptions:
     bit_depth: int = 8  # 8 or 16 (16 only for grayscale PNG/TIFF)
     aspect: bool = True  # resample to square pixels
     max_side: int | None = None  # cap the output's long side (slides); None keeps the full size
+    max_size: tuple[int, int] | None = None  # (width, height) the output must fit in; None: no box
+    window_preset: WindowPreset | None = None  # --window NAME (presets/windows.toml): a window for some modalities
+    window_name: str | None = None  # --window-name: the file's window whose (0028,1055) explanation matches
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,11 @@ class EncodeOptions:
     fps: float | None = None
     frames: Frames = field(default_factory=Frames)
     montage: bool = False  # with --series and a still format: one contact sheet per series
+    frame_range: FrameRange | None = None  # clips: the frames kept (None: all)
+    speed: float = 1.0  # clips: playback speed, frame times divided by it
+    loop: int = 0  # animated images (GIF, WebP, APNG): number of plays, 0 forever
+    lossless: bool = False  # WebP: lossless instead of --quality
+    max_fps: float | None = None  # clips: fastest rate written (slower plays, every frame kept); None: the format's
 
 
 class RedactText(enum.StrEnum):
@@ -121,6 +154,8 @@ class MaskOptions:
 
     rects: tuple[MaskRect, ...] = ()
     mask_file: Path | None = None
+    #: the rectangles of ``mask_file``, read once at start-up (None: not read yet; see pipeline.startup)
+    file_rects: tuple[MaskRect, ...] | None = None
     use_presets: bool = True
     us_regions: bool | None = None  # None: on for US objects with regions
     accept_burned_in: bool = False
@@ -130,13 +165,32 @@ class MaskOptions:
     ocr_step: int = DEFAULT_OCR_STEP  # --ocr-frames N: redaction also reads every Nth frame of a clip
 
 
+#: The largest |center| or width ``--window`` accepts: the window is applied in float32 for
+#: float pixel data, whose range ends near 3.4e38 (beyond it the edges become inf and the
+#: image all black or all grey).
+_WINDOW_LIMIT = 1e38
+
+
 def parse_window(text: str) -> Window:
-    """Parse ``CENTER,WIDTH`` (as given to ``--window``)."""
+    """Parse ``CENTER,WIDTH`` (as given to ``--window``).
+
+    Both numbers must be finite, and so must the window's edges (``center ± width/2``):
+    ``nan``, ``inf`` or ``1e308`` would render an all-black or all-grey image.
+
+    Raises:
+        UsageError: malformed, non-finite, or a width below 1 (PS3.3 C.11.2.1.2).
+    """
     try:
         center_s, width_s = text.split(",")
         center, width = float(center_s), float(width_s)
     except ValueError:
         raise UsageError(f"--window expects CENTER,WIDTH such as 40,400, got {text!r}") from None
+    if not all(math.isfinite(v) for v in (center, width, center - width / 2, center + width / 2)) or max(
+        abs(center), width
+    ) > _WINDOW_LIMIT:
+        raise UsageError(
+            f"--window expects finite numbers of at most {_WINDOW_LIMIT:g} such as 40,400, got {text!r}"
+        )
     if width < 1:
         raise UsageError(f"--window width must be >= 1 (PS3.3 C.11.2.1.2), got {width:g}")
     return Window(center, width)
@@ -167,6 +221,33 @@ def parse_frames(text: str) -> Frames:
     return Frames(FrameSelection.INDEX, index)
 
 
+def parse_frame_range(text: str) -> FrameRange:
+    """Parse ``A:B`` or ``A:B:STEP`` (as given to ``--frame-range``): a Python slice of 0-based frames."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        start, stop = (int(p) if p.strip() else None for p in parts[:2])
+        step = int(parts[2]) if len(parts) == 3 and parts[2].strip() else 1
+    except ValueError:
+        raise UsageError(f"--frame-range expects A:B or A:B:STEP (0-based, B exclusive, negative from the end) "
+                         f"such as 10:40 or 0:-1:2, got {text!r}") from None
+    if step < 1:
+        raise UsageError(f"--frame-range STEP must be >= 1, got {step}")
+    return FrameRange(start, stop, step)
+
+
+def parse_max_size(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (as given to ``--max-size``), each at least 16."""
+    try:
+        width, height = (int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--max-size expects WIDTHxHEIGHT such as 1920x1080, got {text!r}") from None
+    if min(width, height) < 16:
+        raise UsageError(f"--max-size sides must be at least 16 pixels, got {text!r}")
+    return width, height
+
+
 def _default_deid() -> DeidOptions:
     from dcmexport.deid import DeidOptions
 
@@ -187,10 +268,12 @@ class ExportOptions:
     timeout: float | None = None  # per-object wall-clock limit in seconds
     overwrite: bool = False  # redo every existing output
     keep_existing: bool = False  # never replace an existing output made under other options (report it as kept)
+    figure: FigureOptions = field(default_factory=FigureOptions)  # overlays, presentation states, crop, scale bar
 
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import DeidOptions
+    from dcmexport.windows import WindowPreset
 
 
 def build_options(
@@ -222,8 +305,21 @@ def build_options(
     series: bool = False,
     montage: bool = False,
     timeout: float | None = None,
+    frame_range: str | FrameRange | None = None,
+    speed: float = 1.0,
+    loop: int = 0,
+    lossless: bool = False,
+    max_size: str | tuple[int, int] | None = None,
+    max_fps: float | None = None,
+    window_name: str | None = None,
+    **figure: object,
 ) -> ExportOptions:
     """Coerce plain Python values (as a notebook user writes them) into :class:`ExportOptions`.
+
+    ``window`` is ``CENTER,WIDTH`` or a preset name from ``presets/windows.toml``
+    (``"lung"``); ``figure`` takes the keywords of
+    :func:`dcmexport.figure_options.build_figure_options` (``overlays``,
+    ``presentation_state``, ``crop``, ``zoom``, ``scale_bar``, ``dpi``...).
 
     Raises:
         UsageError: a value is out of range or malformed; the message names the option.
@@ -232,7 +328,10 @@ def build_options(
 
     fmt = format if isinstance(format, OutputFormat) else _coerce_format(format)
     win = None
-    if isinstance(window, str):
+    preset = None
+    if isinstance(window, str) and not _looks_numeric(window):
+        preset = _window_preset(window)
+    elif isinstance(window, str):
         win = parse_window(window)
     elif window is not None:
         win = parse_window(f"{window[0]},{window[1]}")
@@ -259,13 +358,20 @@ def build_options(
         redact = RedactText(redact_text)
     except ValueError:
         raise UsageError(f"--redact-text must be all or phi, got {redact_text!r}") from None
+    clip = _check_clip_options(fmt, series, frame_range, speed, loop, lossless, max_fps)
+    box = None if max_size is None else parse_max_size(max_size if isinstance(max_size, str)
+                                                       else "x".join(map(str, max_size)))
+    figure_options = build_figure_options(**figure)  # type: ignore[arg-type]
+    _check_figure(figure_options, fmt, series, bit_depth, window_name, win or preset, window_index)
+    check_out_dir(Path(out_dir))
     rects = tuple(m if isinstance(m, MaskRect) else parse_mask(m if isinstance(m, str) else ",".join(map(str, m))) for m in masks)
     return ExportOptions(
         out_dir=Path(out_dir),
         render=RenderOptions(window=win, window_index=window_index,
-                             bit_depth=bit_depth, aspect=aspect, max_side=max_side),
+                             bit_depth=bit_depth, aspect=aspect, max_side=max_side, max_size=box,
+                             window_preset=preset, window_name=window_name.strip() if window_name else None),
         encode=EncodeOptions(format=fmt, quality=quality, crf=crf, fps=fps,
-                             frames=parse_frames(str(frames)), montage=montage),
+                             frames=parse_frames(str(frames)), montage=montage, **clip),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
                          us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
                          ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames,
@@ -276,7 +382,57 @@ def build_options(
         keep_existing=keep_existing,
         series=series,
         timeout=timeout,
+        figure=figure_options,
     )
+
+
+def _looks_numeric(text: str) -> bool:
+    """``--window`` given as numbers (``40,400``, even malformed) rather than a preset name."""
+    return bool(text.strip()) and (text.strip()[0].isdigit() or text.strip()[0] in "+-.," or "," in text)
+
+
+def _window_preset(name: str) -> WindowPreset:
+    from dcmexport.windows import find_window_preset, load_window_presets
+
+    preset = find_window_preset(name)
+    if preset is None:
+        known = ", ".join(load_window_presets())
+        raise UsageError(f"--window expects CENTER,WIDTH such as 40,400 or a preset name ({known}); got {name!r}")
+    return preset
+
+
+def _check_figure(figure: FigureOptions, fmt: OutputFormat, series: bool, bit_depth: int,
+                  window_name: str | None, window: object, window_index: int) -> None:
+    """Contradictions between the figure options and the others (each a usage error, exit 2)."""
+    if window_name is not None and (window is not None or window_index):
+        raise UsageError("--window-name picks one of the file's windows: drop --window / --window-index")
+    if window_name is not None and not window_name.strip():
+        raise UsageError("--window-name must not be empty")
+    if (figure.dpi is not None or figure.width_mm is not None) and fmt.is_video:
+        raise UsageError("--dpi and --width-mm apply to stills (png, jpg, tiff), not clips")
+    if figure.presentation.mode is not PresentationMode.OFF and series:
+        raise UsageError("--presentation-state applies to single images: drop --series")
+    if figure.overlays and not figure.overlay_color.is_grey and bit_depth == 16:
+        raise UsageError("a coloured --overlay-color makes an 8-bit RGB image: drop --bit-depth 16 or pick a grey")
+def check_out_dir(out_dir: Path) -> None:
+    """Check that ``out_dir`` is, or can be created as, a directory; create nothing.
+
+    The nearest existing ancestor must be a directory: ``--out afile/sub`` under a
+    file is refused here, at start-up, rather than failing when the first output is written.
+
+    Raises:
+        UsageError: ``out_dir`` or one of its ancestors is an existing non-directory.
+    """
+    for path in (out_dir, *out_dir.parents):
+        try:
+            if not path.exists():
+                continue
+        except OSError:
+            continue
+        if not path.is_dir():
+            where = "is" if path == out_dir else f"lies under {path}, which is"
+            raise UsageError(f"--out {out_dir} {where} a file, not a directory; choose another --out")
+        return
 
 
 def _coerce_format(text: str) -> OutputFormat:
@@ -285,6 +441,30 @@ def _coerce_format(text: str) -> OutputFormat:
     except ValueError:
         choices = ", ".join(f.value for f in OutputFormat)
         raise UsageError(f"--format must be one of {choices}; got {text!r}") from None
+
+
+def _check_clip_options(fmt: OutputFormat, series: bool, frame_range: str | FrameRange | None, speed: float,
+                        loop: int, lossless: bool, max_fps: float | None) -> dict[str, Any]:
+    """The clip options checked against the chosen format (AUTO makes MP4 clips), as EncodeOptions fields."""
+    still = fmt is not OutputFormat.AUTO and not fmt.is_video
+    cut = parse_frame_range(frame_range) if isinstance(frame_range, str) else frame_range
+    if still and (cut is not None or speed != 1):
+        raise UsageError(f"--frame-range and --speed apply to clips (mp4, webm, gif, webp, apng), not {fmt.value}")
+    if cut is not None and series:
+        raise UsageError("--frame-range applies to multi-frame objects, not to --series clips")
+    if not (math.isfinite(speed) and 0.25 <= speed <= 4):
+        raise UsageError(f"--speed must be between 0.25 and 4 (playback speed), got {speed:g}")
+    looping = ", ".join(f.value for f, s in FORMATS.items() if s.loops)
+    if loop and (fmt is OutputFormat.AUTO or not fmt.spec.loops):
+        raise UsageError(f"--loop applies to {looping} only, not {fmt.value}")
+    if not 0 <= loop <= 65535:
+        raise UsageError(f"--loop must be 0..65535 plays (0: forever), got {loop}")
+    if lossless and fmt is not OutputFormat.WEBP:
+        raise UsageError(f"--lossless applies to webp only (png, tiff and apng are always lossless), not {fmt.value}")
+    if max_fps is not None and not 1 <= max_fps <= 240:
+        raise UsageError(f"--max-fps must be between 1 and 240, got {max_fps:g}")
+    return {"frame_range": cut, "speed": float(speed), "loop": loop, "lossless": lossless,
+            "max_fps": None if max_fps is None else float(max_fps)}
 
 
 def _check_crf(crf: int | None, fmt: OutputFormat) -> None:

@@ -60,6 +60,9 @@ class ExportResult:
     text_findings: dict[str, float] = field(default_factory=dict)
     #: existing outputs made under other options, kept as they are (status ``kept``): this run vouches for nothing in them
     kept_outputs: list[Path] = field(default_factory=list)
+    #: the de-identified (0008,0018) SOPInstanceUID (a keyed pseudonym unless --retain uids): lets the
+    #: batch tell two inputs of one instance apart from two copies; never printed or recorded
+    instance_uid: str | None = field(default=None, repr=False)
     #: original -> pseudonym pairs first seen on this object: PHI, for --linkage only; never printed or logged
     links: list[LinkageRecord] = field(default_factory=list, repr=False)
 
@@ -70,18 +73,44 @@ class ExportResult:
 
 @dataclass
 class BatchResult:
-    """All results of one run, plus run-level notes (e.g. that the key was ephemeral)."""
+    """All results of one run, plus run-level notes (e.g. that the key was ephemeral).
+
+    Results whose status is in ``fold`` are counted, not kept: a run of millions of
+    objects (``fold`` = written, and skipped when nothing prints them) then holds the
+    counts, the distinct notes of the folded results and the results to report.
+    """
 
     results: list[ExportResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest: Path | None = None
+    fold: frozenset[Status] = frozenset()
+    #: results counted but not kept, by status, and their distinct notes
+    folded: dict[Status, int] = field(default_factory=dict)
+    folded_notes: set[str] = field(default_factory=set)
+    #: folded results that were DICOM objects (not a non-DICOM file skipped): the run found something
+    folded_objects: int = 0
+
+    def add(self, result: ExportResult) -> None:
+        """Take one result: kept in :attr:`results`, or counted when its status is folded."""
+        status = Status(result.status)
+        if status in self.fold:
+            self.folded[status] = self.folded.get(status, 0) + 1
+            self.folded_notes.update(result.notes)
+            if result.error_kind != "not-dicom":
+                self.folded_objects += 1
+        else:
+            self.results.append(result)
 
     def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+        return self.folded.get(Status(status), 0) + sum(1 for r in self.results if r.status == status)
+
+    def result_notes(self) -> set[str]:
+        """The distinct notes of every result, kept or folded."""
+        return {n for r in self.results for n in r.notes} | self.folded_notes
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and all(s.ok for s in self.folded)
 
     @property
     def exit_code(self) -> int:

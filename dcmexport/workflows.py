@@ -25,6 +25,13 @@ ALLOWED_KEYS: dict[str, type | tuple[type, ...]] = {
     "window_index": int,
     "series": bool,
     "montage": bool,
+    "max_size": str,
+    "max_fps": (int, float),
+    "speed": (int, float),
+    "loop": int,
+    "lossless": bool,
+    "dpi": (int, float),
+    "width_mm": (int, float),
 }
 
 

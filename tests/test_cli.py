@@ -151,12 +151,33 @@ def test_log_file_is_phi_free_and_names_inputs_by_digest(tmp_path: Path) -> None
             assert value not in text and value.replace("^", "_") not in text
 
 
-def test_timeout_stops_an_object_and_leaves_nothing(tmp_path: Path) -> None:
+def test_timeout_stops_an_object_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic (issue #18 item 3): the encoder blocks after three frames until the alarm stops it.
+
+    ffmpeg is running and its temporary file exists when the time limit expires,
+    whatever the machine's load; the object is reported as timed out, nothing is left.
+    """
+    import time
+
+    from dcmexport.encode.video import VideoWriter
     from tests.samplegen import make_us_gray_cine
 
-    src = write_dataset(make_us_gray_cine(frames=40, rows=256, columns=256), tmp_path / "g.dcm")
-    res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--timeout", "0.01", "--jobs", "1"])
-    assert res.exit_code == 1 and "--timeout" in res.output
+    real_write = VideoWriter.write
+
+    def write_then_block(self: VideoWriter, frame: object) -> None:
+        real_write(self, frame)  # type: ignore[arg-type]
+        if self.frames_written == 3:
+            time.sleep(60)  # a stage that hangs: only the alarm ends it
+
+    monkeypatch.setattr(VideoWriter, "write", write_then_block)
+    src = write_dataset(make_us_gray_cine(frames=10, rows=64, columns=64), tmp_path / "g.dcm")
+    started = time.monotonic()
+    res = runner.invoke(app, ["export", str(src), "--out", str(tmp_path / "o"), "--timeout", "0.5", "--jobs", "1",
+                              "--format", "mp4"])
+    assert time.monotonic() - started < 30
+    assert res.exit_code == 1, res.output
+    assert "took longer than --timeout 0.5 s; stopped, nothing written" in res.output
+    assert "internal error" not in res.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["manifest.jsonl"]
 
 

@@ -407,13 +407,13 @@ class TestJpegFilterChain:
     TAG = "setparams=range=tv:colorspace=smpte170m:color_primaries=bt709:color_trc=bt709"
 
     def test_no_masks_no_resize_is_one_range_conversion(self) -> None:
-        from dcmexport.encode.video import jpeg_filter_chain
+        from dcmexport.encode.jpeg_filters import jpeg_filter_chain
 
         chain = jpeg_filter_chain(640, 480, (2, 1), [], None)
         assert chain == f"scale=in_range=pc:out_range=tv:flags=accurate_rnd,format=yuv420p,{self.TAG}"
 
     def test_masks_come_first_on_limited_range_planes_of_the_native_layout(self) -> None:
-        from dcmexport.encode.video import jpeg_filter_chain
+        from dcmexport.encode.jpeg_filters import jpeg_filter_chain
 
         chain = jpeg_filter_chain(640, 480, (2, 2), [(0, 0, 640, 32), (10, 40, 20, 50)], (480, 700))
         assert chain.split(",") == [
@@ -427,7 +427,7 @@ class TestJpegFilterChain:
         ]
 
     def test_grey_masks_in_full_range_and_odd_sizes_are_padded(self) -> None:
-        from dcmexport.encode.video import jpeg_filter_chain
+        from dcmexport.encode.jpeg_filters import jpeg_filter_chain
 
         chain = jpeg_filter_chain(101, 75, None, [(0, 0, 10, 10)], None)
         assert chain.split(",") == [
@@ -440,7 +440,7 @@ class TestJpegFilterChain:
         ]
 
     def test_layout_without_planar_format(self) -> None:
-        from dcmexport.encode.video import jpeg_filter_chain
+        from dcmexport.encode.jpeg_filters import jpeg_filter_chain
 
         with pytest.raises(UnsupportedError):
             jpeg_filter_chain(64, 48, (3, 1), [], None)

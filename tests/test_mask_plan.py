@@ -352,7 +352,8 @@ class TestPlanInputs:
     def test_changing_any_declared_option_changes_the_key(self, tmp_path: Path) -> None:
         other = {
             "use_presets": False, "us_regions": False, "rects": (MaskRect(0, 0, 4, 4),),
-            "accept_burned_in": True, "mask_file": tmp_path / "m.toml", "redact_text": RedactText.ALL,
+            "accept_burned_in": True, "mask_file": tmp_path / "m.toml", "file_rects": (MaskRect(1, 1, 2, 2),),
+            "redact_text": RedactText.ALL,
         }  # fmt: skip
         assert set(other) == header_options(), "give every declared option a second value in this test"
         ds = self.dataset()

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
+from pydicom.uid import generate_uid
 
 from dcmexport.errors import BurnedInError, MissingDependencyError
 from dcmexport.mask import apply_plan_to_dataset, ocr, plan_masks
@@ -271,7 +272,9 @@ def test_redaction_runs_in_the_workers(banner_file: Path, tmp_path: Path) -> Non
     from dcmexport import api
 
     second = tmp_path / "second.dcm"
-    second.write_bytes(banner_file.read_bytes()[:-2] + b"\x00\x00")  # another input (another SHA-256)
+    other = pydicom.dcmread(banner_file)
+    other.SOPInstanceUID = other.file_meta.MediaStorageSOPInstanceUID = generate_uid()  # another object
+    other.save_as(second, enforce_file_format=True)
     batch = api.export([banner_file, second], tmp_path / "out", redact_text="phi", format="png", jobs=2)
     assert [r.status for r in batch.results] == ["written", "written"], [(r.reason, r.text_findings) for r in batch.results]
     assert all(r.text_boxes and r.text_findings["masked"] >= 1 for r in batch.results), [

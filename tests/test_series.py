@@ -116,3 +116,78 @@ def test_progress_total_counts_results_not_files(tmp_path: Path) -> None:
     totals.clear()
     batch = api.deidentify([tmp_path / "cd.zip"], tmp_path / "deid", key=KEY, on_start=totals.append, jobs=2)
     assert totals == [3] == [len(batch.results)]
+
+
+# --------------------------------------------------------------------------- orientations (issue #19 item 7)
+
+def _dicomdir_tests() -> Path:
+    from pydicom.data import get_testdata_file
+
+    return Path(get_testdata_file("DICOMDIR")).parent  # type: ignore[arg-type]
+
+
+def _infos(folder: Path) -> list[tuple[Path, object]]:
+    import pydicom
+
+    return [(p, slice_info_from_dataset(pydicom.dcmread(p, stop_before_pixels=True)))
+            for p in sorted(folder.iterdir())]  # fmt: skip
+
+
+def test_radial_slices_fall_back_to_instance_number() -> None:
+    import pydicom
+
+    from dcmexport.pipeline.series import unordered_reason
+
+    items = _infos(_dicomdir_tests() / "98892003" / "MR700")
+    assert "ImageOrientationPatient differs" in (unordered_reason([i for _, i in items]) or "")  # type: ignore[misc]
+    ordered = order_slices(items)  # type: ignore[arg-type]
+    assert [int(pydicom.dcmread(p, stop_before_pixels=True).InstanceNumber) for p in ordered] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_shared_orientation_is_slice_order_even_with_a_flipped_normal() -> None:
+    from dcmexport.pipeline.series import SliceInfo, unordered_reason
+
+    up, down = (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)
+    items = [
+        ("z5", SliceInfo("s", -5.0, 1, 1, normal=down, origin=(0.0, 0.0, 5.0))),  # own normal reversed
+        ("z0", SliceInfo("s", 0.0, 2, 1, normal=up, origin=(0.0, 0.0, 0.0))),
+        ("z9", SliceInfo("s", 9.0, 3, 1, normal=up, origin=(0.0, 0.0, 9.0))),
+    ]
+    assert unordered_reason([i for _, i in items]) is None
+    assert order_slices(items) == ["z0", "z5", "z9"]
+
+
+def test_series_notes_say_slice_order_only_when_true(tmp_path: Path) -> None:
+    root = _dicomdir_tests()
+    batch = api.export([root / "98892003", root / "98892001" / "CT5N"], tmp_path / "out", key=KEY, series=True,
+                       accept_burned_in=True)
+    notes = {r.source.parent.name + ("/" + r.source.name if r.source.parent.name == "MR2" else ""):
+             " ".join(r.notes) for r in batch.results if r.frames > 1}  # fmt: skip
+    assert all(r.status == "written" for r in batch.results), [(r.source, r.reason) for r in batch.results]
+    radial, ct = notes.pop("MR700"), notes.pop("CT5N")
+    assert "slices in (0020,0013) InstanceNumber order, not slice order" in radial and "in slice order" not in radial
+    assert "series of 5 slices in slice order" in ct
+    assert len(notes) == 2  # the two three-plane localizer series of MR2
+    for localizer in notes.values():
+        assert "ImageOrientationPatient differs" in localizer and "in slice order" not in localizer
+
+
+def test_series_grouping_refuses_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
+    """--series reads headers through the reader's guards (#18 item 7): a FIFO among the inputs is reported,
+    never opened for reading (which blocks forever with no writer). A real process, bounded in time."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    for i in range(3):
+        write_dataset(make_ct(instance=i + 1), src / f"ct{i}.dcm")
+    os.mkfifo(src / "pipe.dcm")
+    proc = subprocess.run([sys.executable, "-m", "dcmexport", "export", str(src), "--out", str(tmp_path / "out"),
+                           "--series", "--json", "--jobs", "1"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DCMEXPORT_KEY": "k" * 64})
+    summary = json.loads(proc.stdout)
+    statuses = {Path(o["input"]).name: (o["status"], o["reason"] or "") for o in summary["objects"]}
+    assert statuses["pipe.dcm"][0] == "failed" and "not a regular file" in statuses["pipe.dcm"][1]
+    assert summary["written"] == 1  # the three slices, one clip

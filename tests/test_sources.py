@@ -1,4 +1,4 @@
-"""sources: a DICOMDIR is recognised by its Media Storage SOP Class, not by its name (issue #20 item 4)."""
+"""sources: a DICOMDIR is recognised by its Media Storage SOP Class, not by its name (issue #20 item 4); each real file is one input, however often it is named (issue #19 item 8)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,27 @@ class TestExpansion:
         work.mkdir()
         items = list(iter_inputs([archive], work))
         assert len(items) == 31 and not any(str(i.label).endswith("DICOMDIR.dcm") for i in items)
+
+
+class TestEachFileOnce:
+    """Each real file is one input, however often it is named (issue #19 item 8)."""
+
+    def test_a_file_named_twice_and_in_its_folder_is_one_input(self, tmp_path: Path) -> None:
+        a = write_dataset(make_ct(sop_instance_uid="1.2.3.1"), tmp_path / "in" / "a.dcm")
+        b = write_dataset(make_ct(sop_instance_uid="1.2.3.2"), tmp_path / "in" / "b.dcm")
+        found = list(iter_input_files([a, a, tmp_path / "in", Path(str(tmp_path / "in") + "/./")]))
+        assert found == [a, b]
+
+    def test_a_symlink_and_its_target_are_one_input(self, tmp_path: Path) -> None:
+        a = write_dataset(make_ct(), tmp_path / "in" / "a.dcm")
+        link = tmp_path / "link.dcm"
+        os.symlink(a, link)
+        assert list(iter_input_files([link, tmp_path / "in"])) == [link]
+
+    def test_a_dicomdir_and_the_folder_it_indexes_are_one_set_of_inputs(self, tmp_path: Path) -> None:
+        tree = tmp_path / "tree"
+        shutil.copytree(SRC, tree)
+        by_index = [i.path for i in iter_inputs([tree / "DICOMDIR"], tmp_path / "work")]
+        both = [i.path for i in iter_inputs([tree / "DICOMDIR", tree], tmp_path / "work")]
+        assert by_index and len(both) == len(set(p.resolve() for p in both))
+        assert both[: len(by_index)] == by_index

@@ -20,7 +20,8 @@ import pytest
 from tests.samplegen import make_ct, make_us_gray_cine, write_dataset
 
 #: Imported by no command unless that command needs it.
-OPTIONAL = ("tifffile", "imageio_ffmpeg", "dcmexport.mask.ocr", "dcmexport.audit.review", "dcmexport.audit.verify", "pytesseract")
+OPTIONAL = ("tifffile", "imageio_ffmpeg", "dcmexport.mask.ocr", "dcmexport.audit.review", "dcmexport.audit.verify", "pytesseract",
+            "dask", "distributed", "dcmexport.executors.dask")
 #: Not needed for a quiet run that writes everything (rich draws tables, progress and help only;
 #: tomllib parses only presets missing from dcmexport/presets_cache.json, see test_presets.py).
 QUIET_UNNEEDED = (

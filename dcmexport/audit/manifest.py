@@ -6,8 +6,13 @@ names, frame and rate facts and counts of de-identification actions by kind.
 Never a PHI value: input *paths* are not recorded either (a file name can carry
 a patient's name); the SHA-256 identifies the input for the custodian.
 
-The schema is defined once, here: :class:`RunRecord` and :class:`ObjectRecord`
-are written by :class:`Manifest` and read back by :func:`iter_manifest` /
+A shard of a job array (``--shard I/N``) writes the same records to its own part,
+``manifest.shard-I-of-N.jsonl``, plus a :class:`ShardRecord` after its run record and
+another once all its objects are recorded; its object records carry a keyed
+``input_id``. ``dcmexport merge`` appends the parts to ``manifest.jsonl``.
+
+The schema is defined once, here: :class:`RunRecord`, :class:`ObjectRecord` and
+:class:`ShardRecord` are written by :class:`Manifest` and read back by :func:`iter_manifest` /
 :func:`read_manifest` (the review page and resuming read it through them).
 Reading is tolerant: a line that is not a record of this schema (a torn last
 line of a killed run, an unknown status) is counted, not trusted.
@@ -21,6 +26,7 @@ import enum
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +41,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.results import ExportResult
 
 MANIFEST_NAME = "manifest.jsonl"
+#: A shard's manifest part, ``manifest.shard-3-of-8.jsonl`` (``--shard 3/8``), until ``dcmexport merge``.
+PART_PATTERN = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.jsonl$")
+
+
+def part_name(index: int, count: int) -> str:
+    """The manifest part of shard ``index`` of ``count``."""
+    return f"manifest.shard-{index}-of-{count}.jsonl"
 
 #: A rectangle in output pixel coordinates ``(x0, y0, x1, y1)``, half-open like array slices.
 Rect = tuple[float, float, float, float]
@@ -48,9 +61,13 @@ class KeyKind(enum.StrEnum):
 
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses, enums, paths and containers as plain JSON values (dicts keyed by field name)."""
+    """Dataclasses, enums, paths and containers as plain JSON values (dicts keyed by field name).
+
+    A field declared with ``metadata={"record": False}`` is left out (an input path that may name the patient).
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("record", True)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):
@@ -142,11 +159,14 @@ class ObjectRecord:
     seconds: float = 0.0
     text_boxes: tuple[Rect, ...] = ()
     text: dict[str, float] = field(default_factory=dict)
+    #: a shard's keyed digest of the input's identity (never its path); written only when set
+    input_id: str | None = None
     has_geometry: bool = True
     bad_rects: int = 0
 
     @classmethod
-    def from_result(cls, result: ExportResult, *, out_dir: Path, fingerprint: str | None) -> ObjectRecord:
+    def from_result(cls, result: ExportResult, *, out_dir: Path, fingerprint: str | None,
+                    input_id: str | None = None) -> ObjectRecord:
         """The record of one result; ``fingerprint`` is kept only when the record vouches for outputs."""
 
         def names(paths: list[Path]) -> tuple[str, ...]:
@@ -170,11 +190,14 @@ class ObjectRecord:
             seconds=round(result.seconds, 3),
             text_boxes=tuple(tuple(b) for b in result.text_boxes),  # type: ignore[misc]
             text=dict(result.text_findings),
+            input_id=input_id,
         )
 
     def to_json(self) -> dict[str, Any]:
         """The record as written (one JSON object)."""
+        shard = {} if self.input_id is None else {"input_id": self.input_id}
         return {
+            **shard,
             "record": "object",
             "input_sha256": self.input_sha256,
             "status": self.status.value,
@@ -232,9 +255,41 @@ class ObjectRecord:
             seconds=_number(seconds) or 0.0,
             text_boxes=text_boxes,
             text={str(k): float(v) for k, v in text.items() if _is_number(v)} if isinstance(text, dict) else {},
+            input_id=data.get("input_id") if isinstance(data.get("input_id"), str) else None,
             has_geometry="masks" in data or "keep" in data,
             bad_rects=bad_masks + bad_keep + bad_text,
         )
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    """A shard's run: ``start`` (right after its run record) and ``end`` (all its objects recorded).
+
+    ``inputs`` (start) is a keyed digest of the input arguments, which every shard of a
+    job must share; ``objects`` (end) counts the run's object records.
+    """
+
+    event: str  # "start" or "end"
+    index: int
+    count: int
+    inputs: str | None = None
+    objects: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as written (one JSON object)."""
+        extra = {"inputs": self.inputs} if self.event == "start" else {"objects": self.objects}
+        return {"record": "shard", "event": self.event, "index": self.index, "count": self.count, **extra}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ShardRecord | None:
+        """Read a ``shard`` record, or None when its event, index or count make no sense."""
+        event, index, count = data.get("event"), data.get("index"), data.get("count")
+        if event not in ("start", "end") or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                      for v in (index, count)):
+            return None
+        inputs, objects = data.get("inputs"), data.get("objects")
+        return cls(str(event), int(index), int(count), inputs if isinstance(inputs, str) else None,  # type: ignore[arg-type]
+                   objects if isinstance(objects, int) and not isinstance(objects, bool) else None)
 
 
 def _text(value: Any) -> str | None:
@@ -295,7 +350,7 @@ class Manifest:
 
     @classmethod
     def open(cls, out_dir: Path, *, tool_version: str, options: Any, key: Key, command: str = "export",
-             fingerprint: str | None = None) -> Manifest:
+             fingerprint: str | None = None, name: str = MANIFEST_NAME) -> Manifest:
         """Open ``out_dir/manifest.jsonl`` and write the run record.
 
         Args:
@@ -305,8 +360,9 @@ class Manifest:
             key: only whether it is ephemeral is recorded, never the key.
             command: ``export`` or ``deid``.
             fingerprint: the outputs' fingerprint (:mod:`dcmexport.pipeline.resume`), recorded per object.
+            name: the file in ``out_dir`` (a shard writes its own part, :mod:`dcmexport.pipeline.shards`).
         """
-        manifest = cls(out_dir / MANIFEST_NAME, fingerprint)
+        manifest = cls(out_dir / name, fingerprint)
         opts = jsonable(options)
         if isinstance(opts, dict):
             opts.pop("out_dir", None)
@@ -321,9 +377,14 @@ class Manifest:
         manifest._write(run.to_json())
         return manifest
 
-    def record(self, result: ExportResult, *, out_dir: Path) -> None:
+    def record(self, result: ExportResult, *, out_dir: Path, input_id: str | None = None) -> None:
         """Append one object record (see :class:`ObjectRecord`)."""
-        self._write(ObjectRecord.from_result(result, out_dir=out_dir, fingerprint=self.fingerprint).to_json())
+        self._write(ObjectRecord.from_result(result, out_dir=out_dir, fingerprint=self.fingerprint,
+                                             input_id=input_id).to_json())
+
+    def record_shard(self, record: ShardRecord) -> None:
+        """Append a shard's start or end record."""
+        self._write(record.to_json())
 
     def _write(self, record: dict[str, Any]) -> None:
         # Flushed per line (a crash keeps what the OS has); fsynced once at close. Outputs
@@ -350,7 +411,7 @@ class Manifest:
 # --------------------------------------------------------------------------- reading
 
 
-def parse_line(line: str) -> RunRecord | ObjectRecord | None:
+def parse_line(line: str) -> RunRecord | ObjectRecord | ShardRecord | None:
     """One manifest line as a record; None for a line that is not a record of this schema."""
     try:
         data = json.loads(line)
@@ -363,10 +424,12 @@ def parse_line(line: str) -> RunRecord | ObjectRecord | None:
         return RunRecord.from_json(data)
     if kind == "object":
         return ObjectRecord.from_json(data)
+    if kind == "shard":
+        return ShardRecord.from_json(data)
     return None
 
 
-def iter_manifest(path: Path) -> Iterator[RunRecord | ObjectRecord | None]:
+def iter_manifest(path: Path) -> Iterator[RunRecord | ObjectRecord | ShardRecord | None]:
     """Yield the records of a manifest file in order (None for each line that is not a record; blank lines skipped).
 
     Read line by line: memory does not grow with the number of records.
@@ -410,6 +473,8 @@ def read_manifest(path: Path) -> ManifestContents:
                 runs.append(record)
             elif isinstance(record, ObjectRecord):
                 objects.append(record)
+            elif isinstance(record, ShardRecord):
+                continue  # read by dcmexport merge (dcmexport.audit.merge)
             else:
                 bad += 1
     except OSError as exc:
@@ -417,7 +482,7 @@ def read_manifest(path: Path) -> ManifestContents:
     return ManifestContents(tuple(runs), tuple(objects), bad)
 
 
-def read_output_fingerprints(out_dir: Path) -> dict[str, str]:
+def read_output_fingerprints(out_dir: Path, name: str = MANIFEST_NAME) -> dict[str, str]:
     """Map each output name in ``out_dir``'s manifest to the fingerprint of the last record vouching for it.
 
     Records without a fingerprint (older versions) vouch for nothing, so their
@@ -426,7 +491,7 @@ def read_output_fingerprints(out_dir: Path) -> dict[str, str]:
     """
     fingerprints: dict[str, str] = {}
     try:
-        for record in iter_manifest(out_dir / MANIFEST_NAME):
+        for record in iter_manifest(out_dir / name):
             if isinstance(record, ObjectRecord):
                 _vouch(record, fingerprints)
     except OSError:

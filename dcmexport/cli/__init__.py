@@ -2,7 +2,8 @@
 
 Each command lives in its own module and registers itself on :data:`app`.
 Exit codes: 0 everything written (or skipped as expected), 1 some object
-failed or was refused, 2 usage error (bad option, missing input).
+failed or was refused, or no DICOM object was found, 2 usage error (bad option,
+missing input), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from dcmexport.cli import deid as _deid  # noqa: F401
     from dcmexport.cli import export as _export  # noqa: F401
+    from dcmexport.cli import find as _find  # noqa: F401
     from dcmexport.cli import inspect as _inspect  # noqa: F401
+    from dcmexport.cli import merge as _merge  # noqa: F401
     from dcmexport.cli import presets as _presets  # noqa: F401
     from dcmexport.cli import review as _review  # noqa: F401
     from dcmexport.cli import verify as _verify  # noqa: F401

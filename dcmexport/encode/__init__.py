@@ -2,15 +2,20 @@
 
 One module per backend, chosen by :class:`~dcmexport.options.OutputFormat`:
 
-========  ==================  =====================================
-format    backend             module
-========  ==================  =====================================
-PNG/JPG   Pillow              :mod:`dcmexport.encode.still`
-TIFF      tifffile            :mod:`dcmexport.encode.still`
-MP4/WebM  ffmpeg (imageio)    :mod:`dcmexport.encode.video`
-GIF       ffmpeg (imageio)    :mod:`dcmexport.encode.video`
-DICOM     pydicom (+ copy)    :mod:`dcmexport.encode.dicom`
-========  ==================  =====================================
+=========  ==================  =====================================
+format     backend             module
+=========  ==================  =====================================
+PNG/JPG    Pillow              :mod:`dcmexport.encode.still`
+TIFF       tifffile            :mod:`dcmexport.encode.still`
+MP4/WebM   ffmpeg (imageio)    :mod:`dcmexport.encode.video`
+GIF        ffmpeg (imageio)    :mod:`dcmexport.encode.video`
+WebP/APNG  ffmpeg (imageio)    :mod:`dcmexport.encode.video` (animated)
+DICOM      pydicom (+ copy)    :mod:`dcmexport.encode.dicom`
+=========  ==================  =====================================
+
+The ffmpeg process, codec table, H.264 level and the timestamped input of
+variable-rate clips are in :mod:`~dcmexport.encode.ffmpeg`,
+:mod:`~dcmexport.encode.h264` and :mod:`~dcmexport.encode.matroska`.
 
 MP4/WebM clips of 8-bit JPEG frames may skip the display arrays:
 :class:`~dcmexport.encode.video.JpegStreamWriter` takes the undecoded JPEG

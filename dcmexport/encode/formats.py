@@ -35,6 +35,8 @@ class OutputFormat(enum.StrEnum):
     MP4 = "mp4"
     WEBM = "webm"
     GIF = "gif"
+    WEBP = "webp"
+    APNG = "apng"
 
     @property
     def spec(self) -> FormatSpec:
@@ -68,6 +70,7 @@ class FormatSpec:
     quality_range: tuple[int, int] | None = None  # lossy still quality
     default_quality: int | None = None
     max_fps: float | None = None  # fastest rate the format plays honestly (None: no limit of its own)
+    loops: bool = False  # an animated image with a loop count (--loop)
 
     def read_frames(self, path: Path) -> Iterator[np.ndarray]:
         """Decode a file of this format back to display arrays (``verify``, the review page, tests).
@@ -105,7 +108,17 @@ FORMATS: dict[OutputFormat, FormatSpec] = {
         # as 10/100 s: 50 fps is the fastest honest rate (faster clips keep every frame at 50).
         FormatSpec(OutputFormat.GIF, ".gif", (".gif",), clip=True, backend="video", bit_depths=(8,),
                    lossless=False, container="gif", metadata="no comment or application extensions but the loop count",
-                   max_fps=50.0),
+                   max_fps=50.0, loops=True),
+        # Animated WebP and APNG (teaching clips for web pages), streamed through ffmpeg's libwebp_anim
+        # and apng encoders: frames are never all held in memory (Pillow's animated save needs them all).
+        # Browsers play frame durations of 10 ms or less as 100 ms: 90 fps (>= 11 ms) is the fastest honest rate.
+        # WebP is lossy at --quality (default 95) or lossless with --lossless; APNG is always lossless.
+        FormatSpec(OutputFormat.WEBP, ".webp", (".webp",), clip=True, backend="video", bit_depths=(8,),
+                   lossless=False, container="webp", metadata="RIFF chunks VP8X, ANIM, ANMF only: no EXIF, XMP or ICC chunk",
+                   quality_range=(1, 100), default_quality=95, max_fps=90.0, loops=True),
+        FormatSpec(OutputFormat.APNG, ".apng", (".apng",), clip=True, backend="video", bit_depths=(8,),
+                   lossless=True, container="png", metadata=_PIXELS_ONLY + "; animation chunks (acTL, fcTL, fdAT) only",
+                   max_fps=90.0, loops=True),
     )
 }
 

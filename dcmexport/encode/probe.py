@@ -66,6 +66,27 @@ def probe_video(path: Path) -> VideoInfo:
     return VideoInfo(len(packets), _mean_fps(packets, tb_match), width, height, codec, pix_fmt)
 
 
+def probe_timestamps(path: Path) -> tuple[float, ...]:
+    """Each frame's presentation time in seconds, in display order, as the container stores it.
+
+    :raises EncodeError: ffmpeg cannot read the file.
+    """
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        "-i", "file:" + str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "pipe:1",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        detail = last_meaningful_line(proc.stderr.decode("utf-8", "replace").splitlines())
+        raise EncodeError(f"cannot probe {path}: {detail or f'exit status {proc.returncode}'}")
+    stdout = proc.stdout.decode("ascii", "replace")
+    tb_match = _TB.search(stdout)
+    if tb_match is None:
+        return ()
+    time_base = Fraction(int(tb_match.group(1)), int(tb_match.group(2)))
+    return tuple(float(pts * time_base) for pts in sorted(int(p) for _, p, _ in _PACKET.findall(stdout)))
+
+
 def _mean_fps(packets: list[tuple[int, int, int]], tb_match: re.Match[str] | None) -> float:
     """Frames per second of playing time: ``n / (last pts - first pts + last duration)``.
 

@@ -19,7 +19,11 @@ invert exactly the conversion we applied and grey levels survive to within
 rounding. GIF keeps full-range: grey frames go to the GIF encoder as 8-bit
 grey (exact), RGB frames get a 256-colour palette computed per frame (a frame
 with <= 256 colours comes back within 1 level: palettegen averages in OkLab;
-richer frames are Bayer-dithered). Per-frame palettes cost time on noisy RGB
+richer frames are mapped to the nearest palette colour, not dithered: measured
+on three real ultrasound clips, per-frame palettes without dithering gave the
+best PSNR against the rendered frames, or within 0.1 dB of a whole-clip
+palette, which would need every frame twice; Bayer dithering cost up to 22 dB,
+see bench/README.md, "GIF palettes"). Per-frame palettes cost time on noisy RGB
 content (measured ~0.13 s per 256x256 frame of pure noise, ~17 ms for a grey
 image with a colour box).
 
@@ -71,27 +75,22 @@ writes the bare string "Lavf" there, with no version.
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import math
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
 
 import imageio_ffmpeg
 import numpy as np
 
-from dcmexport.encode.ffmpeg import last_meaningful_line
+from dcmexport.encode.ffmpeg import FfmpegWriter, fps_fraction, last_meaningful_line
 from dcmexport.encode.formats import OutputFormat
+from dcmexport.encode.jpeg_filters import JPEG_CHROMA_SUBSAMPLINGS, jpeg_filter_chain
+from dcmexport.encode.matroska import RAW_FOURCC
 from dcmexport.encode.probe import probe_video
-from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError, UsageError
+from dcmexport.errors import DcmexportError, EncodeError, InputError, UnsupportedError
+
+__all__ = ["JPEG_CHROMA_SUBSAMPLINGS", "JpegStreamWriter", "VideoWriter", "fps_fraction", "jpeg_filter_chain",
+           "last_meaningful_line"]
 
 # BT.709 limited range, applied and declared (see module docstring).
 _COLOUR_TAGS = (
@@ -102,38 +101,6 @@ _TO_YUV = (
     "format=yuv420p,"
     "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709"
 )
-_X264_ARGS = (
-    "-c:v", "libx264", "-pix_fmt", "yuv420p",
-    "-movflags", "+faststart",
-    "-bsf:v", "filter_units=remove_types=6",
-)  # fmt: skip
-_VP9_ARGS = (
-    "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p",
-    "-b:v", "0",
-    "-deadline", "good", "-cpu-used", "4", "-row-mt", "1",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Codec:
-    """How one output format is produced: muxer, encoder arguments and whether it needs even sizes."""
-
-    muxer: str
-    args: tuple[str, ...]
-    yuv420: bool
-
-
-_CODECS: dict[OutputFormat, _Codec] = {
-    # libx264 keeps its default preset and threads; removing SEI NAL units
-    # (type 6) drops the banner where x264 writes its version and options.
-    OutputFormat.MP4: _Codec("mp4", _X264_ARGS, yuv420=True),
-    # Constant-quality VP9 (-b:v 0 with -crf). "good" + cpu-used 4 + row-mt is
-    # about 2x faster than ffmpeg's defaults (cpu-used 1), for ~17% larger files
-    # (measured: 60 frames of 256x256 speckle, 0.27 s vs 0.50 s).
-    OutputFormat.WEBM: _Codec("webm", _VP9_ARGS, yuv420=True),
-    # GIF: full range, odd sizes allowed, loop forever (as clips are viewed).
-    OutputFormat.GIF: _Codec("gif", ("-c:v", "gif", "-loop", "0"), yuv420=False),
-}
 
 #: Full-range grey level -> BT.709 limited-range luma (ITU-R BT.709 item 6.10: Y' = 219 E' + 16).
 _GREY_TO_LUMA = np.rint(16 + 219 * np.arange(256, dtype=np.float64) / 255).astype(np.uint8)
@@ -144,189 +111,12 @@ _TAG_YUV = "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=
 _BT601_TAGS = (
     "-colorspace", "smpte170m", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
 )  # fmt: skip
-_TAG_BT601 = "setparams=range=tv:colorspace=smpte170m:color_primaries=bt709:color_trc=bt709"
-_SWS_FLAGS = "accurate_rnd"
 #: An ffmpeg stderr line from its JPEG decoder (``[mjpeg @ 0x..]``, ``[dec:mjpeg @ 0x..]``).
 _DECODER_LINE = re.compile(r"\[(dec:)?mjpeg @")
 
 
-class _FfmpegWriter:
-    """One ffmpeg process writing one clip from what it reads on stdin: what both writers share.
-
-    The codec table, CRF and metadata stripping (:meth:`_output_args`), a
-    bounded tail of ffmpeg's stderr drained by a thread (so ffmpeg never blocks
-    on a full pipe), the exit-status check in :meth:`close`, :meth:`abort`,
-    and a safety net so an abandoned writer never leaves ffmpeg running.
-    Subclasses build the command line and feed stdin.
-
-    Attributes:
-        frames_written: frames accepted so far.
-        fps: the playback rate requested.
-    """
-
-    def __init__(self, path: Path, fmt: OutputFormat, *, fps: float, crf: int | None = None) -> None:
-        codec = _CODECS.get(fmt)
-        if codec is None:
-            raise UnsupportedError(f"{fmt.value} is not a video format; use write_still")
-        try:
-            rate = float(fps)  # also accepts numpy scalars
-        except (TypeError, ValueError):
-            rate = math.nan
-        if not (math.isfinite(rate) and rate > 0):
-            raise UsageError(f"--fps must be a positive number, got {fps!r}")
-        spec = fmt.spec  # the registry: defaults and ranges, also checked at the options boundary
-        if crf is not None and spec.crf_range is not None:
-            low, high = spec.crf_range
-            if not low <= crf <= high:
-                raise UsageError(f"--crf for {fmt.value} must be {low}..{high}, got {crf}")
-        if spec.max_fps is not None and rate > spec.max_fps:
-            # The pipeline lowers the rate (every frame kept) and says so; never drop frames here.
-            raise UsageError(f"{fmt.value} plays at most {spec.max_fps:g} fps; got {rate:g}")
-        self.path = Path(path)
-        self.fmt = fmt
-        self.fps = rate
-        self.crf = spec.default_crf if crf is None else crf
-        self.frames_written = 0
-        self._codec = codec
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
-        self._stderr_thread: threading.Thread | None = None
-        self._closed = False
-
-    # -- context manager -------------------------------------------------
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    # -- public API ------------------------------------------------------
-    def close(self) -> None:
-        """Finish the file: flush ffmpeg, wait for it, check its exit status.
-
-        Idempotent after success.
-
-        :raises EncodeError: no frame was written, or ffmpeg failed.
-        """
-        if self._closed:
-            return
-        if self._proc is None:
-            self._closed = True
-            raise EncodeError(f"no frames to encode into {self.path}")
-        proc = self._proc
-        try:
-            assert proc.stdin is not None
-            with contextlib.suppress(OSError):  # ffmpeg already gone: the exit status says why
-                proc.stdin.close()
-            returncode = proc.wait()
-            self._join_stderr()
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-        if returncode != 0:
-            raise self._failure() from None
-        self._check_output()
-
-    def abort(self) -> None:
-        """Stop ffmpeg at once (the pipeline failed); the caller deletes the partial file. Idempotent."""
-        self._closed = True
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.kill()
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        proc.wait()
-        self._join_stderr()
-
-    def __del__(self) -> None:
-        # Safety net: a writer dropped without close()/abort() must not leave
-        # ffmpeg behind; an unfinished clip is never silently finalised.
-        proc = getattr(self, "_proc", None)
-        if proc is not None and not getattr(self, "_closed", True) and proc.poll() is None:
-            with contextlib.suppress(Exception):
-                self.abort()
-
-    # -- for subclasses --------------------------------------------------
-    def _check_open(self) -> None:
-        if self._closed:
-            raise EncodeError(f"cannot write to {self.path}: the video writer is already closed")
-
-    def _output_args(self, colour_tags: Sequence[str]) -> list[str]:
-        """Encoder, CRF, the colour tags of the conversion applied, no metadata, muxer and output file."""
-        args = [*self._codec.args]
-        if self.crf is not None:
-            args += ["-crf", str(self.crf), *colour_tags]
-        return [
-            *args,
-            "-map_metadata", "-1", "-metadata:s:v:0", "encoder=",
-            "-fflags", "+bitexact", "-flags:v", "+bitexact",
-            "-f", self._codec.muxer,
-            # "file:" stops ffmpeg reading a colon in the path as a protocol name.
-            "file:" + str(self.path),
-        ]  # fmt: skip
-
-    def _launch(self, cmd: list[str]) -> None:
-        """Start ffmpeg with ``cmd`` and the stderr drain."""
-        try:
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                # Own session: Ctrl-C reaches Python, whose abort() stops ffmpeg,
-                # instead of killing ffmpeg under a half-written pipe.
-                start_new_session=sys.platform != "win32",
-            )
-        except OSError as exc:
-            raise EncodeError(
-                f"cannot start ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg"
-            ) from exc
-        # The thread gets the pipe and the deque, not self: holding the writer
-        # would keep an abandoned writer alive (and ffmpeg with it).
-        self._stderr_thread = threading.Thread(
-            target=_drain, args=(self._proc.stderr, self._stderr_tail), name="ffmpeg-stderr", daemon=True
-        )
-        self._stderr_thread.start()
-
-    def _send(self, *chunks: bytes | memoryview) -> None:
-        """Write to ffmpeg's stdin; if ffmpeg has exited, raise why."""
-        assert self._proc is not None and self._proc.stdin is not None
-        try:
-            for chunk in chunks:
-                self._proc.stdin.write(chunk)
-        except (BrokenPipeError, OSError, ValueError):
-            # ffmpeg has exited (bad parameters, disk full, damaged input): let it
-            # finish printing the reason before it is reaped.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)
-            self.abort()
-            raise self._failure() from None
-
-    def _check_output(self) -> None:
-        """Called after ffmpeg exited successfully; subclasses verify what it wrote."""
-
-    def _join_stderr(self) -> None:
-        if self._stderr_thread is not None:
-            self._stderr_thread.join(timeout=10)
-            self._stderr_thread = None
-
-    def _failure(self) -> DcmexportError:
-        code = self._proc.returncode if self._proc is not None else None
-        detail = last_meaningful_line(self._stderr_tail) or f"exit status {code}"
-        return EncodeError(f"ffmpeg could not encode {self.fmt.value} to {self.path}: {detail}")
-
-
-class VideoWriter(_FfmpegWriter):
-    """Stream display frames into an MP4, WebM or GIF file, one at a time.
+class VideoWriter(FfmpegWriter):
+    """Stream display frames into a clip (MP4, WebM, GIF, animated WebP, APNG), one at a time.
 
     Use as a context manager (closes on success, aborts on an exception) or call
     :meth:`close` / :meth:`abort` yourself. ffmpeg starts with the first frame,
@@ -337,19 +127,37 @@ class VideoWriter(_FfmpegWriter):
         fps: the playback rate requested.
     """
 
-    def __init__(self, path: Path, fmt: OutputFormat, *, fps: float, crf: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fmt: OutputFormat,
+        *,
+        fps: float,
+        crf: int | None = None,
+        timestamps: Sequence[float] | None = None,
+        loop: int = 0,
+        quality: int | None = None,
+        lossless: bool = False,
+    ) -> None:
         """Prepare a writer; nothing is started or created until the first frame.
 
         :param path: destination; written exactly there whatever its suffix (the
             format comes from ``fmt``).
-        :param fmt: MP4, WEBM or GIF.
+        :param fmt: a clip format of the registry (MP4, WebM, GIF, WebP, APNG).
         :param fps: frames per second (see :mod:`dcmexport.render.timing`); must be finite and > 0.
+            With ``timestamps``, the mean rate, which sets how long the last frame lasts.
         :param crf: constant-rate factor (MP4 0..51, default 18; WebM 0..63,
-            default 32); ignored for GIF.
+            default 32); ignored for the other formats.
+        :param timestamps: each frame's presentation time in seconds from the first
+            (0, strictly increasing): a variable-rate clip; None for a constant rate.
+        :param loop: number of plays of an animated image (GIF, WebP, APNG); 0 forever.
+        :param quality: lossy WebP quality 1..100 (default 95).
+        :param lossless: lossless WebP.
         :raises UnsupportedError: ``fmt`` is not a video format.
-        :raises UsageError: ``fps`` or ``crf`` out of range.
+        :raises UsageError: ``fps``, ``crf``, ``timestamps`` or ``loop`` out of range.
         """
-        super().__init__(path, fmt, fps=fps, crf=crf)
+        super().__init__(path, fmt, fps=fps, crf=crf, timestamps=timestamps, loop=loop, quality=quality,
+                         lossless=lossless)
         self._shape: tuple[int, ...] | None = None
         # Grey frames for a 4:2:0 codec are converted here (see module docstring):
         # the padded frame size and the constant neutral chroma planes, set at start.
@@ -376,9 +184,9 @@ class VideoWriter(_FfmpegWriter):
                 "all frames of a clip must share size and colour"
             )
         if self._grey_yuv is not None:
-            self._send(*self._grey_yuv_planes(frame))
+            self._send_frame(*self._grey_yuv_planes(frame))
         else:
-            self._send(np.ascontiguousarray(frame).data)
+            self._send_frame(np.ascontiguousarray(frame).data)
         self.frames_written += 1
 
     def _grey_yuv_planes(self, frame: np.ndarray) -> tuple[memoryview, bytes]:
@@ -401,15 +209,15 @@ class VideoWriter(_FfmpegWriter):
             even_w, even_h = width + width % 2, height + height % 2
             self._grey_yuv = (even_h, even_w, b"\x80" * (2 * (even_w // 2) * (even_h // 2)))
             pix_fmt_in, size, vf = "yuv420p", f"{even_w}x{even_h}", _TAG_YUV
+        coded_w, coded_h = (int(n) for n in size.split("x"))
         self._launch([
             imageio_ffmpeg.get_ffmpeg_exe(),
             "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-s", size,
-            "-r", str(_fps_fraction(self.fps)),
-            "-i", "pipe:0",
+            *self._input_args(["-f", "rawvideo", "-pix_fmt", pix_fmt_in, "-s", size], coded_w, coded_h,
+                              codec="V_UNCOMPRESSED", fourcc=RAW_FOURCC[pix_fmt_in]),
             "-an", "-sn", "-dn",
             "-vf", vf,
-            *self._output_args(_COLOUR_TAGS),
+            *self._output_args(_COLOUR_TAGS, coded_w + coded_w % 2, coded_h + coded_h % 2),
         ])  # fmt: skip
         self._shape = shape
 
@@ -421,17 +229,19 @@ class VideoWriter(_FfmpegWriter):
                 return _TO_YUV  # a no-op pad still copies every frame
             # Pad in the input's full-range space (black = 0), then convert.
             return f"pad={even_w}:{even_h}:0:0:color=black,{_TO_YUV}"
+        if self.fmt is not OutputFormat.GIF:
+            return "format=bgra" if self.fmt is OutputFormat.WEBP else f"format={pix_fmt_in}"
         if pix_fmt_in == "gray":
             return "format=gray"  # the GIF encoder takes 8-bit grey as-is: exact levels
         # One palette per frame (stats_mode=single, new=1) keeps the filter
         # streaming: a whole-clip palette would hold every frame until the end.
         return (
             "split[a][b];[a]palettegen=stats_mode=single:max_colors=256:reserve_transparent=0[p];"
-            "[b][p]paletteuse=new=1:dither=bayer:bayer_scale=5"
+            "[b][p]paletteuse=new=1:dither=none"
         )
 
 
-class JpegStreamWriter(_FfmpegWriter):
+class JpegStreamWriter(FfmpegWriter):
     """Stream a clip's JPEG frames, undecoded, into an MP4 or WebM: ffmpeg decodes, masks, scales and encodes.
 
     The JPEG passthrough (see the module docstring for why and what it costs).
@@ -460,6 +270,7 @@ class JpegStreamWriter(_FfmpegWriter):
         chroma_subsampling: tuple[int, int] | None,
         boxes: Sequence[tuple[int, int, int, int]] = (),
         out_size: tuple[int, int] | None = None,
+        timestamps: Sequence[float] | None = None,
     ) -> None:
         """Prepare a writer; ffmpeg starts with the first frame.
 
@@ -474,10 +285,14 @@ class JpegStreamWriter(_FfmpegWriter):
         :param boxes: ``(x0, y0, x1, y1)`` rectangles to paint black, in stored
             pixels, x1/y1 exclusive; align them to the chroma grid first.
         :param out_size: ``(rows, cols)`` to resample to (Lanczos), or None.
-        :raises UnsupportedError: GIF or a chroma layout ffmpeg has no planar format for.
-        :raises UsageError: ``fps`` or ``crf`` out of range.
+        :param timestamps: per-frame presentation times in seconds, as for :class:`VideoWriter`.
+        :raises UnsupportedError: not MP4 or WebM, or a chroma layout ffmpeg has no planar format for.
+        :raises UsageError: ``fps``, ``crf`` or ``timestamps`` out of range.
         """
-        super().__init__(path, fmt, fps=fps, crf=crf)
+        super().__init__(path, fmt, fps=fps, crf=crf, timestamps=timestamps)
+        self._size = (width, height)
+        out_h, out_w = out_size if out_size is not None else (height, width)
+        self._out_size = (out_w + out_w % 2, out_h + out_h % 2)
         if not self._codec.yuv420:
             raise UnsupportedError(f"the JPEG passthrough writes MP4 and WebM, not {fmt.value}")
         self._vf = jpeg_filter_chain(width, height, chroma_subsampling, boxes, out_size)
@@ -497,15 +312,13 @@ class JpegStreamWriter(_FfmpegWriter):
                 "-xerror", "-err_detect", "explode",
                 # Geometry is the stored one: masks are placed in stored pixels.
                 "-noautorotate",
-                # -r, not the demuxer's -framerate, which keeps only ~4 digits (30.0003 -> 30).
-                "-f", "mjpeg", "-r", str(_fps_fraction(self.fps)),
-                "-i", "pipe:0",
+                *self._input_args(["-f", "mjpeg"], *self._size, codec="V_MJPEG"),
                 "-an", "-sn", "-dn",
-                "-fps_mode", "passthrough",
+                *(["-fps_mode", "passthrough"] if self.timestamps is None else []),  # else in the output args
                 "-vf", self._vf,
-                *self._output_args(_BT601_TAGS),
+                *self._output_args(_BT601_TAGS, *self._out_size),
             ])  # fmt: skip
-        self._send(jpeg)
+        self._send_frame(jpeg)
         self.frames_written += 1
 
     def _check_output(self) -> None:
@@ -523,83 +336,3 @@ class JpegStreamWriter(_FfmpegWriter):
                 f"JPEG frame data in (7FE0,0010) PixelData is damaged (ffmpeg's decoder: {detail}); nothing written"
             )
         return super()._failure()
-
-
-#: ffmpeg's planar format for YCbCr frames, by chroma subsampling (luma samples per chroma sample).
-_PLANAR_BY_SUBSAMPLING: dict[tuple[int, int], str] = {
-    (1, 1): "yuv444p", (2, 1): "yuv422p", (2, 2): "yuv420p", (4, 1): "yuv411p", (1, 2): "yuv440p",
-}  # fmt: skip
-#: Chroma subsamplings (luma samples per chroma sample) :class:`JpegStreamWriter` can take.
-JPEG_CHROMA_SUBSAMPLINGS = frozenset(_PLANAR_BY_SUBSAMPLING)
-
-
-def jpeg_filter_chain(
-    width: int,
-    height: int,
-    chroma_subsampling: tuple[int, int] | None,
-    boxes: Sequence[tuple[int, int, int, int]],
-    out_size: tuple[int, int] | None,
-) -> str:
-    """The ffmpeg filter chain of the JPEG passthrough: range -> masks -> resample -> pad -> 4:2:0 -> tags.
-
-    Masks come first, on the decoded planes at the stored size and chroma
-    layout, so no resampling (aspect, 4:2:0) can carry masked content past a
-    box edge. ``drawbox`` paints limited-range black (Y 16, CbCr 128), so
-    YCbCr frames are first converted from JPEG's full range to limited range
-    at the same size and layout (a per-sample mapping, no spatial filter);
-    one-component frames are full-range ``gray``, where ``drawbox`` paints 0.
-    The YCbCr matrix stays BT.601, as decoded; the output is tagged so.
-
-    :param width: stored columns.
-    :param height: stored rows.
-    :param chroma_subsampling: (horizontal, vertical) for YCbCr frames, None for grey.
-    :param boxes: rectangles to paint black, stored pixels, x1/y1 exclusive.
-    :param out_size: ``(rows, cols)`` after Lanczos resampling, or None for the stored size.
-    :returns: the ``-vf`` argument.
-    :raises UnsupportedError: a chroma layout without an ffmpeg planar format.
-    """
-    draw = [f"drawbox=x={x0}:y={y0}:w={x1 - x0}:h={y1 - y0}:color=black:t=fill" for x0, y0, x1, y1 in boxes]
-    parts: list[str] = []
-    to_tv = "in_range=pc:out_range=tv:"
-    if chroma_subsampling is None:
-        parts += draw
-    else:
-        planar = _PLANAR_BY_SUBSAMPLING.get(chroma_subsampling)
-        if planar is None:
-            raise UnsupportedError(f"no planar pixel format for chroma subsampling {chroma_subsampling}")
-        if draw:
-            parts += [f"scale={to_tv}flags={_SWS_FLAGS}", f"format={planar}", *draw]
-            to_tv = ""
-    out_h, out_w = out_size if out_size is not None else (height, width)
-    even_w, even_h = out_w + out_w % 2, out_h + out_h % 2
-    if (out_w, out_h) != (width, height):
-        parts.append(f"scale=w={out_w}:h={out_h}:{to_tv}flags=lanczos+{_SWS_FLAGS}")
-    else:
-        parts.append(f"scale={to_tv}flags={_SWS_FLAGS}")
-    if (even_w, even_h) != (out_w, out_h):
-        # 4:2:0 needs even sizes: pad black (limited range by now) at full chroma resolution.
-        parts += ["format=yuv444p", f"pad={even_w}:{even_h}:0:0:color=black"]
-    parts += ["format=yuv420p", _TAG_BT601]
-    return ",".join(parts)
-
-
-def _drain(stream: IO[bytes] | None, tail: collections.deque[str]) -> None:
-    """Read ffmpeg's stderr continuously so it never blocks on a full pipe; keep the tail only."""
-    if stream is None:
-        return
-    with stream:
-        for raw in stream:
-            tail.append(raw.decode("utf-8", "replace").rstrip())
-
-
-def _fps_fraction(fps: float) -> Fraction:
-    """``fps`` as a fraction for ffmpeg's ``-r`` (it becomes the encoder time base).
-
-    30000/1001, 25/2, 1000/33 and 1000/FrameTime for any Frame Time below 100 ms
-    with up to 3 decimals (1000/33.333 = 1000000/33333) stay exact; any other
-    rate is within 1e-5 fps (closest fraction with a denominator <= 100000).
-    """
-    fraction = Fraction(fps).limit_denominator(100_000)
-    if fraction <= 0:  # cannot happen for validated rates (> 0), but never pass 0 to ffmpeg
-        fraction = Fraction(1, 100_000)
-    return fraction

@@ -74,7 +74,7 @@ PLAN_INPUTS: tuple[PlanInput, ...] = (
     PlanInput("presets", options=("use_presets",), attributes=PRESET_ATTRIBUTES, library=_preset_library),
     PlanInput("us-regions", options=("us_regions",), attributes=US_REGION_ATTRIBUTES),
     PlanInput("user", options=("rects",)),
-    PlanInput("mask-file", options=("mask_file",), memo=False),
+    PlanInput("mask-file", options=("mask_file", "file_rects"), memo=False),  # file_rects: read at start-up
     # --redact-text defers the refusal to the pixels (the redaction's second pass clears or raises it).
     PlanInput("refusal", options=("accept_burned_in", "redact_text"), attributes=REFUSAL_ATTRIBUTES),
     # OCR redaction (dcmexport.mask.redact): reads rendered frames, so it runs per object after the header plan.
@@ -259,7 +259,8 @@ def _plan_masks(ds: Dataset, options: MaskOptions, label: str | None) -> MaskPla
             sources.append("us-regions")
     add(options.rects, "user", "--mask")
     if options.mask_file is not None:
-        add(read_mask_file(options.mask_file), "mask-file", "--mask-file rectangle")
+        rects = options.file_rects if options.file_rects is not None else read_mask_file(options.mask_file)
+        add(rects, "mask-file", "--mask-file rectangle")
 
     plan = MaskPlan(blank=tuple(blank), keep=keep, sources=tuple(sources), notes=tuple(notes))
     deferred = check_coverage(ds, plan, accept_burned_in=options.accept_burned_in, label=label,

@@ -8,6 +8,7 @@ non-PHI material only.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -33,6 +34,8 @@ from dcmexport.render import (
     aspect_size,
     pixel_spacing_from_dataset,
 )
+from dcmexport.render.figure import FigureRenderer
+from dcmexport.render.gsps import PresentationState
 from dcmexport.results import (
     ExportResult,
 )
@@ -56,22 +59,6 @@ def resolve_format(fmt: OutputFormat, frames: int) -> OutputFormat:
     return fmt
 
 
-def playable_rate(fps: float, fmt: OutputFormat, result: ExportResult) -> float:
-    """The rate a clip is written at: ``fps``, or the format's fastest honest rate, every frame kept.
-
-    GIF delays are whole hundredths of a second and browsers play delays under
-    2/100 s slowly, so a faster clip is written at 50 fps and plays longer; the
-    result says so (issue #19 item 5: never drop frames, never report a rate the
-    file does not hold).
-    """
-    limit = fmt.spec.max_fps
-    if limit is None or fps <= limit:
-        return fps
-    result.notes.append(f"{fmt.value} plays at most {limit:g} fps: rate lowered from {fps:g} to {limit:g} fps, "
-                        f"every frame kept (plays {fps / limit:.2g}x slower)")
-    return limit
-
-
 def still_indices(selection: Frames, frames: int) -> list[int]:
     if selection.selection is FrameSelection.ALL:
         return list(range(frames))
@@ -91,6 +78,11 @@ class FramePipeline:
     chosen frames when ``--ocr-check`` is on; otherwise the cheap text-like-row
     detector on the first frame of objects that typically carry burned-in text.
     Only counts are reported, never the words read (they may be PHI).
+
+    With a figure (``figure``: overlays, shutters, viewport, annotations, scale
+    bar) the order is render -> overlays, shutters -> mask -> viewport ->
+    annotations -> scale bar; when a presentation state's text is burned in,
+    verification runs on that output (``late_checks``), before the scale bar.
     """
 
     def __init__(
@@ -104,8 +96,14 @@ class FramePipeline:
         detect_frames: frozenset[int] = frozenset(),
         spacing: PixelSpacing | None = None,
         stored_shape: tuple[int, int] | None = None,
+        figure: FigureRenderer | None = None,
+        late_checks: bool = False,
     ):
         self.renderers = renderers
+        self.figure = figure  # overlays, shutters, viewport, annotations, scale bar (pipeline/figure.py)
+        # Burned-in text of our own (presentation-state text): check the output, before the scale bar.
+        self.late_checks = late_checks
+        self.output_keep = _output_keep(figure, plan)
         self.spacing = spacing
         self.stored_shape = stored_shape
         self.plan = plan
@@ -113,11 +111,17 @@ class FramePipeline:
         self.ocr = ocr
         self.ocr_frames = ocr_frames
         self.detect_frames = detect_frames
+        self.figure_dpi: Callable[[tuple[int, ...]], tuple[float, float] | None] | None = None
         self.ocr_hits: dict[int, int] = {}
         self.suspicious_frames: list[int] = []
 
     def __call__(self, frame: np.ndarray, index: int = 0, *, number: int | None = None) -> np.ndarray:
         image = self.render_masked(frame, index, number=number)
+        if self.figure is not None:
+            image = self.figure.apply_view(image, index if number is None else number)
+            if self.late_checks:
+                self._check(image, index, self.output_keep)
+            return self.figure.apply_scale_bar(image)
         if self.out_size is not None:
             image = apply_aspect(image, *self.out_size)
         return image
@@ -130,13 +134,19 @@ class FramePipeline:
         among the frames exported, which the checks are planned by.
         """
         image = self.renderers.for_frame(index if number is None else number).render(frame)
+        if self.figure is not None:
+            image = self.figure.apply_stored(image, index if number is None else number)
         if not self.plan.is_empty:
             image = self.plan.apply(image, fill=0)
+        if not self.late_checks:
+            self._check(image, index, self.plan.keep)
+        return image
+
+    def _check(self, image: np.ndarray, index: int, keep: tuple[tuple[int, int, int, int], ...] | None) -> None:
         if index in self.ocr_frames:
             self._ocr(image, index)
-        elif index in self.detect_frames and find_text_like_rows(image, self.plan.keep):
+        elif index in self.detect_frames and find_text_like_rows(image, keep):
             self.suspicious_frames.append(index)
-        return image
 
     def _ocr(self, image: np.ndarray, index: int) -> None:
         from dcmexport.mask.ocr import read_text
@@ -151,11 +161,31 @@ class FramePipeline:
                 )
 
 
-def cap_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
-    """Scale (rows, cols) down so the long side is at most ``max_side``, keeping the aspect ratio."""
-    if not max_side or max(size) <= max_side:
+def _bit_depth_note(fmt: OutputFormat, is_color: bool) -> str | None:
+    """Why ``--bit-depth 16`` gave 8 bits here (a note, not an error: a batch mixes grey and colour)."""
+    if fmt.is_video or fmt is OutputFormat.JPG:
+        return f"8-bit output: --bit-depth 16 applies to PNG and TIFF stills, not {fmt.value.upper()}"
+    if is_color:
+        return ("8 bits per channel: --bit-depth 16 applies to grayscale; "
+                "(0028,0004) PhotometricInterpretation is a colour one")
+    return None
+
+
+def _note_once(result: ExportResult, note: str | None) -> None:
+    if note is not None and note not in result.notes:
+        result.notes.append(note)
+
+
+def cap_size(size: tuple[int, int], max_side: int | None, max_size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Scale (rows, cols) down so the long side is at most ``max_side`` and the image fits in
+    ``max_size`` (width, height), keeping the aspect ratio."""
+    factor = 1.0
+    if max_side and max(size) > max_side:
+        factor = max_side / max(size)
+    if max_size is not None:
+        factor = min(factor, max_size[0] / size[1], max_size[1] / size[0])
+    if factor >= 1:
         return size
-    factor = max_side / max(size)
     return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
 
 
@@ -174,6 +204,8 @@ def output_dpi(pipeline: FramePipeline, out_shape: tuple[int, ...]) -> tuple[flo
     Computed from the physical extent of the stored image and the output size,
     so aspect correction and --max-side are accounted for.
     """
+    if pipeline.figure_dpi is not None:
+        return pipeline.figure_dpi(out_shape)
     spacing = pipeline.spacing
     if spacing is None or not spacing.physical or pipeline.stored_shape is None:
         return None
@@ -194,18 +226,31 @@ def ocr_read_nothing(pipeline: FramePipeline, frames: int) -> bool:
 
 
 def plan_pixels(
-    ds: Dataset, options: ExportOptions, fmt: OutputFormat, frames: int, result: ExportResult
+    ds: Dataset, options: ExportOptions, fmt: OutputFormat, frames: int, result: ExportResult,
+    *, state: PresentationState | None = None,
 ) -> FramePipeline:
     """Plan everything the pixels need from the ORIGINAL header, before de-identification.
 
     None of it is PHI (geometry, LUTs, regions, timing), and mask presets match
     on attributes that de-identification removes. Raises BurnedInError when the
-    object must be refused.
+    object must be refused. ``state`` is the presentation state applied to this
+    image, if any; figure options (overlays, crop, scale bar...) are planned by
+    :func:`dcmexport.pipeline.figure.plan_figure`.
     """
+    from dcmexport.pipeline.figure import figure_dpi, plan_figure, resolve_voi
+    from dcmexport.render.presentation import PresentationRenderers
+    from dcmexport.render.viewport import plan_viewport
+
     render_options = options.render
     if fmt.is_video or fmt is OutputFormat.JPG:
         render_options = replace(render_options, bit_depth=8)
-    renderers = FrameRenderers(ds, render_options)
+    render_options = resolve_voi(ds, render_options, result)
+    renderers: FrameRenderers = (
+        PresentationRenderers(ds, state, render_options, str(ds.get("SOPInstanceUID", "")))  # type: ignore[assignment]
+        if state is not None else FrameRenderers(ds, render_options)
+    )
+    if options.render.bit_depth == 16:
+        _note_once(result, _bit_depth_note(fmt, renderers.first.is_color))
     if renderers.varies and not any(n.startswith("per-frame") for n in result.notes):
         result.notes.append(f"per-frame rescale/window from the functional groups ({renderers.distinct} distinct)")
     plan = plan_masks(ds, options.mask)  # raises BurnedInError when refusing
@@ -213,7 +258,12 @@ def plan_pixels(
     spacing = pixel_spacing_from_dataset(ds) if render_options.aspect else None
     rows, cols = int(ds.Rows), int(ds.Columns)
     out_size = aspect_size(rows, cols, spacing) if spacing is not None else (rows, cols)
-    out_size = cap_size(out_size, render_options.max_side)
+    side_capped = cap_size(out_size, render_options.max_side)
+    out_size = cap_size(out_size, render_options.max_side, render_options.max_size)
+    figure = None
+    if state is not None or options.figure.shapes_pixels:
+        figure = plan_figure(ds, options, render_options, frames, result, state=state, aspect_spacing=spacing)
+        out_size = figure.viewport.out_size
     ocr_frames: frozenset[int] = frozenset()
     if options.mask.ocr_check is not OcrCheck.OFF:
         from dcmexport.mask.ocr import ocr_available, read_text
@@ -222,19 +272,23 @@ def plan_pixels(
             read_text(np.zeros((8, 8), np.uint8))  # raises MissingDependencyError naming what to install
         n = frames if fmt.is_video or options.encode.frames.selection is FrameSelection.ALL else 1
         ocr_frames = frozenset(range(frames)) if options.mask.ocr_all_frames else frozenset({0, n // 2, n - 1})
-    detect = frozenset({0}) if not ocr_frames and may_carry_burned_in(ds) else frozenset()
+    late = figure is not None and any(d.labels for d in (figure.default_drawing, *figure.drawings.values()))
+    detect = frozenset({0}) if not ocr_frames and (late or may_carry_burned_in(ds)) else frozenset()
     if not plan.is_empty and not result.mask_boxes:
         result.notes.append(f"masked: {plan.describe()}")
-        result.mask_boxes = [scale_box(b, rows, cols, out_size) for b in plan.blank]
+        result.mask_boxes = _output_boxes(plan.blank, rows, cols, out_size, figure)
         if plan.keep is not None:
-            result.keep_boxes = [scale_box(b, rows, cols, out_size) for b in plan.keep]
-    if out_size != (rows, cols) and not any(n.startswith("resized") for n in result.notes):
+            result.keep_boxes = _output_boxes(plan.keep, rows, cols, out_size, figure)
+    if figure is None and out_size != (rows, cols) and not any(n.startswith("resized") for n in result.notes):
         why = f"aspect from {spacing.source}" if spacing is not None else ""
         if render_options.max_side and max(out_size) == render_options.max_side:
             why = f"{why}, " if why else ""
             why += f"long side capped at {render_options.max_side}"
+        elif out_size != side_capped and render_options.max_size is not None:
+            why = f"{why}, " if why else ""
+            why += "fitted in {}x{}".format(*render_options.max_size)
         result.notes.append(f"resized {cols}x{rows} -> {out_size[1]}x{out_size[0]} ({why})")
-    return FramePipeline(
+    pipeline = FramePipeline(
         renderers,
         plan,
         out_size if out_size != (rows, cols) else None,
@@ -243,4 +297,28 @@ def plan_pixels(
         detect_frames=detect,
         spacing=spacing,
         stored_shape=(rows, cols),
+        figure=figure,
+        late_checks=late,
     )
+    if figure is not None:
+        physical = figure.physical_spacing or spacing
+        pipeline.figure_dpi = lambda shape: figure_dpi(options.figure, figure.viewport, physical, shape)
+    elif options.figure.dpi is not None or options.figure.width_mm is not None:
+        viewport = plan_viewport(rows, cols, spacing=spacing, max_side=render_options.max_side)
+        pipeline.figure_dpi = lambda shape: figure_dpi(options.figure, viewport, spacing, shape)
+    return pipeline
+
+
+def _output_boxes(boxes: tuple[tuple[int, int, int, int], ...], rows: int, cols: int, out_size: tuple[int, int],
+                  figure: FigureRenderer | None) -> list[tuple[int, int, int, int]]:
+    """Stored-pixel boxes in output pixels (through the figure's viewport when there is one); off-view ones dropped."""
+    if figure is None:
+        return [scale_box(b, rows, cols, out_size) for b in boxes]
+    return [m for m in (figure.viewport.map_box(b) for b in boxes) if m is not None]
+
+
+def _output_keep(figure: FigureRenderer | None, plan: MaskPlan) -> tuple[tuple[int, int, int, int], ...] | None:
+    """The plan's keep regions in output pixels, for a text check on the output."""
+    if plan.keep is None or figure is None:
+        return plan.keep
+    return tuple(m for m in (figure.viewport.map_box(b) for b in plan.keep) if m is not None)

@@ -7,10 +7,11 @@ batch goes on with the rest (fail closed per object).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from dcmexport.atomic import OutputExistsError
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import (
     UnsupportedError,
@@ -19,19 +20,20 @@ from dcmexport.mask import MaskPlan, plan_masks
 from dcmexport.options import (
     ExportOptions,
 )
+from dcmexport.pipeline.clip import plan_checks_for_cut, plan_clip
 from dcmexport.pipeline.frames import (
     ocr_read_nothing,
     output_stem,
     pixel_state,
     plan_pixels,
-    playable_rate,
     resolve_format,
     still_indices,
 )
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
 from dcmexport.pipeline.redaction import redact_text
-from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.resume import DUPLICATE_REASON, ResumeIndex, apply_resume, no_resume
+from dcmexport.pipeline.states import choose_state
 from dcmexport.pipeline.writing import (
     FrameProgress,
     count_pixel_text,
@@ -49,7 +51,6 @@ from dcmexport.read import (
     read_small_file,
     sha256_file,
 )
-from dcmexport.render.timing import frame_rate_from_dataset
 from dcmexport.results import (
     SKIPPED,
     WRITTEN,
@@ -64,6 +65,7 @@ def export_file(
     *,
     on_frame: Callable[[], None] | None = None,
     resume: ResumeIndex | None = None,
+    presentations: Sequence[Path] = (),
 ) -> ExportResult:
     """Export one DICOM object; never raises for an expected failure.
 
@@ -73,13 +75,14 @@ def export_file(
         deidentifier: the run's keyed de-identifier (same key -> same pseudonyms).
         on_frame: called after each frame is encoded (progress).
         resume: what is known of existing outputs (None: any existing output is redone).
+        presentations: presentation state files that may apply (the most recent referencing the image does).
 
     Returns:
         The result; its ``status`` is written, skipped, kept, failed or refused.
     """
     index = resume or no_resume(options)
-    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index),
-                    options.timeout)
+    return run_guarded(path, lambda result: _export_file(path, options, deidentifier, result, on_frame, index,
+                                                         presentations), options.timeout)
 
 
 def _export_file(
@@ -89,6 +92,7 @@ def _export_file(
     result: ExportResult,
     on_frame: Callable[[], None] | None,
     resume: ResumeIndex,
+    presentations: Sequence[Path] = (),
 ) -> None:
     ds = read_dataset(path)
     frames = check_pixel_geometry(ds)
@@ -98,8 +102,16 @@ def _export_file(
         result.status = SKIPPED
         result.reason = "single-frame object: not a clip (use --format auto or png/jpg/tiff, or --series)"
         return
-    pipeline = plan_pixels(ds, options, fmt, frames, result)
-    redact_text(path, ds, pipeline, options, result, frames=frames, clip=fmt.is_video)  # OCR boxes join the plan
+    clip = plan_clip(ds, frames, fmt, options) if fmt.is_video else None  # timing: before de-identification
+    if clip is not None:
+        result.frames = clip.count  # what the clip holds, also when an existing one is skipped
+    state = choose_state(ds, presentations, options.figure.presentation.mode, result) if presentations else None
+    pipeline = plan_pixels(ds, options, fmt, frames, result, state=state)
+    if clip is not None and clip.indices is not None:
+        plan_checks_for_cut(pipeline, clip.count, options)
+    read = (list(clip.indices) if clip is not None and clip.indices is not None else list(range(frames))) \
+        if fmt.is_video else still_indices(options.encode.frames, frames)
+    redact_text(path, ds, pipeline, options, result, numbers=read, clip=fmt.is_video)  # OCR boxes join the plan
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)
@@ -107,6 +119,7 @@ def _export_file(
     pixels = pixel_state(ds, pipeline.plan, options)
     report = deidentifier.deidentify(ds, pixels=pixels)  # fail closed: before any output
     result.action_counts = dict(report.action_counts)
+    result.instance_uid = report.sop_instance_uid
     stem = output_stem(report.sop_instance_uid, input_sha)
     out_dir = options.out_dir
 
@@ -115,6 +128,11 @@ def _export_file(
         planned = [out_dir / f"{stem}{fmt.extension}"]
     else:
         indices = still_indices(options.encode.frames, frames)
+        if options.series and options.encode.montage and len(indices) < frames:
+            result.notes.append(
+                f"multi-frame object: --series --montage makes contact sheets of single-frame images only; "
+                f"{len(indices)} of its {frames} frames exported as a still (--frames all for every frame)"
+            )
         planned = [
             out_dir / (f"{stem}{fmt.extension}" if frames == 1 else f"{stem}_f{i:04d}{fmt.extension}") for i in indices
         ]
@@ -127,23 +145,23 @@ def _export_file(
 
     written: list[Path] = []
     try:
-        if fmt.is_video:
-            rate = frame_rate_from_dataset(ds, options.encode.fps)
-            result.fps, result.fps_source = playable_rate(rate.fps, fmt, result), rate.source
-            if rate.source == "default":
-                result.notes.append(f"no frame timing tags; used the default {rate.fps:g} fps (set --fps)")
+        if clip is not None:
+            clip.apply_to(result)
             progress = FrameProgress(on_frame)
             if passthrough is not None:
                 try:
-                    encode_jpeg_clip(planned[0], fmt, result.fps, path, ds, passthrough, pipeline, frames,
-                                      options, progress)
+                    encode_jpeg_clip(planned[0], clip, fmt, path, ds, passthrough, pipeline, options, progress)
                 except UnsupportedError:
                     log.debug("JPEG passthrough declined mid-clip; decoding the frames in Python", exc_info=True)
                     passthrough = None
                     progress.replay()  # frames already reported are not reported twice
             if passthrough is None:
-                images = (pipeline(frame, i) for i, frame in enumerate(iter_frames(path, ds)))
-                encode_clip(planned[0], fmt, result.fps, images, frames, options, progress)
+                numbers = clip.indices
+                decoded = iter_frames(path, ds, indices=numbers)
+                images = (pipeline(frame, i, number=None if numbers is None else numbers[i])
+                          for i, frame in enumerate(decoded))
+                encode_clip(planned[0], fmt, clip.fps, images, clip.count, options, progress,
+                            timestamps=clip.timestamps)
             written.append(planned[0])
         else:
             stills = [p for p in planned if p.suffix != ".dcm"]
@@ -157,12 +175,23 @@ def _export_file(
             deidentifier.mark(ds, replace(pixels, ocr_clean=ocr_read_nothing(pipeline, frames)))  # OCR has run now
             count_pixel_text(result, write_dicom(ds, pipeline.plan, planned[-1], overwrite=options.overwrite))
             written.append(planned[-1])
+    except OutputExistsError:
+        _lost_race(result)  # the files at these names are another worker's: never removed here
+        return
     except BaseException:
         remove_outputs(written)
         raise
     result.outputs = written
     result.status = WRITTEN
     note_verification(result, [pipeline])
+
+
+def _lost_race(result: ExportResult) -> None:
+    """A name that did not exist when the object was planned exists now: another worker of this run
+    wrote it, from the same input bytes under the same options (names are digests of both), so this
+    object is a duplicate. Its own temporaries go with its group; it vouches for no file (the
+    record of the object that wrote them does)."""
+    result.status, result.reason, result.outputs = SKIPPED, DUPLICATE_REASON, []
 
 
 def deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier,
@@ -186,10 +215,15 @@ def _deid_file(path: Path, options: ExportOptions, deidentifier: Deidentifier, r
     result.input_sha256 = hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path)
     report = deidentifier.deidentify(ds, pixels=pixel_state(ds, plan, options))
     result.action_counts = dict(report.action_counts)
+    result.instance_uid = report.sop_instance_uid
     final = options.out_dir / f"{output_stem(report.sop_instance_uid, result.input_sha256)}.dcm"
     write_options = apply_resume(resume, [final], options, result)
     if write_options is None:
         return
-    count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
+    try:
+        count_pixel_text(result, write_dicom(ds, plan, final, overwrite=write_options.overwrite))
+    except OutputExistsError:
+        _lost_race(result)
+        return
     result.outputs = [final]
     result.status = WRITTEN

@@ -14,6 +14,7 @@ from dcmexport.options import (
     ExportOptions,
     OutputFormat,
 )
+from dcmexport.pipeline.clip import ClipPlan
 from dcmexport.pipeline.frames import FramePipeline
 from dcmexport.pipeline.writing import encode_clip
 from dcmexport.read import (
@@ -65,9 +66,9 @@ def passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: Frame
     Returns:
         The plan, or None: the frames are decoded in Python as before.
     """
-    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames:
+    if fmt not in (OutputFormat.MP4, OutputFormat.WEBM) or pipeline.ocr_frames or pipeline.figure is not None:
         return None
-    from dcmexport.encode.video import JPEG_CHROMA_SUBSAMPLINGS  # clips need the video backend anyway
+    from dcmexport.encode.jpeg_filters import JPEG_CHROMA_SUBSAMPLINGS
 
     if pipeline.renderers.varies or not pipeline.renderers.first.passes_uint8_through():
         return None
@@ -100,17 +101,18 @@ def passthrough_plan(path: Path, ds: Dataset, fmt: OutputFormat, pipeline: Frame
 
 def encode_jpeg_clip(
     final: Path,
+    clip: ClipPlan,
     fmt: OutputFormat,
-    fps: float,
     path: Path,
     ds: Dataset,
     plan: Passthrough,
     pipeline: FramePipeline,
-    expected: int,
     options: ExportOptions,
     on_frame: Callable[[], None] | None,
 ) -> None:
     """Encode a clip from its undecoded JPEG frames (see :func:`passthrough_plan`), atomically.
+
+    Only the frames ``clip`` keeps are sent, at its rate or per-frame times.
 
     Raises:
         UnsupportedError: a later frame is unlike frame 0; nothing was written,
@@ -119,16 +121,21 @@ def encode_jpeg_clip(
     """
     from dcmexport.encode.video import JpegStreamWriter
 
-    if 0 in pipeline.detect_frames:  # the frame-0 text check needs rendered pixels: one frame is cheap
-        for frame in iter_frames(path, ds, indices=[0]):
-            pipeline.render_masked(frame, 0)
+    first = clip.indices[0] if clip.indices is not None else 0
+    if 0 in pipeline.detect_frames:  # the text check on the first frame needs rendered pixels: one frame is cheap
+        for frame in iter_frames(path, ds, indices=[first]):
+            pipeline.render_masked(frame, 0, number=first)
     header = plan.header
 
     def open_writer(tmp: Path) -> JpegStreamWriter:
         return JpegStreamWriter(
-            tmp, fmt, fps=fps, crf=options.encode.crf, width=header.columns, height=header.rows,
+            tmp, fmt, fps=clip.fps, crf=options.encode.crf, width=header.columns, height=header.rows,
             chroma_subsampling=header.chroma_subsampling if len(header.component_ids) == 3 else None,
-            boxes=plan.boxes, out_size=pipeline.out_size,
+            boxes=plan.boxes, out_size=pipeline.out_size, timestamps=clip.timestamps,
         )  # fmt: skip
 
-    encode_clip(final, fmt, fps, iter_jpeg_frames(path, ds, header), expected, options, on_frame, open_writer)
+    jpegs = iter_jpeg_frames(path, ds, header)
+    if clip.indices is not None:
+        wanted = frozenset(clip.indices)
+        jpegs = (jpeg for number, jpeg in enumerate(jpegs) if number in wanted)
+    encode_clip(final, fmt, clip.fps, jpegs, clip.count, options, on_frame, open_writer)

@@ -14,6 +14,7 @@ pass reads such text is refused, with counts, never words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from dcmexport.errors import BurnedInError
 from dcmexport.mask import MaskPlan
 from dcmexport.mask.plan import pixel_sources
 from dcmexport.options import ExportOptions
-from dcmexport.pipeline.frames import FramePipeline, scale_box, still_indices
+from dcmexport.pipeline.frames import FramePipeline, scale_box
 from dcmexport.read import iter_frames
 from dcmexport.results import ExportResult
 
@@ -39,7 +40,7 @@ def redact_text(
     options: ExportOptions,
     result: ExportResult,
     *,
-    frames: int,
+    numbers: Sequence[int],
     clip: bool,
 ) -> None:
     """Run ``--redact-text`` on one object: its boxes join ``pipeline.plan``, or the object is refused.
@@ -53,8 +54,9 @@ def redact_text(
         pipeline: the object's frame pipeline; its ``plan`` is replaced.
         options: the run's options.
         result: gets the text boxes, the findings (counts) and a note.
-        frames: the object's frame count.
-        clip: the object becomes a clip (frames are sampled), else stills (``--frames``: each is read).
+        numbers: the object's frames that are exported (0-based, in output order): a clip's frames
+            (``--frame-range`` applied) or the stills ``--frames`` chooses.
+        clip: the object becomes a clip (``numbers`` are sampled), else stills (each one is read).
 
     Raises:
         BurnedInError: the second pass still reads PHI-like text or text inside a masked area.
@@ -66,17 +68,15 @@ def redact_text(
 
     plan = pipeline.plan
     header_plan = replace(plan, unresolved=None)  # what the header blanks, applied before OCR reads
-    if clip:
-        numbers = list(range(frames))
-        all_frames = options.mask.ocr_all_frames
-    else:
-        numbers = still_indices(options.encode.frames, frames)
-        all_frames = True  # stills: every exported frame is read
+    all_frames = options.mask.ocr_all_frames if clip else True  # stills: every exported frame is read
 
     def get_frame(position: int) -> np.ndarray:
         number = numbers[position]
         (frame,) = iter_frames(path, ds, indices=[number])
-        return header_plan.apply(pipeline.renderers.for_frame(number).render(frame), fill=0)
+        image = pipeline.renderers.for_frame(number).render(frame)
+        if pipeline.figure is not None:  # overlays and shutters are drawn before the masks: read them too
+            image = pipeline.figure.apply_stored(image, number)
+        return header_plan.apply(image, fill=0)
 
     redaction = redact_frames(get_frame, len(numbers), mode=options.mask.redact_text, keep=plan.keep,
                               all_frames=all_frames, step=options.mask.ocr_step)
@@ -106,6 +106,6 @@ def redact_text(
     per_frame = findings.seconds / max(1, findings.frames)
     result.notes.append(
         f"{SOURCE} ({options.mask.redact_text}): {len(boxes)} text box(es) masked on every frame, "
-        f"{findings.frames} of {frames} frame(s) read; second pass read nothing PHI-like; "
+        f"{findings.frames} of {len(numbers)} frame(s) read; second pass read nothing PHI-like; "
         f"OCR {findings.seconds:.1f} s ({per_frame:.2f} s per frame read)"
     )

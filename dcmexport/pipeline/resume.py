@@ -38,6 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover
 _NOT_SHAPING = frozenset({"out_dir", "timeout", "overwrite", "keep_existing"})
 
 
+#: The reason of an input whose content another input of the run already exported.
+DUPLICATE_REASON = "duplicate: another input of this run has the same content"
+
+
 class Decision(enum.Enum):
     """What to do with one object's planned outputs."""
 
@@ -140,11 +144,18 @@ def _relative(path: Path, out_dir: Path) -> str:
     return path.name if path.parent == out_dir else path.relative_to(out_dir).as_posix()
 
 
-def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_existing: bool) -> ResumeIndex:
-    """Read ``out_dir``'s manifest (if any) into a :class:`ResumeIndex` for ``fingerprint``."""
+def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_existing: bool,
+                      parts: Sequence[str] = ()) -> ResumeIndex:
+    """Read ``out_dir``'s manifest (if any) into a :class:`ResumeIndex` for ``fingerprint``.
+
+    ``parts`` names manifest parts read after it (a shard's own, newer than the last merge).
+    """
     from dcmexport.audit.manifest import read_output_fingerprints
 
-    fresh = frozenset(name for name, fp in read_output_fingerprints(out_dir).items() if fp == fingerprint)
+    known = read_output_fingerprints(out_dir)
+    for name in parts:
+        known.update(read_output_fingerprints(out_dir, name))
+    fresh = frozenset(name for name, fp in known.items() if fp == fingerprint)
     return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing)
 
 
@@ -168,7 +179,7 @@ def apply_resume(
         result.status, result.reason, result.outputs = SKIPPED, "already exported with the same options (use --overwrite to redo)", planned
         return None
     if decision is Decision.DUPLICATE:
-        result.status, result.reason = SKIPPED, "duplicate: another input of this run has the same content"
+        result.status, result.reason = SKIPPED, DUPLICATE_REASON
         result.outputs = planned
         return None
     if decision is Decision.KEEP:

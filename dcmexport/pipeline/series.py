@@ -23,12 +23,13 @@ from pydicom.dataset import Dataset
 from dcmexport.deid import Deidentifier
 from dcmexport.errors import InputError
 from dcmexport.options import ExportOptions, OutputFormat
-from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels, playable_rate
+from dcmexport.pipeline.clip import lower_rate
+from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.redaction import redact_text
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
-from dcmexport.read import check_pixel_geometry, iter_frames, read_dataset, sha256_file
+from dcmexport.read import check_pixel_geometry, iter_frames, quiet_pydicom, read_dataset, sha256_file
 from dcmexport.render.montage import apply_montage
 from dcmexport.results import WRITTEN, ExportResult
 from dcmexport.sources import InputItem
@@ -39,14 +40,25 @@ T = TypeVar("T")
 GEOMETRY_KEYWORDS = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation", "PixelSpacing")
 
 
+#: Slices share an orientation when their normals are within ~0.8 degrees (|cos| >= this).
+SAME_ORIENTATION_COS = 0.9999
+
+
 @dataclass(frozen=True)
 class SliceInfo:
-    """What ordering needs from one slice header (no PHI)."""
+    """What ordering needs from one slice header (no PHI).
+
+    ``position`` is along the slice's own normal; ``normal`` (unit, from (0020,0037)) and
+    ``origin`` ((0020,0032)) let :func:`order_slices` check that the normals agree and
+    project every slice on one of them.
+    """
 
     series_uid: str
     position: float | None
     instance: int | None
     frames: int
+    normal: tuple[float, float, float] | None = None
+    origin: tuple[float, float, float] | None = None
 
 
 def slice_normal(orientation: Sequence[float]) -> np.ndarray | None:
@@ -85,17 +97,69 @@ def slice_info_from_dataset(ds: Dataset) -> SliceInfo:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):
         frames = 1
-    return SliceInfo(str(ds.get("SeriesInstanceUID", "") or ""), slice_position(ds), instance, frames)
+    normal = slice_normal(ds.get("ImageOrientationPatient") or ())
+    origin: tuple[float, float, float] | None = None
+    ipp = ds.get("ImagePositionPatient")
+    try:
+        if ipp and len(ipp) == 3:
+            x, y, z = (float(v) for v in ipp)
+            origin = (x, y, z) if all(math.isfinite(v) for v in (x, y, z)) else None
+    except (TypeError, ValueError):
+        origin = None
+    return SliceInfo(
+        str(ds.get("SeriesInstanceUID", "") or ""), slice_position(ds), instance, frames,
+        normal=(float(normal[0]), float(normal[1]), float(normal[2])) if normal is not None else None,
+        origin=origin,
+    )
+
+
+def unordered_reason(infos: Sequence[SliceInfo]) -> str | None:
+    """Why slices cannot be put in slice order (PHI-free, tags named), or None when they can.
+
+    Slice order is the position along one normal (PS3.3 C.7.6.2.1.1); it exists only when
+    every slice has a position and all normals agree (radial slices or three-plane
+    localizers in one series have no such order).
+    """
+    if any(info.position is None for info in infos):
+        return "(0020,0032) ImagePositionPatient or (0020,0037) ImageOrientationPatient missing or invalid"
+    normals = [info.normal for info in infos if info.normal is not None]
+    if normals and any(abs(float(np.dot(n, normals[0]))) < SAME_ORIENTATION_COS for n in normals[1:]):
+        return "(0020,0037) ImageOrientationPatient differs within the series"
+    return None
 
 
 def order_slices(items: Sequence[tuple[T, SliceInfo]]) -> list[T]:
-    """Order slices by position along the normal when every slice has one, else by Instance Number.
+    """Order slices along their common normal when :func:`unordered_reason` allows, else by Instance Number.
 
-    Ties and missing numbers keep the input order (the sort is stable).
+    Positions are projections on one normal, the direction most slices' normals share, so
+    that a slice whose normal points the other way is still placed by where it lies. Ties
+    and missing numbers keep the input order (the sort is stable).
     """
-    if items and all(info.position is not None for _, info in items):
-        return [item for item, _ in sorted(items, key=lambda pair: pair[1].position)]  # type: ignore[arg-type,return-value]
+    infos = [info for _, info in items]
+    if items and unordered_reason(infos) is None:
+        normals = [np.asarray(info.normal) for info in infos if info.normal is not None]
+        first = normals[0] if normals else None
+        if first is not None and sum(float(np.dot(n, first)) for n in normals) < 0:
+            first = -first
+
+        def along(info: SliceInfo) -> float:
+            if first is not None and info.origin is not None:
+                return float(np.dot(info.origin, first))
+            assert info.position is not None
+            return info.position
+
+        return [item for item, _ in sorted(items, key=lambda pair: along(pair[1]))]
     return [item for item, _ in sorted(items, key=lambda pair: (pair[1].instance is None, pair[1].instance or 0))]
+
+
+def describe_order(infos: Sequence[SliceInfo]) -> str:
+    """The run note for a series: its size and its order; "slice order" only when it is one."""
+    if len(infos) == 1:
+        return "series of 1 slice"
+    reason = unordered_reason(infos)
+    if reason is None:
+        return f"series of {len(infos)} slices in slice order"
+    return f"series of {len(infos)} slices in (0020,0013) InstanceNumber order, not slice order: {reason}"
 
 
 def group_series(items: Iterable[InputItem]) -> tuple[list[list[InputItem]], list[InputItem]]:
@@ -113,8 +177,11 @@ def group_series(items: Iterable[InputItem]) -> tuple[list[list[InputItem]], lis
     singles: list[InputItem] = []
     for item in items:
         try:
-            ds = pydicom.dcmread(item.path, stop_before_pixels=True)
-            info = slice_info_from_dataset(ds)
+            # The reader's guards (#18 item 7): a FIFO or device is refused before a byte is read,
+            # pydicom's warnings stay quiet, pixel data stays deferred.
+            with quiet_pydicom():
+                ds = read_dataset(item.path)
+                info = slice_info_from_dataset(ds)
         except Exception:  # unreadable here: the single-object path reports it properly
             singles.append(item)
             continue
@@ -144,12 +211,6 @@ def _geometry_value(ds: Dataset, keyword: str) -> object:
         except (TypeError, ValueError):
             return None
     return value if not isinstance(value, pydicom.multival.MultiValue) else tuple(value)
-
-
-
-
-
-
 
 
 #: Scroll-through clips of a series have no recorded frame rate: --fps or this.
@@ -192,12 +253,12 @@ def _export_series(
             f"series of {len(paths)} slices mixes geometries ({mismatch} differs); export it without --series"
         )
     result.frames = len(paths)
-    result.notes.append(f"series of {len(paths)} slices in slice order")
+    result.notes.append(describe_order([slice_info_from_dataset(ds) for ds in datasets]))
     montage = options.encode.montage
     fmt = OutputFormat.MP4 if options.encode.format is OutputFormat.AUTO else options.encode.format
     pipelines = [plan_pixels(ds, options, fmt, len(paths), result) for ds in datasets]
     for path, ds, pipeline in zip(paths, datasets, pipelines, strict=True):  # --redact-text: each slice's frame
-        redact_text(path, ds, pipeline, options, result, frames=1, clip=True)
+        redact_text(path, ds, pipeline, options, result, numbers=[0], clip=True)
     shas = [sha256_file(p) for p in paths]
     result.input_sha256 = hashlib.sha256("".join(shas).encode()).hexdigest()
     counts: dict[str, int] = {}
@@ -221,7 +282,11 @@ def _export_series(
     if montage:
         write_still_atomic(final, apply_montage(list(images())), fmt, options, pipelines[0])
     else:
-        fps = playable_rate(options.encode.fps or SERIES_DEFAULT_FPS, fmt, result)
+        speed = options.encode.speed
+        if speed != 1:
+            result.notes.append(f"speed {speed:g}x: frame times divided by {speed:g}")
+        limits = [v for v in (fmt.spec.max_fps, options.encode.max_fps) if v is not None]
+        fps = lower_rate((options.encode.fps or SERIES_DEFAULT_FPS) * speed, fmt, min(limits, default=None), result.notes)
         result.fps, result.fps_source = fps, "--fps" if options.encode.fps else "default"
         encode_clip(final, fmt, fps, images(), len(paths), options, on_frame)
     result.outputs = [final]

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dcmexport.deid import Deidentifier, Key
 from dcmexport.options import (
     ExportOptions,
-    OutputFormat,
 )
 from dcmexport.pipeline.objects import deid_file, export_file
 from dcmexport.pipeline.resume import ResumeIndex
-from dcmexport.pipeline.series import export_series, group_series
+from dcmexport.pipeline.series import export_series
+from dcmexport.pipeline.states import consumed_state_result
 from dcmexport.results import (
     WRITTEN,
     ExportResult,
 )
-from dcmexport.sources import InputItem
 
 
 class TaskKind(enum.StrEnum):
@@ -28,6 +27,7 @@ class TaskKind(enum.StrEnum):
     EXPORT = "export"  # one object to media
     SERIES = "series"  # an ordered series of single-frame images to one clip or contact sheet
     DEID = "deid"  # one object to de-identified DICOM
+    PRESENTATION = "presentation"  # a presentation state among the inputs: consumed by images, never exported
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Task:
     kind: TaskKind
     paths: tuple[Path, ...]
     label: Path
+    #: EXPORT: presentation states that may apply to the image; PRESENTATION: the images the state applies to
+    presentations: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class RunContext:
     key: Key
     patient_map: Mapping[str, tuple[str, str]] | None
     resume: ResumeIndex
+    #: names this run's temporary files (a shard's: ``s1of4``), see :func:`dcmexport.atomic.temporary_tag`
+    temp_tag: str = ""
 
     def deidentifier(self) -> Deidentifier:
         """A de-identifier of this run's key (pseudonyms are a pure function of it, so every worker agrees)."""
@@ -65,7 +69,10 @@ def run_task(task: Task, options: ExportOptions, deidentifier: Deidentifier, res
     """Run one task; never raises for an expected failure. The result names the task's label."""
     seen = deidentifier.linkage_count()
     if task.kind is TaskKind.EXPORT:
-        result = export_file(task.paths[0], options, deidentifier, on_frame=on_frame, resume=resume)
+        result = export_file(task.paths[0], options, deidentifier, on_frame=on_frame, resume=resume,
+                             presentations=task.presentations)
+    elif task.kind is TaskKind.PRESENTATION:
+        result = consumed_state_result(task.paths[0], task.presentations)
     elif task.kind is TaskKind.SERIES:
         result = export_series(task.paths, options, deidentifier, on_frame=on_frame, resume=resume)
     else:
@@ -75,16 +82,3 @@ def run_task(task: Task, options: ExportOptions, deidentifier: Deidentifier, res
     if result.status == WRITTEN:
         resume.record(result.outputs, options.out_dir)
     return result
-
-
-def plan_tasks(kind: TaskKind, items: Iterable[InputItem], options: ExportOptions) -> list[Task]:
-    """Turn inputs into tasks, grouping series when ``--series`` asks for clips or contact sheets."""
-    fmt = options.encode.format
-    if kind is TaskKind.EXPORT and options.series and (
-        fmt is OutputFormat.AUTO or fmt.is_video or options.encode.montage
-    ):
-        groups, singles = group_series(items)
-        return [Task(TaskKind.SERIES, tuple(i.path for i in g), g[0].label) for g in groups] + [
-            Task(TaskKind.EXPORT, (i.path,), i.label) for i in singles
-        ]
-    return [Task(kind, (i.path,), i.label) for i in items]

@@ -51,13 +51,21 @@ def encode_clip(
     options: ExportOptions,
     on_frame: Callable[[], None] | None,
     open_writer: Callable[[Path], ClipWriter] | None = None,
+    *,
+    timestamps: Sequence[float] | None = None,
 ) -> None:
-    """Stream already-transformed frames into one clip, atomically; check the frame count."""
+    """Stream already-transformed frames into one clip, atomically; check the frame count.
+
+    ``timestamps`` (seconds from the first frame) make a variable-rate clip, ``fps`` its mean rate.
+    """
     from dcmexport.encode.video import VideoWriter  # only clips need imageio-ffmpeg (start-up time, issue #7)
 
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
         # The JPEG passthrough brings its own writer, which takes JPEG codestreams.
-        writer: ClipWriter = open_writer(tmp) if open_writer else VideoWriter(tmp, fmt, fps=fps, crf=options.encode.crf)
+        encode = options.encode
+        writer: ClipWriter = open_writer(tmp) if open_writer else VideoWriter(
+            tmp, fmt, fps=fps, crf=encode.crf, timestamps=timestamps, loop=encode.loop,
+            quality=encode.quality if fmt.spec.quality_range else None, lossless=encode.lossless)
         try:
             for image in frames:
                 writer.write(image)
@@ -111,7 +119,8 @@ def remove_outputs(written: list[Path]) -> None:
 def write_still_atomic(
     final: Path, image: np.ndarray, fmt: OutputFormat, options: ExportOptions, pipeline: FramePipeline
 ) -> None:
-    dpi = output_dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF else None
+    asked = options.figure.dpi is not None or options.figure.width_mm is not None  # --dpi/--width-mm: any still
+    dpi = output_dpi(pipeline, image.shape[:2]) if fmt is OutputFormat.TIFF or asked else None
     with atomic_output(final, overwrite=options.overwrite, sync_dir=False) as tmp:
         write_still(tmp, image, fmt, quality=options.encode.quality, dpi=dpi)
 

@@ -142,12 +142,9 @@ def iter_frames(path: Path, ds: Dataset, indices: Sequence[int] | None = None) -
         else:
             yield from iter_pixels(src, indices=indices, **kwargs)  # type: ignore[arg-type]
     except (NotImplementedError, RuntimeError) as exc:
-        ts = ds.file_meta.get("TransferSyntaxUID", "unknown")
-        name = getattr(UID(ts), "name", ts) if ts != "unknown" else ts
-        raise InputError(
-            f"pixel data could not be decoded ({type(exc).__name__}; transfer syntax {name}); "
-            "is the pylibjpeg plugin for it installed?"
-        ) from None
+        from dcmexport.read.decoders import describe_decode_failure
+
+        raise InputError(describe_decode_failure(exc, str(ds.file_meta.get("TransferSyntaxUID", "unknown")))) from None
     except BaseException as exc:  # decoders fail in many ways on damaged bytes (struct.error, pyo3 panics)
         if not isinstance(exc, Exception) and type(exc).__module__ != "pyo3_runtime":
             raise  # KeyboardInterrupt, GeneratorExit, the --timeout alarm

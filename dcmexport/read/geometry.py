@@ -14,6 +14,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from dcmexport.errors import InputError, NoPixelDataError
+from dcmexport.memo import Memo
 from dcmexport.read.dataset import PIXEL_TAGS, raw_signature
 from dcmexport.read.pydicom_adapter import elements
 
@@ -56,15 +57,13 @@ def check_pixel_geometry(ds: Dataset) -> int:
         return frames
     frames = _check_pixel_geometry(ds)
     if key is not None:
-        if len(_GEOMETRY_MEMO) >= 256:
-            _GEOMETRY_MEMO.clear()
-        _GEOMETRY_MEMO[key] = frames
+        _GEOMETRY_MEMO.put(key, frames)
     return frames
 
 
 #: Frame counts of headers already checked, by :func:`_geometry_key`: a series repeats one
 #: geometry, whose check converted five elements per object (~0.25 ms per CT slice in `deid`).
-_GEOMETRY_MEMO: dict[tuple[object, ...], int] = {}
+_GEOMETRY_MEMO: Memo[tuple[object, ...], int] = Memo("pixel geometry checks", 256)
 #: Samples, Photometric Interpretation, Frames, Rows, Columns, Bits Allocated.
 _GEOMETRY_TAGS = (0x00280002, 0x00280004, 0x00280008, 0x00280010, 0x00280011, 0x00280100)
 

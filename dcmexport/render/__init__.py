@@ -4,6 +4,11 @@ Pure array functions live in :mod:`.lut` (grayscale maths), :mod:`.color`
 (RGB scaling, palettes) and :mod:`.aspect` (square pixels); :mod:`.renderer`
 combines them into a :class:`FrameRenderer` built once per object. :mod:`.timing`
 gives a clip's playback rate (PS3.3 C.7.6.5).
+
+Figures: :mod:`.gsps` (presentation states as frozen values), :mod:`.presentation`
+(their grayscale half), :mod:`.overlays` (60xx planes), :mod:`.shutters`,
+:mod:`.viewport` (crop, rotation, flip, zoom), :mod:`.annotate` (shapes, text),
+:mod:`.scalebar`, and :mod:`.figure`, which applies them per frame.
 """
 
 from __future__ import annotations

@@ -13,13 +13,12 @@ display value, with MONOCHROME1 inverted so that 0 is always black.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, apply_voi
+from pydicom.pixels import apply_modality_lut
 
 from dcmexport.errors import RenderError
 from dcmexport.options import VoiFunction, Window
@@ -226,12 +225,13 @@ def apply_modality(array: np.ndarray, ds: Dataset) -> np.ndarray:
 def apply_voi_lut_sequence(array: np.ndarray, ds: Dataset, index: int, y_max: float) -> np.ndarray:
     """Apply item ``index`` of the VOI LUT Sequence (0028,3010) and scale to ``[0, y_max]``.
 
-    The table lookup is pydicom's :func:`pydicom.pixels.apply_voi`; the entries are
-    then scaled from their nominal range ``0..2**bits-1`` (third value of the LUT
-    Descriptor (0028,3002), PS3.3 C.11.2.1.1) to the output range. Modality values
-    are rounded and pre-clipped to the table's input range first, because pydicom
-    writes the shifted index into a table-sized integer array where far out-of-range
-    values would wrap around instead of clamping.
+    The entries are looked up here and then scaled from their nominal range
+    ``0..2**bits-1`` (third value of the LUT Descriptor (0028,3002), PS3.3
+    C.11.2.1.1) to the output range; modality values are rounded and clipped to
+    the table's input range first. Not pydicom's :func:`pydicom.pixels.apply_voi`:
+    it writes the shifted index into an array of the *entries'* dtype, so with
+    8-bit entries every index above 255 wraps around (an 8-bit table of 2048
+    entries rendered black).
 
     :param array: modality values.
     :param ds: dataset (or render view) holding the VOI LUT Sequence.
@@ -244,11 +244,12 @@ def apply_voi_lut_sequence(array: np.ndarray, ds: Dataset, index: int, y_max: fl
         item = ds.VOILUTSequence[index]
         entries, first_map, bits = (int(v) for v in item.LUTDescriptor)
         entries = entries or 65536
+        if bits not in (8, *range(10, 17)):
+            raise NotImplementedError(bits)  # PS3.3 C.8.11.3.1.5: 8 or 10..16 bits per entry
+        table = _lut_entries(item, ds, entries)
         iv = np.rint(np.asarray(array, dtype=np.float64))
-        iv = np.clip(iv, first_map, first_map + entries - 1).astype(np.int64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mapped = apply_voi(iv, ds, index=index)
+        iv = np.clip(iv, first_map, first_map + entries - 1).astype(np.int64) - first_map
+        mapped = np.take(table, iv)
     except (ValueError, TypeError, AttributeError, IndexError, KeyError, NotImplementedError) as exc:
         raise RenderError(
             f"(0028,3010) VOILUTSequence item #{index} cannot be applied ({type(exc).__name__}); "
@@ -256,6 +257,20 @@ def apply_voi_lut_sequence(array: np.ndarray, ds: Dataset, index: int, y_max: fl
         ) from None
     top = float((1 << bits) - 1)
     return np.clip(mapped.astype(np.float64) * (y_max / top), 0.0, y_max)
+
+
+def _lut_entries(item: Dataset, ds: Dataset, entries: int) -> np.ndarray:
+    """The first ``entries`` values of an item's LUT Data (0028,3006), US (a list) or OW (bytes)."""
+    element = item["LUTData"]
+    raw = element.value
+    if isinstance(raw, bytes | bytearray):
+        little = ds.original_encoding[1] if ds.original_encoding[1] is not None else True
+        values = np.frombuffer(bytes(raw[: 2 * (len(raw) // 2)]), dtype="<u2" if little else ">u2")
+    else:
+        values = np.asarray(_values(raw), dtype=np.int64)
+    if values.size < entries:
+        raise ValueError("LUT Data shorter than its descriptor")
+    return values[:entries].astype(np.int64)
 
 
 # --------------------------------------------------------------------------- dataset adapters

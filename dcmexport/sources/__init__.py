@@ -70,17 +70,48 @@ def is_dicomdir(path: Path) -> bool:
     return False
 
 
-def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
+class SeenFiles:
+    """The files already yielded in one discovery, by identity (device and inode of the real file).
+
+    The same file named twice (``a.dcm a.dcm``, a file and its folder, a symlink and
+    its target, a DICOMDIR and the folder it indexes) is one input. Memory grows by one
+    pair of integers per file; a file that cannot be stat'ed is never a duplicate
+    (it then fails on its own).
+    """
+
+    def __init__(self) -> None:
+        self._identities: set[tuple[int, int]] = set()
+
+    def first(self, path: Path) -> bool:
+        """True the first time the real file behind ``path`` is seen."""
+        try:
+            st = path.stat()
+        except OSError:
+            return True
+        identity = (st.st_dev, st.st_ino)
+        if identity in self._identities:
+            return False
+        self._identities.add(identity)
+        return True
+
+
+def iter_input_files(inputs: Iterable[Path], seen: SeenFiles | None = None) -> Iterator[Path]:
     """Yield the files named by ``inputs``: files as given, directories walked recursively.
 
     Directories are walked in sorted order without following symlinked
     directories (so a symlink loop cannot recurse forever); hidden files
     (``.name``) and DICOMDIR indexes (by name, or by content under any other
-    name: :func:`is_dicomdir`) are skipped here.
+    name: :func:`is_dicomdir`) are skipped here. Each real file is yielded once,
+    however often it is named (see :class:`SeenFiles`).
+
+    Args:
+        inputs: files and folders, as the user named them.
+        seen: the discovery's record of files already yielded (a new one when None).
 
     Raises:
         InputError: an input path does not exist.
     """
+    seen = seen if seen is not None else SeenFiles()
     for top in inputs:
         if top.is_dir():
             for root, dirs, files in os.walk(top, followlinks=False):
@@ -91,9 +122,11 @@ def iter_input_files(inputs: Iterable[Path]) -> Iterator[Path]:
                     path = Path(root) / name
                     if is_dicomdir(path):  # an index under another name: the walk finds its files
                         continue
-                    yield path
+                    if seen.first(path):
+                        yield path
         elif top.exists():  # a file, a DICOMDIR, or something the reader refuses (a FIFO ...)
-            yield top
+            if seen.first(top):
+                yield top
         else:
             raise InputError(f"{top}: no such file or directory")
 
@@ -169,15 +202,18 @@ def iter_inputs(inputs: Iterable[Path], workdir: Path) -> Iterator[InputItem]:
     name, by its Media Storage SOP Class) yields every file it references;
     inside a folder walk, the DICOMDIR index itself is skipped (the walk finds
     the files). Zip archives (named or found in a folder) are extracted into
-    ``workdir``, which the caller removes.
+    ``workdir``, which the caller removes. Each real file is one input, however
+    often it is named (a DICOMDIR's files found again in a folder walk included).
     """
     inputs = list(inputs)
     named = {p for p in inputs if not p.is_dir()}
-    for path in iter_input_files(inputs):
+    seen = SeenFiles()
+    for path in iter_input_files(inputs, seen):
         # Only named directly: folder walks skip the index. Only a named file's meta is read here.
         if path.name.upper() == "DICOMDIR" or (path in named and is_dicomdir(path)):
             for ref in iter_dicomdir(path):
-                yield InputItem(ref, ref)
+                if seen.first(ref):
+                    yield InputItem(ref, ref)
         elif path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
             yield from extract_archive(path, workdir)
         else:

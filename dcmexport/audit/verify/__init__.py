@@ -61,6 +61,7 @@ from dcmexport.audit.verify.media import (
     iter_jpeg_metadata,
     iter_png_metadata,
     iter_tiff_metadata,
+    iter_webp_metadata,
 )
 from dcmexport.audit.verify.phi import PhiMatcher, collect_phi_values
 from dcmexport.audit.verify.run import verify_paths
@@ -77,6 +78,7 @@ __all__ = [
     "iter_container_metadata",
     "iter_dataset_problems",
     "iter_gif_metadata",
+    "iter_webp_metadata",
     "iter_jpeg_metadata",
     "iter_png_metadata",
     "iter_tiff_metadata",

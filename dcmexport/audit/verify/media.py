@@ -200,6 +200,33 @@ _TIFF_STRUCTURAL = frozenset({
 })
 
 
+#: WebP chunks that hold pixels or animation structure (WebP container spec); EXIF, XMP and ICCP are metadata.
+_WEBP_STRUCTURAL = frozenset({"VP8X", "VP8 ", "VP8L", "ALPH", "ANIM", "ANMF"})
+
+
+def iter_webp_metadata(data: bytes) -> Iterator[MetadataItem]:
+    """Yield every WebP chunk outside the structural allow list, and data after the RIFF chunk.
+
+    Raises:
+        BadMedia: not a WebP file.
+    """
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise BadMedia("no WebP signature")
+    end = min(len(data), 8 + struct.unpack("<I", data[4:8])[0])
+    pos = 12
+    while pos < end:
+        if pos + 8 > end:
+            yield MetadataItem("WebP truncated chunk header")
+            return
+        name = data[pos:pos + 4].decode("latin-1")
+        length = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if name not in _WEBP_STRUCTURAL:
+            yield MetadataItem(f"WebP {name} chunk", data[pos + 8:pos + 8 + min(length, VALUE_SHOWN)].decode("latin-1"))
+        pos += 8 + length + (length & 1)
+    if data[end:]:
+        yield MetadataItem("WebP data after the RIFF chunk", data[end:end + VALUE_SHOWN].decode("latin-1"))
+
+
 def iter_tiff_metadata(path: Path) -> Iterator[MetadataItem]:
     """Yield every TIFF tag outside the structural allow list, in every IFD of the page chain.
 
@@ -350,6 +377,7 @@ _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, _PNG_SIGNATURE, "png"), (0, b"\xff\xd8\xff", "jpeg"), (0, b"II*\0", "tiff"), (0, b"MM\0*", "tiff"),
     (0, b"II+\0", "tiff"), (0, b"MM\0+", "tiff"), (0, b"GIF87a", "gif"), (0, b"GIF89a", "gif"),
     (4, b"ftyp", "mp4"), (0, b"\x1a\x45\xdf\xa3", "webm"), (128, b"DICM", "dicom"),
+    (8, b"WEBPVP8", "webp"),  # RIFF size "WEBP" then VP8X, "VP8 " or VP8L
 )
 
 
@@ -374,6 +402,7 @@ def iter_media_problems(path: Path, kind: str, show_values: bool) -> Iterator[Pr
         items = iter_tiff_metadata(path)
     else:
         data = path.read_bytes()
-        items = {"png": iter_png_metadata, "jpeg": iter_jpeg_metadata, "gif": iter_gif_metadata}[kind](data)
+        items = {"png": iter_png_metadata, "jpeg": iter_jpeg_metadata, "gif": iter_gif_metadata,
+                 "webp": iter_webp_metadata}[kind](data)
     for item in items:
         yield Problem(Kind.METADATA, item.detail, item.text if show_values else None)
