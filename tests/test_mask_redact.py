@@ -234,7 +234,7 @@ class TestEndToEnd:
         assert code == 1  # an SC-like object without preset: refused
         out = tmp_path / "redacted"
         code, output = _run(["export", str(banner_file), "--out", str(out), "--redact-text", "all", "--also-dicom",
-                             "--format", "png", "--frames", "all", "-q"])
+                             "--format", "png", "--frames", "all", "--review", "-q"])
         assert code == 0, output
         stills = sorted(out.glob("*.png"))
         assert len(stills) == 2
@@ -250,6 +250,18 @@ class TestEndToEnd:
         record = json.loads(manifest.splitlines()[-1])
         assert record["text_boxes"] and record["text"]["masked"] >= 1 and record["text"]["check_phi"] == 0
         assert any(note.startswith("ocr-redact") for note in record["notes"])
+        # where OCR read what kind of text: places, categories, confidences; never the words
+        hits = record["text_hits"]
+        assert {h["stage"] for h in hits} == {"detect"} and {"name"} <= {h["category"] for h in hits}, hits
+        assert all(set(h) == {"stage", "category", "confidence", "box"} and 0 <= h["confidence"] <= 100
+                   for h in hits)
+        masked = [h["box"] for h in hits if h["category"] != "kept"]
+        assert all(any(t[0] <= b[0] and t[1] <= b[1] and t[2] >= b[2] and t[3] >= b[3] for t in record["text_boxes"])
+                   for b in masked), (masked, record["text_boxes"])  # each masked word lies in a text box
+        page = (out / "review.html").read_text()
+        assert page.count('<rect class="text"') == 2 * len(record["text_boxes"])  # on both stills' thumbnails
+        assert "OCR places read" in page and "OCR second pass" in page
+        assert not any(part.lower() in page.lower() for part in NAME)
 
     def test_second_pass_refuses_what_detection_missed(self, banner_file: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,6 +276,12 @@ class TestEndToEnd:
         assert obj["status"] == "refused" and "second OCR pass still reads" in obj["reason"]
         assert not any(part.lower() in output.lower() for part in NAME)
         assert not list(tmp_path.glob("*.gif"))
+        manifest = (tmp_path / "manifest.jsonl").read_text()
+        assert not any(part.lower() in manifest.lower() for part in NAME)
+        record = json.loads(manifest.splitlines()[-1])
+        left = [h for h in record["text_hits"] if h["stage"] == "check"]  # where the text left is, for a --mask
+        assert left and all(h["category"] in ("name", "id", "date", "time", "inside") for h in left), left
+        assert all(h["box"][3] <= 60 for h in left), left  # the banner rows (the name is drawn at y 5-45)
 
 
 @needs_tesseract

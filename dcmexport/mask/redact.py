@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from dcmexport.mask.detect import apply_channel_max, find_text_like_rows
+from dcmexport.mask.findings import TextFindings
 from dcmexport.mask.ocr import OcrPass, Word, apply_ocr_pass, read_words
 from dcmexport.mask.rects import Box, apply_blank_boxes, clip_box
-from dcmexport.mask.words import load_allow_list, looks_like_phi
+from dcmexport.mask.words import load_allow_list, phi_category
 from dcmexport.options import RedactText
 
 #: Detection: what the redaction shows Tesseract (each pass one Tesseract run per frame).
@@ -73,50 +74,6 @@ MIN_TEXT_CONTRAST = 64
 LINE_MAX_HEIGHT, LINE_MAX_CANDIDATES = 24, 40
 #: Width of the vertical strips small-text bands are looked for in (they overlap by half).
 LINE_STRIP = 192
-
-
-@dataclass
-class TextFindings:
-    """What OCR read on one object, as counts (never the words).
-
-    Attributes:
-        frames: frames read.
-        words: words read by the detection passes (every pass counted).
-        masked: of those, words masked.
-        kept: words kept (allow list; in ``all`` mode, non-PHI-like words inside an image region).
-        boxes: masked boxes after uniting across frames.
-        check_words: words the second pass read after masking.
-        check_inside: of those, words inside a masked area (confidence >= 50, two letters or digits).
-        check_phi: of those, PHI-like words (confidence >= :data:`CHECK_MIN_CONFIDENCE`).
-        seconds: OCR time, both passes.
-    """
-
-    frames: int = 0
-    words: int = 0
-    masked: int = 0
-    kept: int = 0
-    boxes: int = 0
-    check_frames: int = 0
-    check_words: int = 0
-    check_inside: int = 0
-    check_phi: int = 0
-    seconds: float = 0.0
-    per_frame: list[float] = field(default_factory=list, repr=False)
-    #: boxes and confidences of the words detection kept (never their text), for the second pass
-    kept_words: list[tuple[Box, float]] = field(default_factory=list, repr=False)
-
-    @property
-    def clean(self) -> bool:
-        """True when the second pass read nothing inside a masked area and nothing PHI-like."""
-        return self.check_inside == 0 and self.check_phi == 0
-
-    def as_counts(self) -> dict[str, float]:
-        """The findings for a manifest record (numbers only)."""
-        return {
-            "frames": self.frames, "words": self.words, "masked": self.masked, "kept": self.kept,
-            "boxes": self.boxes, "check_frames": self.check_frames, "check_words": self.check_words,
-            "check_inside": self.check_inside, "check_phi": self.check_phi, "seconds": round(self.seconds, 3),
-        }  # fmt: skip
 
 
 def sample_frame_indices(frames: int, *, all_frames: bool, step: int) -> list[int]:
@@ -392,17 +349,20 @@ def find_text_boxes(
                 continue
             counts.words += 1
             read.append(word.box)
+            category = phi_category(word.text)
             if mode is RedactText.PHI:
                 masked = not allow.allows(word.text)
             elif not keep or not _inside_any(word.box, keep):
                 masked = True
             else:  # inside an image region: PHI-like words, read well enough not to be texture
-                masked = word.confidence >= INSIDE_MIN_CONFIDENCE and looks_like_phi(word.text)
+                masked = word.confidence >= INSIDE_MIN_CONFIDENCE and category is not None
             if not masked:
                 counts.kept += 1
                 counts.kept_words.append((word.box, word.confidence))
+                counts.add_hit("detect", "kept", word.confidence, word.box)
                 continue
             counts.masked += 1
+            counts.add_hit("detect", category or "word", word.confidence, word.box)
             grown = apply_margin(apply_ink_growth(gray, word.box), rows, columns)
             if grown is not None:
                 boxes.append(grown)
@@ -415,6 +375,7 @@ def find_text_boxes(
         classify(_read_line(gray, band, 32, 7))
         if len(read) == before and (not keep or not _inside_any(band, keep)):
             counts.masked += 1  # text-like but unreadable: masked whole, outside the image regions
+            counts.add_hit("detect", "band", 0.0, band)
             grown = apply_margin(band, rows, columns)
             if grown is not None:
                 boxes.append(grown)
@@ -489,9 +450,12 @@ def check_text(
             # remnants of masked text read as a word (two letters or digits at least), not texture
             if word.confidence >= CHECK_INSIDE_MIN_CONFIDENCE and sum(ch.isalnum() for ch in word.text) >= 2:
                 findings.check_inside += 1
-        elif (word.confidence >= CHECK_MIN_CONFIDENCE and looks_like_phi(word.text)
-              and not _read_better(word, findings.kept_words)):
-            findings.check_phi += 1
+                findings.add_hit("check", "inside", word.confidence, word.box)
+        elif word.confidence >= CHECK_MIN_CONFIDENCE and not _read_better(word, findings.kept_words):
+            category = phi_category(word.text)
+            if category is not None:
+                findings.check_phi += 1
+                findings.add_hit("check", category, word.confidence, word.box)
 
 
 @dataclass(frozen=True)

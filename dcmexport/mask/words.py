@@ -20,6 +20,7 @@ _PHI_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\d{1,2}[:h]\d{2}([:.]\d{2})?",  # 14:03, 14:03:59
     r"\d{0,2}(" + "|".join(_MONTHS) + r")[a-z]*\d{0,4}",  # 12MAR1971, March, Mar71
 ))  # fmt: skip
+_PHI_CATEGORIES = ("date", "date", "time", "date")  # what each of _PHI_PATTERNS finds
 _STRIP = " \t.,;:()[]{}<>\"'`|!?*_~\u2018\u2019\u201c\u201d\u00ab\u00bb"
 #: A measured value with its unit is a setting, however many digits (3850Hz, 1540m/s).
 _MEASURE = re.compile(r"[<>=~+-]?\d+([.,]\d+)?(%|hz|khz|mhz|db|cm|mm|ms|bpm|fps|cm/s|m/s|mmhg|ml)", re.IGNORECASE)
@@ -73,22 +74,33 @@ def load_allow_list() -> AllowList:
 def looks_like_phi(text: str) -> bool:
     """True when one word as read looks like a name, an identifier, a date or a time.
 
+    See :func:`phi_category` for the rules.
+    """
+    return phi_category(text) is not None
+
+
+def phi_category(text: str) -> str | None:
+    """What one word as read looks like: ``date``, ``time``, ``id`` or ``name``; None when none.
+
     Dates and times: ``12/03/1971``, ``1971-03-12``, ``14:03:59``, ``12MAR1971``, month names.
     Identifiers: four or more digits (years, record numbers, accession numbers), unless a unit
     follows (``3850Hz``). Names: words of three or more letters only (hyphens and apostrophes
     allowed), with a vowel and two different letters, that are not a settings word of the
-    allow list.
+    allow list. The category is written to the manifest; the word never is.
     """
     word = text.strip(_STRIP)
     if not word or _MEASURE.fullmatch(word):
-        return False
-    if any(p.fullmatch(word) for p in _PHI_PATTERNS):
-        return True
+        return None
+    for pattern, category in zip(_PHI_PATTERNS, _PHI_CATEGORIES, strict=True):
+        if pattern.fullmatch(word):
+            return category
     if sum(ch.isdigit() for ch in word) >= 4:
-        return True
+        return "id"
     # A name is letters (with hyphens or apostrophes): "TIB:0.5" or "2D" are settings, not names.
     # Texture read as letters gives "SSS", "rrr", "wvw": a name has a vowel and two letters at least.
     name = word.replace("-", "").replace("'", "")
     lower = name.lower()
-    return (name.isalpha() and len(name) >= 3 and len(set(lower)) >= 2 and any(v in lower for v in "aeiouy")
-            and word.lower() not in load_allow_list().words)
+    if (name.isalpha() and len(name) >= 3 and len(set(lower)) >= 2 and any(v in lower for v in "aeiouy")
+            and word.lower() not in load_allow_list().words):
+        return "name"
+    return None

@@ -25,7 +25,7 @@ from dcmexport.errors import BurnedInError
 from dcmexport.mask import MaskPlan
 from dcmexport.mask.plan import pixel_sources
 from dcmexport.options import ExportOptions
-from dcmexport.pipeline.frames import FramePipeline, scale_box
+from dcmexport.pipeline.frames import FramePipeline, output_boxes
 from dcmexport.read import iter_frames
 from dcmexport.results import ExportResult
 
@@ -83,23 +83,30 @@ def redact_text(
     findings = redaction.findings
     for name, value in findings.as_counts().items():  # a series adds up its slices
         result.text_findings[name] = round(result.text_findings.get(name, 0) + value, 3)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    out_size = pipeline.out_size or (rows, columns)
+    for hit in findings.hits:  # places, categories and confidences: also for a refusal (where to look)
+        x0, y0, x1, y1 = (int(v) for v in hit.box)  # frame pixels (integers) until mapped here
+        for box in output_boxes(((x0, y0, x1, y1),), rows, columns, out_size, pipeline.figure):
+            placed = replace(hit, box=box)
+            if placed not in result.text_hits:
+                result.text_hits.append(placed)
     if not findings.clean:
         deferred = f"{plan.unresolved}; " if plan.unresolved else ""
         raise BurnedInError(
             f"{deferred}--redact-text {options.mask.redact_text}: after masking, a second OCR pass still reads "
             f"{findings.check_phi} PHI-like word(s) and {findings.check_inside} word(s) inside masked areas on "
-            f"{findings.check_frames} frame(s); add --mask X,Y,W,H over the text, or review the object by hand"
+            f"{findings.check_frames} frame(s) (places: text_hits in the manifest); add --mask X,Y,W,H over "
+            "the text, or review the object by hand"
         )
     boxes = tuple(b for b in redaction.boxes if b not in plan.blank)
     pipeline.plan = MaskPlan(
         blank=plan.blank + boxes, keep=plan.keep,
         sources=plan.sources + ((SOURCE,) if boxes else ()), notes=plan.notes,
     )  # fmt: skip
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    out_size = pipeline.out_size or (rows, columns)
-    result.text_boxes.extend(b for b in (scale_box(b, rows, columns, out_size) for b in boxes)
+    result.text_boxes.extend(b for b in output_boxes(boxes, rows, columns, out_size, pipeline.figure)
                              if b not in result.text_boxes)
-    result.mask_boxes.extend(b for b in (scale_box(b, rows, columns, out_size) for b in pipeline.plan.blank)
+    result.mask_boxes.extend(b for b in output_boxes(pipeline.plan.blank, rows, columns, out_size, pipeline.figure)
                              if b not in result.mask_boxes)
     if any(note.startswith(SOURCE) for note in result.notes):
         return  # a series: one note for its first slice, the counts add up in text_findings
