@@ -207,6 +207,51 @@ class TestRedaction:
         assert area <= 0.05
 
 
+#: The tests' evaluation (a seeded sample of bench/ocr_eval.py's; figures of the full one in bench/README.md).
+EVAL_SEED = 1717
+EVAL_SCENES = (("us", 1), ("ct", 1), ("rgb", 1), ("us", 8), ("ct", 1), ("rgb", 1))  # background, frames
+
+
+@needs_tesseract
+@pytest.mark.oracle
+def test_evaluation_sample_recall_and_masked_area() -> None:
+    """bench/ocr_eval.py in small: 36 planted tokens (names, IDs, dates, times; 8-40 px, several
+    font families, both polarities) on ultrasound-like, CT-like and RGB scenes, one of them an
+    8-frame clip; then three text-free scenes. Removed = covered or not readable by the
+    independent reader (tests.textgen.token_readable)."""
+    from tests.textgen import make_scene, score_token, token_readable
+
+    rng = np.random.default_rng(EVAL_SEED)
+    planted = removed = readable_before = 0
+    sizes: list[int] = []
+    for background, frames in EVAL_SCENES:
+        scene = make_scene(rng, background=background, frames=frames, tokens=6)
+        result = redact_frames(lambda i, s=scene: s.frames[i], frames, mode=RedactText.ALL, keep=None,
+                               all_frames=False, step=10)
+        blanked = np.zeros(scene.frames.shape[1:3], bool)
+        for x0, y0, x1, y1 in result.boxes:
+            blanked[y0:y1, x0:x1] = True
+        masked = scene.frames[-1].copy()  # the last frame: boxes found on any frame read hold on all
+        masked[blanked] = 0
+        for token in scene.tokens:
+            covered, readable = score_token(masked, blanked, scene.glyphs, token)
+            planted += 1
+            removed += covered or not readable
+            readable_before += token_readable(scene.frames[-1], token)
+            sizes.append(token.size)
+    assert planted == 36 and min(sizes) <= 12 and max(sizes) >= 30
+    assert readable_before >= 0.9 * planted  # the reader reads what was planted: the recall means something
+    assert removed / planted >= 0.97, f"recall {removed}/{planted}"
+    for background in ("us", "ct", "rgb"):
+        free = make_scene(rng, background=background, frames=1, tokens=0)
+        result = redact_frames(lambda i, f=free: f.frames[i], 1, mode=RedactText.ALL, keep=None, all_frames=False,
+                               step=10)
+        blanked = np.zeros(free.frames.shape[1:3], bool)
+        for x0, y0, x1, y1 in result.boxes:
+            blanked[y0:y1, x0:x1] = True
+        assert blanked.mean() <= 0.05, (background, float(blanked.mean()))
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -321,3 +366,19 @@ def test_missing_tesseract_stops_the_run(banner_file: Path, tmp_path: Path, monk
     code, output = _run(["export", str(banner_file), "--out", str(tmp_path / "o"), "--redact-text", "phi"])
     assert code == 2 and "tesseract-ocr" in output
     assert not (tmp_path / "o").exists()  # stopped before any output
+
+
+@pytest.mark.parametrize("flag", [["--redact-text", "all"], ["--ocr-check", "report"]])
+def test_missing_tesseract_program_is_a_clear_error(banner_file: Path, tmp_path: Path, flag: list[str]) -> None:
+    """A real process whose PATH holds no tesseract: exit 2 before any output, naming what to install."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PATH": str(tmp_path / "empty"), "DCMEXPORT_KEY": "k" * 64}
+    proc = subprocess.run([sys.executable, "-m", "dcmexport", "export", str(banner_file), "--out",
+                           str(tmp_path / "o"), *flag], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "tesseract program was not found" in proc.stderr and "apt-get install tesseract-ocr" in proc.stderr
+    assert "dcmexport[ocr]" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
