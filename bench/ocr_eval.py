@@ -13,8 +13,10 @@ of boxes, second pass). Then, per planted token:
   knows where the token is, crops around it, smooths and enlarges the crop so capitals are
   48 px tall, binarises it with Otsu's threshold of the crop, and runs Tesseract as one word
   (``--psm 8``) and as a raw line (``--psm 13``) in both polarities (the redaction uses fixed,
-  banner and Sauvola thresholds or a percentile stretch, ``--psm`` 11, 7 and 6, 32-40 px); the
-  token counts as readable when a reading matches at least 75 % of it or contains it;
+  banner and Sauvola thresholds or a percentile stretch, ``--psm`` 11, 7 and 6, 32-40 px); as a
+  second opinion it also reads the stretched crop at 32 px as one line (``--psm 7``), which
+  only makes it stricter; the token counts as readable when any reading matches at least 75 %
+  of it or contains it;
 * **readable before**: the same on the unmasked frame (how many tokens the reader can read at all).
 
 A token is **removed** when it is covered or not readable after. Recall = removed / planted

@@ -257,9 +257,10 @@ def token_readable(frame: np.ndarray, token: Token) -> bool:
     page segmentation 11, 7 or 6, enlarged to 32-40 px: this reader knows where the token is,
     crops around it, smooths and enlarges the crop so capitals are :data:`READER_CAP_HEIGHT` px
     tall (bicubic), binarises it with Otsu's threshold of the crop itself, and reads it as one
-    word (``--psm 8``) and as a raw line (``--psm 13``), in both polarities. Readable when a
-    reading contains the token or matches at least 75 % of it (``difflib`` ratio on letters
-    and digits): a half-masked name still read in part counts as readable.
+    word (``--psm 8``) and as a raw line (``--psm 13``), in both polarities; as a second opinion
+    it also reads the contrast-stretched crop at ~32 px as one line (``--psm 7``, both
+    polarities). Readable when any reading contains the token or matches at least 75 % of it
+    (``difflib`` ratio on letters and digits): a half-masked name still read in part counts.
     """
     import pytesseract
     from PIL import Image, ImageFilter
@@ -276,12 +277,19 @@ def token_readable(frame: np.ndarray, token: Token) -> bool:
     big = np.asarray(image)
     ink_light = big > _otsu_level(big)
     want = _normal(token.text)
-    for ink in (ink_light, ~ink_light):
-        binary = Image.fromarray(np.where(ink, 0, 255).astype(np.uint8))  # dark ink on white
-        for psm in READER_PSMS:
-            read = _normal(pytesseract.image_to_string(binary, config=f"--psm {psm}"))
-            if read and (want in read or difflib.SequenceMatcher(None, want, read).ratio() >= 0.75):
-                return True
+    candidates = [(Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)), psm)  # dark ink on white
+                  for ink in (ink_light, ~ink_light) for psm in READER_PSMS]
+    # The first version of this reader, kept as a second opinion (either reading counts: stricter):
+    # the crop contrast-stretched, capitals ~32 px (Lanczos), one line (--psm 7), both polarities.
+    stretched = np.clip((crop.astype(np.float32) - crop.min()) * 255.0 / (int(crop.max()) - int(crop.min())), 0, 255)
+    small = Image.fromarray(stretched.astype(np.uint8))
+    factor = max(1.0, 32.0 / max(1, token.size))
+    small = small.resize((round(small.width * factor), round(small.height * factor)), Image.Resampling.LANCZOS)
+    candidates += [(small, 7), (Image.eval(small, lambda v: 255 - v), 7)]
+    for candidate, psm in candidates:
+        read = _normal(pytesseract.image_to_string(candidate, config=f"--psm {psm}"))
+        if read and (want in read or difflib.SequenceMatcher(None, want, read).ratio() >= 0.75):
+            return True
     return False
 
 

@@ -96,7 +96,8 @@ class OcrPass:
         name: for reports and tests.
         binarise: ``sauvola`` (Tesseract's own local threshold, ``thresholding_method=2``),
             ``light`` (pixels at or above ``level`` are ink: light text on dark),
-            ``dark`` (pixels at or below ``level`` are ink), ``banner`` (pixels at or below
+            ``dark`` (pixels at or below ``level`` are ink), ``dim`` (pixels at or above ``level``
+            whose surroundings are black: grey text on the screen's ground), ``banner`` (pixels at or below
             ``level`` whose surroundings are light: dark text on a light banner, while the dark
             ground around the image stays blank), or ``plain`` (contrast-stretched grey,
             inverted when the frame is mostly dark: Tesseract reads dark text on light best).
@@ -152,6 +153,11 @@ def apply_ocr_pass(gray: np.ndarray, ocr_pass: OcrPass) -> np.ndarray:
         return np.where(gray >= ocr_pass.level, 0, 255).astype(np.uint8)
     if ocr_pass.binarise == "dark":
         return np.where(gray <= ocr_pass.level, 0, 255).astype(np.uint8)
+    if ocr_pass.binarise == "dim":
+        # a pixel at or above ``level`` on a black ground (grey text on the screen's background,
+        # too dim for the ``light`` level), not speckle or a body section, whose ground is not black
+        dark_around = apply_box_mean((gray <= 24).astype(np.uint8), 15) >= 0.65
+        return np.where((gray >= ocr_pass.level) & dark_around, 0, 255).astype(np.uint8)
     if ocr_pass.binarise == "banner":
         # a dark pixel with light pixels around it (a stroke on a banner), not the dark ground
         light_around = apply_box_mean((gray >= ocr_pass.level + 50).astype(np.uint8), 15) >= 0.55

@@ -74,6 +74,8 @@ MIN_TEXT_CONTRAST = 64
 LINE_MAX_HEIGHT, LINE_MAX_CANDIDATES = 24, 40
 #: Width of the vertical strips small-text bands are looked for in (they overlap by half).
 LINE_STRIP = 192
+#: Grey text on a black ground is looked for from this level (the ``light`` passes start at 170).
+DIM_LEVEL = 60
 
 
 def sample_frame_indices(frames: int, *, all_frames: bool, step: int) -> list[int]:
@@ -254,7 +256,7 @@ def find_text_line_candidates(gray: np.ndarray, exclude: Sequence[Box] = ()) -> 
 
     Tesseract's page layout misses small text on a full frame; the text-like rows detector
     (:func:`~dcmexport.mask.detect.find_text_like_rows`) finds it reliably on a binarised frame
-    (light ink, and dark ink on a light banner), where speckle and anatomy leave few pixels.
+    (light ink, dim ink on a black ground, and dark ink on a light banner), where speckle and anatomy leave few pixels.
     ``exclude``: boxes of text already read, left out of the search.
 
     Returns:
@@ -262,14 +264,15 @@ def find_text_line_candidates(gray: np.ndarray, exclude: Sequence[Box] = ()) -> 
     """
     light = np.where(gray >= 170, 255, 0).astype(np.uint8)
     banner = 255 - apply_ocr_pass(gray, OcrPass("banner", "banner", 1, 11, level=100))
+    dim = 255 - apply_ocr_pass(gray, OcrPass("dim", "dim", 1, 11, level=DIM_LEVEL))
     rows, columns = gray.shape
     for box in exclude:  # text already read: a large line beside a small one would hide it
         clipped = clip_box(box, rows, columns)
         if clipped is not None:
-            light[clipped[1]:clipped[3], clipped[0]:clipped[2]] = 0
-            banner[clipped[1]:clipped[3], clipped[0]:clipped[2]] = 0
+            for binary in (light, banner, dim):
+                binary[clipped[1]:clipped[3], clipped[0]:clipped[2]] = 0
     found: list[Box] = []
-    for binary in (light, banner):
+    for binary in (light, banner, dim):
         # In vertical strips: the detector looks at whole rows, and text elsewhere on the same
         # rows would make a small line's band taller than a line.
         for left in range(0, max(1, columns - LINE_STRIP // 2), LINE_STRIP // 2):
