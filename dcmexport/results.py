@@ -75,6 +75,11 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     action_counts: dict[str, int] = field(default_factory=dict)
     input_sha256: str | None = None
+    #: SHA-256 of input files beside the object that shaped its outputs (the presentation state applied);
+    #: they join the object's fingerprint, so a re-run redoes the object when one of them changed
+    shaping_inputs: list[str] = field(default_factory=list, repr=False)
+    #: the fingerprint the object's outputs were made under, when it is not the run's (see shaping_inputs)
+    fingerprint: str | None = field(default=None, repr=False)
     seconds: float = 0.0
     #: blanked rectangles and kept ultrasound regions, (x0, y0, x1, y1) in OUTPUT pixels (for the review page)
     mask_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)

@@ -115,3 +115,12 @@ def test_cli_second_run_appends(tmp_path: Path) -> None:
         assert res.exit_code == 0, res.output
     text = links.read_text(encoding="utf-8")
     assert "FAKE-ID-0001" in text and "FAKE-ID-0002" in text
+
+
+def test_read_patient_map_names_a_non_utf8_file_without_its_bytes(tmp_path: Path) -> None:
+    """API callers get the typed usage error, not a UnicodeDecodeError quoting the file's bytes."""
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_bytes("original_patient_id,new_patient_id,new_patient_name\nM\u00fcller,S1,S1\n".encode("latin-1"))
+    with pytest.raises(UsageError, match="not UTF-8") as info:
+        read_patient_map(cohort)
+    assert "ller" not in str(info.value) and "\\xfc" not in str(info.value)

@@ -215,6 +215,25 @@ class TestPresentationStates:
         run = json.loads((tmp_path / "o" / "manifest.jsonl").read_text().splitlines()[0])
         assert run["options"]["figure"]["presentation"] == {"mode": "auto", "sha256": None}
 
+    def test_a_rerun_redoes_an_image_whose_state_changed(self, ct: Path, tmp_path: Path, key: Key) -> None:
+        """The state among the inputs shapes the image: it joins the object's fingerprint, so a re-run
+        after the state changed redoes the image instead of keeping the old rendering (issue #19 item 1)."""
+        _gsps(ct, tmp_path, rotation=90)
+        first = {r.source.name: r for r in api.export([tmp_path / "in"], tmp_path / "o", key=key,
+                                                      presentation_state="auto").results}
+        assert read_still(first["ct.dcm"].outputs[0])[0].shape == (128, 96)
+        again = {r.source.name: r for r in api.export([tmp_path / "in"], tmp_path / "o", key=key,
+                                                      presentation_state="auto").results}
+        assert again["ct.dcm"].status == "skipped" and "same options" in (again["ct.dcm"].reason or "")
+        _gsps(ct, tmp_path, rotation=0)  # the same state file, edited: no rotation now
+        redone = {r.source.name: r for r in api.export([tmp_path / "in"], tmp_path / "o", key=key,
+                                                       presentation_state="auto").results}
+        assert redone["ct.dcm"].status == "written", redone["ct.dcm"].reason
+        assert read_still(redone["ct.dcm"].outputs[0])[0].shape == (96, 128)
+        final = {r.source.name: r for r in api.export([tmp_path / "in"], tmp_path / "o", key=key,
+                                                      presentation_state="auto").results}
+        assert final["ct.dcm"].status == "skipped"
+
     def test_an_unusable_state_among_the_inputs_fails_alone(self, ct: Path, tmp_path: Path, key: Key) -> None:
         broken = make_gsps(pydicom.dcmread(ct))
         broken.ImageRotation = 45

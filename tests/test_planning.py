@@ -140,3 +140,18 @@ def test_renewing_the_deidentifier_changes_no_output_and_no_pair(tmp_path: Path,
     assert files(tmp_path / "b") == files(tmp_path / "a")
     assert pairs(renewed) == pairs(reference)
     assert sum(len(r.links) for r in renewed.results) > sum(len(r.links) for r in reference.results)  # renewed
+
+
+def test_series_spool_orders_real_series_like_group_series(tmp_path: Path) -> None:
+    """pydicom's DICOMDIR test tree: radial MR slices (normals differ), three-plane localizers and CT: the
+    spool keeps each slice's normal and origin, so its order is group_series's (Instance Number where
+    slice order does not exist), not a position-only order."""
+    from pydicom.data import get_testdata_file
+
+    root = Path(get_testdata_file("DICOMDIR")).parent / "98892003"
+    options = build_options(tmp_path / "out", series=True)
+    planned = [t.paths for t in iter_tasks(TaskKind.EXPORT, iter_inputs([root], tmp_path), options,
+                                           workdir=tmp_path) if t.kind is TaskKind.SERIES]
+    groups, _ = group_series(iter_inputs([root], tmp_path))
+    assert planned == [tuple(i.path for i in g) for g in groups]
+    assert len(planned) >= 3 and any(len(p) == 7 for p in planned)  # MR700, and the localizers of MR2

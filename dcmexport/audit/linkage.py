@@ -111,6 +111,9 @@ def read_patient_map(path: Path) -> dict[str, tuple[str, str]]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UsageError(f"--patient-map {path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:  # the message names the offset only, never the bytes around it
+        raise UsageError(f"--patient-map {path}: not UTF-8 text (byte offset {exc.start}); "
+                         "save it as UTF-8 CSV") from None
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not set(PATIENT_MAP_COLUMNS) <= set(reader.fieldnames):
         raise UsageError(f"--patient-map {path}: the header must be {','.join(PATIENT_MAP_COLUMNS)}")

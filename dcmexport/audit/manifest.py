@@ -403,7 +403,7 @@ class Manifest:
 
     def record(self, result: ExportResult, *, out_dir: Path, input_id: str | None = None) -> None:
         """Append one object record (see :class:`ObjectRecord`)."""
-        self._write(ObjectRecord.from_result(result, out_dir=out_dir, fingerprint=self.fingerprint,
+        self._write(ObjectRecord.from_result(result, out_dir=out_dir, fingerprint=result.fingerprint or self.fingerprint,
                                              input_id=input_id).to_json())
 
     def record_shard(self, record: ShardRecord) -> None:

@@ -126,6 +126,22 @@ SHOWN_NOTES = (
 NOT_DICOM = "not-dicom"
 
 
+class ShownNotes:
+    """Prints the notes a user must see (:data:`SHOWN_NOTES`) as each result arrives: written
+    results are folded (counted, not kept) in a large run, so the summary cannot find them later."""
+
+    def on_start(self, total: int | None) -> None:
+        return None
+
+    def on_result(self, result: ExportResult) -> None:
+        for note in result.notes:
+            if any(marker in note for marker in SHOWN_NOTES):
+                err_console.print(f"{result.source}: note: {note}", markup=False)
+
+    def on_finish(self, batch: BatchResult) -> None:
+        return None
+
+
 def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool, verbose: bool = False) -> None:
     """Print the failures (stderr), the summary table and run notes; or a JSON summary on stdout.
 
@@ -168,10 +184,6 @@ def print_summary(batch: BatchResult, *, as_json: bool, quiet: bool, verbose: bo
                 err_console.print(describe_result_line(result), markup=False, style="dim")
         elif result.status == "skipped" and not quiet:
             err_console.print(describe_result_line(result), markup=False, style="dim")
-        if not quiet:
-            for note in result.notes:
-                if any(marker in note for marker in SHOWN_NOTES):
-                    err_console.print(f"{result.source}: note: {note}", markup=False)
     if quiet:
         return
     from rich.table import Table
@@ -332,6 +344,8 @@ def run_batch(
     try:
         with contextlib.ExitStack() as stack:
             observers: list[Any] = [counter]
+            if not quiet and not json_out:
+                observers.append(ShownNotes())
             if log is not None:
                 observers.append(RunLogObserver(stack.enter_context(RunLog(log, kind, __version__))))
             linkage = spread.linkage(linkage)  # a shard writes its own part; dcmexport merge combines them

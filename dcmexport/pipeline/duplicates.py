@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
-import tempfile
 from pathlib import Path
 
 from dcmexport.pipeline.resume import DUPLICATE_REASON
+from dcmexport.pipeline.scratch import open_scratch
 from dcmexport.results import SKIPPED, WRITTEN, BatchResult, ExportResult
 
 
@@ -39,12 +38,7 @@ class DuplicateInstances:
     """
 
     def __init__(self, workdir: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix="instances-", suffix=".sqlite", dir=workdir)
-        os.close(fd)
-        self.path = Path(name)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self.path, self._db = open_scratch(workdir, "instances-")
         # first: the first result of each instance; written: each (instance, content) written, and its outputs
         self._db.execute("CREATE TABLE first (uid BLOB PRIMARY KEY, sha TEXT, source BLOB)")
         self._db.execute("CREATE TABLE written (uid BLOB, sha TEXT, outputs BLOB, PRIMARY KEY (uid, sha))")

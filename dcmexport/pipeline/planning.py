@@ -18,16 +18,13 @@ held in memory, one small record per input (:mod:`dcmexport.pipeline.states`).
 from __future__ import annotations
 
 import os
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import pydicom
-
 from dcmexport.figure_options import PresentationMode
 from dcmexport.options import ExportOptions, OutputFormat
-from dcmexport.pipeline.series import SliceInfo, group_series, order_slices, slice_info_from_dataset
+from dcmexport.pipeline.scratch import open_scratch
+from dcmexport.pipeline.series import SliceInfo, group_series, order_slices, series_slice_info
 from dcmexport.pipeline.states import Planned, pair_presentation_states
 from dcmexport.pipeline.tasks import Task, TaskKind
 from dcmexport.sources import InputItem
@@ -103,6 +100,17 @@ def iter_tasks(kind: TaskKind, items: Iterable[InputItem], options: ExportOption
                 yield Task(TaskKind.EXPORT, (item.path,), item.label)
 
 
+def _vector(v: tuple[float, float, float] | None) -> str | None:
+    return None if v is None else ",".join(repr(x) for x in v)  # repr: floats round-trip exactly
+
+
+def _unvector(text: str | None) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    x, y, z = (float(s) for s in text.split(","))
+    return (x, y, z)
+
+
 def _fs(path: Path) -> bytes:
     return os.fsencode(path)  # file names need not be UTF-8: stored as bytes
 
@@ -117,40 +125,33 @@ class SeriesSpool:
     """
 
     def __init__(self, workdir: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix="series-", suffix=".sqlite", dir=workdir)
-        os.close(fd)
-        self.path = Path(name)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self.path, self._db = open_scratch(workdir, "series-")
         self._db.execute("CREATE TABLE slices (seq INTEGER PRIMARY KEY, series TEXT, path BLOB, label BLOB, "
-                         "position REAL, instance INTEGER)")
+                         "position REAL, instance INTEGER, normal TEXT, origin TEXT)")
         self._db.execute("CREATE TABLE singles (seq INTEGER PRIMARY KEY, path BLOB, label BLOB)")
         self._seq = 0
 
     def add(self, item: InputItem) -> None:
-        """Read ``item``'s header and set it aside with its series, or as a single."""
+        """Read ``item``'s header (through the reader's guards) and set it aside with its series, or as a single."""
         self._seq += 1
-        try:
-            info: SliceInfo | None = slice_info_from_dataset(pydicom.dcmread(item.path, stop_before_pixels=True))
-        except Exception:  # unreadable here: the single-object path reports it properly
-            info = None
-        if info is None or info.frames > 1 or not info.series_uid:
+        info = series_slice_info(item.path)
+        if info is None:
             self._db.execute("INSERT INTO singles VALUES (?, ?, ?)", (self._seq, _fs(item.path), _fs(item.label)))
         else:
-            self._db.execute("INSERT INTO slices VALUES (?, ?, ?, ?, ?, ?)",
+            self._db.execute("INSERT INTO slices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (self._seq, info.series_uid, _fs(item.path), _fs(item.label), info.position,
-                              info.instance))
+                              info.instance, _vector(info.normal), _vector(info.origin)))
 
     def iter_series(self) -> Iterator[tuple[str, list[InputItem]]]:
         """Each series (UID, its items in slice order), in the order its first file was found."""
         self._db.execute("CREATE INDEX by_series ON slices (series, seq)")
         firsts = self._db.execute("SELECT series, MIN(seq) AS first FROM slices GROUP BY series ORDER BY first")
         for series_uid, _ in firsts:
-            rows = self._db.execute("SELECT path, label, position, instance FROM slices WHERE series = ? "
-                                    "ORDER BY seq", (series_uid,)).fetchall()
+            rows = self._db.execute("SELECT path, label, position, instance, normal, origin FROM slices "
+                                    "WHERE series = ? ORDER BY seq", (series_uid,)).fetchall()
             members = [(InputItem(Path(os.fsdecode(path)), Path(os.fsdecode(label))),
-                        SliceInfo(series_uid, position, instance, 1)) for path, label, position, instance in rows]
+                        SliceInfo(series_uid, position, instance, 1, _unvector(normal), _unvector(origin)))
+                       for path, label, position, instance, normal, origin in rows]
             yield series_uid, order_slices(members)
 
     def iter_singles(self) -> Iterator[InputItem]:

@@ -120,21 +120,38 @@ class ResumeIndex:
     overwrite: bool = False
     keep_existing: bool = False
     made: set[str] = field(default_factory=set, compare=False)
+    #: names whose last record has another fingerprint (another run's options, or an object's own:
+    #: see :meth:`for_object`), with that fingerprint
+    other: Mapping[str, str] = field(default_factory=dict)
+
+    def for_object(self, shaping_inputs: Sequence[str]) -> str:
+        """The fingerprint of an object whose outputs also depend on these input files (SHA-256s):
+        the run's when there are none."""
+        if not shaping_inputs:
+            return self.fingerprint
+        material = "\0".join([self.fingerprint, *sorted(shaping_inputs)])
+        return hashlib.sha256(material.encode()).hexdigest()[:32]  # the run's fingerprint is keyed already
 
     def record(self, written: Sequence[Path], out_dir: Path) -> None:
         """Note outputs this run wrote, so that a second input with the same content is a duplicate."""
         self.made.update(_relative(p, out_dir) for p in written)
 
-    def decide(self, planned: Sequence[Path], out_dir: Path) -> Decision:
-        """Decide for one object's planned outputs (see :class:`Decision`)."""
+    def decide(self, planned: Sequence[Path], out_dir: Path, fingerprint: str | None = None) -> Decision:
+        """Decide for one object's planned outputs (see :class:`Decision`); ``fingerprint``: the
+        object's own (:meth:`for_object`), else the run's."""
         existing = [p for p in planned if output_exists(p)]
+        wanted = fingerprint or self.fingerprint
+
+        def fresh(name: str) -> bool:
+            return name in self.fresh if wanted == self.fingerprint else self.other.get(name) == wanted
+
         if any(_relative(p, out_dir) in self.made for p in existing):
             return Decision.DUPLICATE
         if self.overwrite:
             return Decision.REDO
         if not existing:
             return Decision.WRITE
-        stale = [p for p in existing if _relative(p, out_dir) not in self.fresh]
+        stale = [p for p in existing if not fresh(_relative(p, out_dir))]
         if not stale:
             return Decision.SKIP if len(existing) == len(planned) else Decision.REDO
         return Decision.KEEP if self.keep_existing else Decision.REDO
@@ -156,7 +173,8 @@ def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_
     for name in parts:
         known.update(read_output_fingerprints(out_dir, name))
     fresh = frozenset(name for name, fp in known.items() if fp == fingerprint)
-    return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing)
+    other = {name: fp for name, fp in known.items() if fp != fingerprint}
+    return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing, other=other)
 
 
 def no_resume(options: ExportOptions) -> ResumeIndex:
@@ -174,7 +192,9 @@ def apply_resume(
     (other options, ``keep_existing``), in which case the result claims nothing about
     the kept files' masks, notes or de-identification.
     """
-    decision = resume.decide(planned, options.out_dir)
+    if result.shaping_inputs:
+        result.fingerprint = resume.for_object(result.shaping_inputs)
+    decision = resume.decide(planned, options.out_dir, result.fingerprint)
     if decision is Decision.SKIP:
         result.status, result.reason, result.outputs = SKIPPED, "already exported with the same options (use --overwrite to redo)", planned
         return None

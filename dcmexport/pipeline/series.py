@@ -176,20 +176,26 @@ def group_series(items: Iterable[InputItem]) -> tuple[list[list[InputItem]], lis
     groups: dict[str, list[tuple[InputItem, SliceInfo]]] = {}
     singles: list[InputItem] = []
     for item in items:
-        try:
-            # The reader's guards (#18 item 7): a FIFO or device is refused before a byte is read,
-            # pydicom's warnings stay quiet, pixel data stays deferred.
-            with quiet_pydicom():
-                ds = read_dataset(item.path)
-                info = slice_info_from_dataset(ds)
-        except Exception:  # unreadable here: the single-object path reports it properly
-            singles.append(item)
-            continue
-        if info.frames > 1 or not info.series_uid:
+        info = series_slice_info(item.path)
+        if info is None:
             singles.append(item)
         else:
             groups.setdefault(info.series_uid, []).append((item, info))
     return [order_slices(members) for members in groups.values()], singles
+
+
+def series_slice_info(path: Path) -> SliceInfo | None:
+    """What ordering needs from ``path`` when it can join a series (a single-frame image with a Series
+    Instance UID); None for anything else: multi-frame, no UID, unreadable (its error is reported
+    when it is exported on its own)."""
+    try:
+        # The reader's guards (#18 item 7): a FIFO or device is refused before a byte is read,
+        # pydicom's warnings stay quiet, pixel data stays deferred.
+        with quiet_pydicom():
+            info = slice_info_from_dataset(read_dataset(path))
+    except Exception:  # unreadable here: the single-object path reports it properly
+        return None
+    return None if info.frames > 1 or not info.series_uid else info
 
 
 def geometry_mismatch(datasets: Sequence[Dataset]) -> str | None:

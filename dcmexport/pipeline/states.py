@@ -143,8 +143,9 @@ def choose_state(ds: Dataset, paths: Sequence[Path], mode: PresentationMode,
     chosen = latest(s for s, _ in found)
     assert chosen is not None
     path = next(p for s, p in found if s is chosen)
-    digest = sha256_file(path)[:12]
+    digest = sha256_file(path)
+    result.shaping_inputs.append(digest)  # a re-run redoes the image when the state changes
     more = f"; {len(found)} states reference this image, the most recent was used" if len(found) > 1 else ""
-    result.notes.append(f"presentation state applied (input sha256 {digest}...): {chosen.describe()}{more}")
+    result.notes.append(f"presentation state applied (input sha256 {digest[:12]}...): {chosen.describe()}{more}")
     return chosen
 
