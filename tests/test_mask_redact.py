@@ -308,6 +308,20 @@ class TestEndToEnd:
         assert "OCR places read" in page and "OCR second pass" in page
         assert not any(part.lower() in page.lower() for part in NAME)
 
+    def test_clip_masked_on_every_frame_and_in_the_dicom(self, banner_file: Path, tmp_path: Path) -> None:
+        from dcmexport.encode import read_video_frames
+
+        code, output = _run(["export", str(banner_file), "--out", str(tmp_path), "--redact-text", "phi",
+                             "--also-dicom", "--format", "gif", "-q"])
+        assert code == 0, output
+        (clip,) = tmp_path.glob("*.gif")
+        (dicom,) = tmp_path.glob("*.dcm")
+        frames = [*read_video_frames(clip), *pydicom.dcmread(dicom).pixel_array]
+        assert len(frames) == 4  # two frames in each
+        for frame in frames:
+            words = [w.upper() for w in ocr.read_text(np.asarray(frame))]
+            assert not any(part in w for part in NAME for w in words), words
+
     def test_second_pass_refuses_what_detection_missed(self, banner_file: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
         import dcmexport.mask.redact as redact
