@@ -140,6 +140,17 @@ class DatasetFormat(enum.StrEnum):
     def file_name(self) -> str:
         """``dataset.csv`` or ``dataset.parquet``."""
         return f"dataset.{self.value}"
+class RedactText(enum.StrEnum):
+    """``--redact-text``: off; mask ``all`` text OCR finds (inside ultrasound regions only PHI-like text);
+    or mask all but the allow-listed settings words (``phi``). See :mod:`dcmexport.mask.redact`."""
+
+    OFF = "off"
+    ALL = "all"
+    PHI = "phi"
+
+
+#: ``--ocr-frames``' default step: clips are read on the first, middle and last frame and every Nth.
+DEFAULT_OCR_STEP = 10
 
 
 class OcrCheck(enum.StrEnum):
@@ -162,7 +173,9 @@ class MaskOptions:
     us_regions: bool | None = None  # None: on for US objects with regions
     accept_burned_in: bool = False
     ocr_check: OcrCheck = OcrCheck.OFF
-    ocr_all_frames: bool = False  # False: first, middle and last frame only
+    ocr_all_frames: bool = False  # False: first, middle and last frame only (and every ocr_step-th for redaction)
+    redact_text: RedactText = RedactText.OFF  # --redact-text: find text with OCR and mask it (mask/redact.py)
+    ocr_step: int = DEFAULT_OCR_STEP  # --ocr-frames N: redaction also reads every Nth frame of a clip
 
 
 #: The largest |center| or width ``--window`` accepts: the window is applied in float32 for
@@ -299,6 +312,8 @@ def build_options(
     accept_burned_in: bool = False,
     ocr_check: str | OcrCheck = OcrCheck.OFF,
     ocr_all_frames: bool = False,
+    redact_text: str | RedactText = RedactText.OFF,
+    ocr_step: int = DEFAULT_OCR_STEP,
     deid: DeidOptions | None = None,
     also_dicom: bool = False,
     overwrite: bool = False,
@@ -361,6 +376,12 @@ def build_options(
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     if fps is not None and not 0.1 <= fps <= 240:
         raise UsageError(f"--fps must be between 0.1 and 240, got {fps:g}")
+    if ocr_step < 1:
+        raise UsageError(f"--ocr-frames N must be a positive number of frames, got {ocr_step}")
+    try:
+        redact = RedactText(redact_text)
+    except ValueError:
+        raise UsageError(f"--redact-text must be all or phi, got {redact_text!r}") from None
     clip = _check_clip_options(fmt, series, frame_range, speed, loop, lossless, max_fps)
     box = None if max_size is None else parse_max_size(max_size if isinstance(max_size, str)
                                                        else "x".join(map(str, max_size)))
@@ -382,7 +403,8 @@ def build_options(
                              frames=parse_frames(str(frames)), montage=montage, **clip),
         mask=MaskOptions(rects=rects, mask_file=Path(mask_file) if mask_file else None, use_presets=mask_presets,
                          us_regions=mask_us_regions, accept_burned_in=accept_burned_in,
-                         ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames),
+                         ocr_check=OcrCheck(ocr_check), ocr_all_frames=ocr_all_frames,
+                         redact_text=redact, ocr_step=ocr_step),
         deid=deid_options,
         also_dicom=also_dicom,
         overwrite=overwrite,

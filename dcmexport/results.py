@@ -35,6 +35,31 @@ WRITTEN, SKIPPED, FAILED, REFUSED, KEPT = Status.WRITTEN, Status.SKIPPED, Status
 STATUS_BY_REASON = {"burned-in": REFUSED, "not-dicom": SKIPPED, "no-pixels": SKIPPED}
 
 
+@dataclass(frozen=True)
+class TextHit:
+    """One place where OCR read text (``--redact-text``), as the manifest records it: never the text.
+
+    Attributes:
+        stage: ``detect`` (the redaction's detection) or ``check`` (its second pass, after masking).
+        category: detection: ``name``, ``id``, ``date``, ``time`` (a PHI-like word, masked),
+            ``word`` (another word, masked), ``band`` (a text-like band no pass could read,
+            masked whole) or ``kept`` (an allow-listed word, or harmless inside an image region);
+            second pass: ``inside`` (read inside a masked area) or the PHI-like category.
+        confidence: Tesseract's word confidence, 0-100 (0 for a ``band``).
+        box: ``(x0, y0, x1, y1)``; output pixels in an :class:`ExportResult`.
+    """
+
+    stage: str
+    category: str
+    confidence: float
+    box: tuple[float, float, float, float]
+
+
+#: The stages and categories a :class:`TextHit` may name (the manifest reader drops others).
+TEXT_HIT_STAGES = ("detect", "check")
+TEXT_HIT_CATEGORIES = ("name", "id", "date", "time", "word", "band", "kept", "inside")
+
+
 @dataclass
 class DatasetFacts:
     """An object's row of ``dataset.csv``: de-identified attributes only (pseudonyms, never originals).
@@ -78,6 +103,12 @@ class ExportResult:
     #: blanked rectangles and kept ultrasound regions, (x0, y0, x1, y1) in OUTPUT pixels (for the review page)
     mask_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
     keep_boxes: list[tuple[int, int, int, int]] | None = None
+    #: boxes the OCR redaction (--redact-text) masked, also in ``mask_boxes``; OUTPUT pixels (review page)
+    text_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: what OCR read for --redact-text, as counts and seconds (never the words: they may be PHI)
+    text_findings: dict[str, float] = field(default_factory=dict)
+    #: where OCR read text for --redact-text: stage, category, confidence and box (OUTPUT pixels), never the text
+    text_hits: list[TextHit] = field(default_factory=list)
     #: existing outputs made under other options, kept as they are (status ``kept``): this run vouches for nothing in them
     kept_outputs: list[Path] = field(default_factory=list)
     #: the de-identified (0008,0018) SOPInstanceUID (a keyed pseudonym unless --retain uids): lets the

@@ -16,7 +16,7 @@ from dcmexport.audit.manifest import (
     read_output_fingerprints,
 )
 from dcmexport.deid import Key
-from dcmexport.results import ExportResult, Status
+from dcmexport.results import ExportResult, Status, TextHit
 
 
 def _result(out: Path, **extra: object) -> ExportResult:
@@ -53,6 +53,30 @@ class TestRoundTrip:
              "fps", "fps_source", "notes", "actions", "masks", "keep", "seconds"])
         run = RunRecord("deid", "1", "2026-01-01T00:00:00+00:00", {}, KeyKind.EPHEMERAL)
         assert RunRecord.from_json(json.loads(json.dumps(run.to_json()))) == run
+
+
+    def test_ocr_text_boxes_findings_and_places_read_back_equal(self, tmp_path: Path) -> None:
+        hits = [TextHit("detect", "name", 91.5, (4, 2, 40, 12)), TextHit("detect", "kept", 88.0, (50, 2, 60, 12)),
+                TextHit("check", "inside", 55.0, (5, 3, 20, 11))]
+        result = _result(tmp_path, text_boxes=[(0, 0, 44, 16)], text_findings={"words": 2.0, "masked": 1.0},
+                         text_hits=hits)
+        with Manifest.open(tmp_path, tool_version="9.9", options={}, key=Key(b"k" * 32)) as manifest:
+            manifest.record(result, out_dir=tmp_path)
+        (record,) = read_manifest(tmp_path / MANIFEST_NAME).objects
+        assert record == ObjectRecord.from_result(result, out_dir=tmp_path, fingerprint=None)
+        assert record.text_hits == tuple(hits) and record.text_boxes == ((0.0, 0.0, 44.0, 16.0),)
+        written = json.loads((tmp_path / MANIFEST_NAME).read_text().splitlines()[-1])
+        assert written["text_hits"][0] == {"stage": "detect", "category": "name", "confidence": 91.5,
+                                           "box": [4, 2, 40, 12]}
+
+    def test_malformed_ocr_places_are_dropped_and_counted(self) -> None:
+        good = {"stage": "check", "category": "date", "confidence": 70, "box": [0, 0, 5, 5]}
+        record = parse_line(json.dumps({"record": "object", "status": "written", "text": {"words": 1},
+                                        "text_hits": [good, {**good, "category": "JOHNSON"}, {**good, "box": [1]},
+                                                      {**good, "stage": "x"}, {**good, "confidence": "high"}, 7]}))
+        assert isinstance(record, ObjectRecord)
+        assert record.text_hits == (TextHit("check", "date", 70.0, (0.0, 0.0, 5.0, 5.0)),)
+        assert record.bad_rects == 5
 
 
 class TestTolerantReading:

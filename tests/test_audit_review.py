@@ -255,6 +255,20 @@ class TestBuildReviewHtml:
         assert cards["us_clip.mp4"].count('<rect class="mask" x="0" y="0" width="64" height="8"') == 3
         assert "<svg" not in cards["mr_0001.png"]
 
+    def test_ocr_boxes_kept_words_and_second_pass_findings_drawn(self, tmp_path: Path) -> None:
+        Image.fromarray(np.zeros((100, 200), np.uint8)).save(tmp_path / "us.png")
+        hits = [{"stage": "detect", "category": "name", "confidence": 90.0, "box": [12, 4, 60, 14]},
+                {"stage": "detect", "category": "kept", "confidence": 85.0, "box": [150, 4, 170, 14]},
+                {"stage": "check", "category": "date", "confidence": 70.0, "box": [100, 80, 140, 90]}]
+        _write_manifest(tmp_path, [_run_record(), _object_record(
+            "a" * 64, ["us.png"], masks=[[10, 2, 64, 16]], keep=None, text_boxes=[[10, 2, 64, 16]],
+            text={"words": 2, "masked": 1, "frames": 1, "check_words": 1, "check_phi": 1}, text_hits=hits)])
+        card = _cards(build_review_html(tmp_path))["us.png"]
+        assert re.search(r'<rect class="text" x="10" y="2" width="54" height="14"', card)
+        assert re.search(r'<rect class="ocr-kept" x="150" y="4" width="20" height="10"', card)
+        assert re.search(r'<rect class="ocr-check" x="100" y="80" width="40" height="10"', card)
+        assert "1 kept, 1 name" in card and "1 PHI-like" in card
+
     def test_missing_output_reported(self, page: str) -> None:
         card = _cards(page)["gone.png"]
         assert "badge missing" in card and "file not found" in card

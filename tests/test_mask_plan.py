@@ -20,7 +20,7 @@ import dcmexport.mask.presets as presets
 from dcmexport.errors import BurnedInError, DcmexportError, PresetError
 from dcmexport.mask.plan import _PLAN_MEMO, NOT_PLAN_OPTIONS, PLAN_INPUTS, plan_key, plan_masks
 from dcmexport.mask.presets import MaskPreset, read_mask_file
-from dcmexport.options import MaskOptions, MaskRect, OcrCheck
+from dcmexport.options import MaskOptions, MaskRect, OcrCheck, RedactText
 from tests.conftest import deid_data_files, pydicom_test_files
 from tests.maskdata import FLAGS, NO_PRESETS, deid_us, pydicom_data, roundtrip, synthetic
 
@@ -173,6 +173,11 @@ def declared_options() -> set[str]:
     return {name for source in PLAN_INPUTS for name in source.options}
 
 
+def header_options() -> set[str]:
+    """The options of the sources :func:`plan_masks` runs (those reading pixels run per object, later)."""
+    return {name for source in PLAN_INPUTS if not source.pixels for name in source.options}
+
+
 def declared_tags() -> set[int]:
     tags = {tag_for_keyword(keyword) for source in PLAN_INPUTS for keyword in source.attributes}
     assert None not in tags
@@ -255,7 +260,9 @@ class TestPlanInputs:
         every = {spec.name for spec in fields(MaskOptions)}
         assert declared_options() | NOT_PLAN_OPTIONS == every
         assert declared_options() & NOT_PLAN_OPTIONS == set()
-        assert {source.name for source in PLAN_INPUTS} >= {"presets", "us-regions", "user", "mask-file", "refusal"}
+        assert {source.name for source in PLAN_INPUTS} >= {"presets", "us-regions", "user", "mask-file", "refusal",
+                                                            "ocr-redact"}
+        assert [source.name for source in PLAN_INPUTS if source.pixels] == ["ocr-redact"]
 
     def test_planning_reads_only_declared_attributes_and_options(self, tmp_path: Path) -> None:
         """Record every tag and option read while plan_masks runs on real files: all must be declared.
@@ -290,14 +297,14 @@ class TestPlanInputs:
                 where = (path.name, options)
                 assert body <= body_tags, (where, sorted(f"({t >> 16:04X},{t & 0xFFFF:04X})" for t in body - body_tags))
                 assert meta <= meta_tags, (where, sorted(hex(t) for t in meta - meta_tags))
-                assert read_options <= declared_options(), (where, read_options - declared_options())
+                assert read_options <= header_options(), (where, read_options - header_options())
                 all_body |= body
                 all_options |= read_options
                 planned += 1
         assert planned > 300  # the files were really planned
         for keyword in ("Rows", "Columns", "Modality", "SequenceOfUltrasoundRegions", "BurnedInAnnotation"):
             assert tag_for_keyword(keyword) in all_body, keyword
-        assert all_options == declared_options()
+        assert all_options == header_options()
 
     # Two values for every declared attribute; a new declared attribute needs a line here.
     BASE: ClassVar[dict[str, object]] = {
@@ -346,8 +353,9 @@ class TestPlanInputs:
         other = {
             "use_presets": False, "us_regions": False, "rects": (MaskRect(0, 0, 4, 4),),
             "accept_burned_in": True, "mask_file": tmp_path / "m.toml", "file_rects": (MaskRect(1, 1, 2, 2),),
+            "redact_text": RedactText.ALL,
         }  # fmt: skip
-        assert set(other) == declared_options(), "give every declared option a second value in this test"
+        assert set(other) == header_options(), "give every declared option a second value in this test"
         ds = self.dataset()
         base = plan_key(ds, MaskOptions())
         assert base is not None
@@ -356,6 +364,8 @@ class TestPlanInputs:
         assert plan_key(ds, MaskOptions(mask_file=tmp_path / "m.toml")) is None  # read afresh each time
         # The checks after masking do not change a plan: it is reused across them.
         assert plan_key(ds, MaskOptions(ocr_check=OcrCheck.STRICT, ocr_all_frames=True)) == base
+        # Nor do the options only a pixel source reads (its boxes are added per object, never memoised).
+        assert plan_key(ds, MaskOptions(ocr_step=3, ocr_all_frames=True)) == base
 
 
 # --------------------------------------------------------------------------- user masks and the refusal (issue #19 item 9)

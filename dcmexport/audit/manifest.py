@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from dcmexport.errors import InputError, UsageError
-from dcmexport.results import Status
+from dcmexport.results import TEXT_HIT_CATEGORIES, TEXT_HIT_STAGES, Status, TextHit
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcmexport.deid import Key
@@ -133,6 +133,11 @@ class ObjectRecord:
     files, made under other options, are listed in ``kept`` so that no reader takes
     this run's masks and notes for theirs. ``masks`` and ``keep`` are rectangles in
     output pixels; ``keep`` is None when no ultrasound region restriction applied.
+    ``text_boxes`` are the rectangles of ``masks`` that the OCR redaction (``--redact-text``)
+    found, and ``text`` its findings: counts of words read, masked, kept, read again by the
+    second pass, and OCR seconds (never a word: words may be PHI); ``text_hits`` where words
+    were read (:class:`~dcmexport.results.TextHit`: stage, category, confidence, output-pixel
+    box); all empty without it.
 
     Two fields describe a record as read, and are never written: ``has_geometry``
     (False when the record carried neither ``masks`` nor ``keep``, as an older writer's)
@@ -154,6 +159,9 @@ class ObjectRecord:
     masks: tuple[Rect, ...] = ()
     keep: tuple[Rect, ...] | None = None
     seconds: float = 0.0
+    text_boxes: tuple[Rect, ...] = ()
+    text: dict[str, float] = field(default_factory=dict)
+    text_hits: tuple[TextHit, ...] = ()
     #: a shard's keyed digest of the input's identity (never its path); written only when set
     input_id: str | None = None
     has_geometry: bool = True
@@ -183,6 +191,9 @@ class ObjectRecord:
             masks=tuple(tuple(b) for b in result.mask_boxes),  # type: ignore[misc]
             keep=None if result.keep_boxes is None else tuple(tuple(b) for b in result.keep_boxes),  # type: ignore[misc]
             seconds=round(result.seconds, 3),
+            text_boxes=tuple(tuple(b) for b in result.text_boxes),  # type: ignore[misc]
+            text=dict(result.text_findings),
+            text_hits=tuple(result.text_hits),
             input_id=input_id,
         )
 
@@ -207,6 +218,9 @@ class ObjectRecord:
             "masks": [list(b) for b in self.masks],
             "keep": None if self.keep is None else [list(b) for b in self.keep],
             "seconds": self.seconds,
+            **({"text_boxes": [list(b) for b in self.text_boxes], "text": self.text,
+                "text_hits": [{"stage": h.stage, "category": h.category, "confidence": h.confidence,
+                               "box": list(h.box)} for h in self.text_hits]} if self.text else {}),
         }
 
     @classmethod
@@ -221,6 +235,9 @@ class ObjectRecord:
             return None
         status = Status(raw_status)
         masks, bad_masks = _rects(data.get("masks"))
+        text_boxes, bad_text = _rects(data.get("text_boxes"))
+        text_hits, bad_hits = _text_hits(data.get("text_hits"))
+        text = data.get("text")
         keep_raw = data.get("keep")
         keep, bad_keep = _rects(keep_raw)
         notes = data.get("notes") or []
@@ -243,9 +260,12 @@ class ObjectRecord:
             masks=masks,
             keep=None if keep_raw is None else keep,
             seconds=_number(seconds) or 0.0,
+            text_boxes=text_boxes,
+            text_hits=text_hits,
+            text={str(k): float(v) for k, v in text.items() if _is_number(v)} if isinstance(text, dict) else {},
             input_id=data.get("input_id") if isinstance(data.get("input_id"), str) else None,
             has_geometry="masks" in data or "keep" in data,
-            bad_rects=bad_masks + bad_keep,
+            bad_rects=bad_masks + bad_keep + bad_text + bad_hits,
         )
 
 
@@ -317,6 +337,22 @@ def _rects(value: Any) -> tuple[tuple[Rect, ...], int]:
         else:
             bad += 1
     return tuple(rects), bad
+
+
+def _text_hits(value: Any) -> tuple[tuple[TextHit, ...], int]:
+    """OCR places from a record's list: a known stage and category, a confidence, a rectangle."""
+    if not isinstance(value, list):
+        return (), 0 if value is None else 1
+    hits: list[TextHit] = []
+    bad = 0
+    for item in value:
+        rects, wrong = _rects([item.get("box")]) if isinstance(item, dict) else ((), 1)
+        if (wrong or not rects or not isinstance(item, dict) or item.get("stage") not in TEXT_HIT_STAGES
+                or item.get("category") not in TEXT_HIT_CATEGORIES or not _is_number(item.get("confidence"))):
+            bad += 1
+            continue
+        hits.append(TextHit(str(item["stage"]), str(item["category"]), float(item["confidence"]), rects[0]))
+    return tuple(hits), bad
 
 
 # --------------------------------------------------------------------------- writing

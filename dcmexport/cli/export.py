@@ -24,7 +24,7 @@ from dcmexport.cli.common import (
 )
 from dcmexport.cli.net import net_inputs, net_query, net_settings
 from dcmexport.errors import UsageError
-from dcmexport.options import OcrCheck, OutputFormat
+from dcmexport.options import DEFAULT_OCR_STEP, OcrCheck, OutputFormat, RedactText
 
 EXPORT_EPILOG = """\
 Examples:
@@ -81,7 +81,8 @@ def export_command(
     mask_us_regions: params.MaskUsRegions = None,
     accept_burned_in: Annotated[bool, typer.Option("--accept-burned-in", help="Export objects that may carry burned-in text even when no mask covers it.", rich_help_panel=params.BURNED_IN)] = False,
     ocr_check: Annotated[OcrCheck, typer.Option(help="off; report: run Tesseract on masked frames and report text it reads; strict: refuse the object.", case_sensitive=False, rich_help_panel=params.BURNED_IN, metavar="MODE")] = OcrCheck.OFF,
-    ocr_frames: Annotated[str, typer.Option(help="Frames the OCR check reads: sample (first, middle, last) or all.", rich_help_panel=params.BURNED_IN, metavar="WHICH")] = "sample",
+    ocr_frames: Annotated[str, typer.Option(help="Frames of a clip OCR reads: sample (first, middle, last; --redact-text also every 10th), N (also every Nth) or all.", rich_help_panel=params.BURNED_IN, metavar="WHICH")] = "sample",
+    redact_text: Annotated[RedactText, typer.Option(help="Find burned-in text with OCR (Tesseract) and mask it on every frame: all text (inside ultrasound regions only PHI-like text), or phi: all but allow-listed settings words. A second OCR pass must then read nothing PHI-like, or the object is refused.", case_sensitive=False, rich_help_panel=params.BURNED_IN, metavar="MODE")] = RedactText.OFF,
     profile: params.Profile = "basic",
     retain: params.Retain = None,
     clean: params.Clean = None,
@@ -153,6 +154,8 @@ def export_command(
             accept_burned_in=accept_burned_in,
             ocr_check=ocr_check,
             ocr_all_frames=_ocr_all(ocr_frames),
+            redact_text=redact_text,
+            ocr_step=_ocr_step(ocr_frames),
             deid=deid_options_from_flags(profile, retain, clean, safe_harbor),
             also_dicom=also_dicom,
             overwrite=overwrite,
@@ -187,6 +190,10 @@ def apply_workflow(ctx: typer.Context, name: str, chosen: dict[str, Any]) -> dic
 
 
 def _ocr_all(text: str) -> bool:
-    if text not in ("sample", "all"):
-        raise UsageError(f"--ocr-frames must be sample or all, got {text!r}")
+    if text not in ("sample", "all") and not text.isdigit():
+        raise UsageError(f"--ocr-frames must be sample, all or a number of frames N, got {text!r}")
     return text == "all"
+
+
+def _ocr_step(text: str) -> int:
+    return int(text) if text.isdigit() else DEFAULT_OCR_STEP

@@ -6,8 +6,10 @@ Modules: :mod:`~dcmexport.mask.rects` (pure array functions and :class:`MaskPlan
 (the refusal rule), :mod:`~dcmexport.mask.plan` (the plan, memoised by one
 declaration of its inputs), :mod:`~dcmexport.mask.apply` (masking a DICOM's
 Pixel Data), :mod:`~dcmexport.mask.detect` (the text-like rows detector) and
-:mod:`~dcmexport.mask.ocr` (the optional Tesseract check: not imported here,
-callers import it lazily).
+:mod:`~dcmexport.mask.ocr` (the optional Tesseract backend), :mod:`~dcmexport.mask.redact`
+(the OCR redaction, ``--redact-text``: a mask source that reads pixels) and
+:mod:`~dcmexport.mask.words` (PHI-like words and the allow list); the last three are not
+imported here, callers import them lazily.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ def apply_plan_to_dataset(ds: Dataset, plan: MaskPlan) -> None:
         BurnedInError: no (7FE0,0010) Pixel Data, it cannot be decoded, or its
             photometric interpretation or bit depth cannot be written back.
     """
+    plan.require_resolved()  # a refusal deferred to --redact-text that nothing cleared
     if plan.is_empty:
         return
     if "PixelData" not in ds:

@@ -46,6 +46,10 @@ class PlanInput:
         library: for a source that consults a shared resource (the shipped preset library):
             returns it for these options, or None when it is not consulted. Compared by
             identity: plans made against another one are dropped.
+        pixels: the source reads the object's pixels (OCR), so no header can key it: it is not
+            part of :func:`plan_masks` (whose plans the memo keeps) but adds its boxes to that
+            plan per object, afterwards, when :func:`pixel_sources` names it for the options.
+            Its options do not key the memo (the header plan is the same whatever they are).
     """
 
     name: str
@@ -53,6 +57,7 @@ class PlanInput:
     attributes: tuple[str, ...] = ()
     memo: bool = True
     library: Callable[[MaskOptions], object] | None = None
+    pixels: bool = False
 
 
 def _preset_library(options: MaskOptions) -> object:
@@ -70,12 +75,30 @@ PLAN_INPUTS: tuple[PlanInput, ...] = (
     PlanInput("us-regions", options=("us_regions",), attributes=US_REGION_ATTRIBUTES),
     PlanInput("user", options=("rects",)),
     PlanInput("mask-file", options=("mask_file", "file_rects"), memo=False),  # file_rects: read at start-up
-    PlanInput("refusal", options=("accept_burned_in",), attributes=REFUSAL_ATTRIBUTES),
+    # --redact-text defers the refusal to the pixels (the redaction's second pass clears or raises it).
+    PlanInput("refusal", options=("accept_burned_in", "redact_text"), attributes=REFUSAL_ATTRIBUTES),
+    # OCR redaction (dcmexport.mask.redact): reads rendered frames, so it runs per object after the header plan.
+    PlanInput("ocr-redact", options=("redact_text", "ocr_all_frames", "ocr_step"), pixels=True),
 )
 
 #: MaskOptions fields that do not shape a plan: they choose the checks run after masking.
-#: Every field is in exactly one of PLAN_INPUTS and this set (tests/test_mask_plan.py).
-NOT_PLAN_OPTIONS: frozenset[str] = frozenset({"ocr_check", "ocr_all_frames"})
+#: Every field is in PLAN_INPUTS or in this set, not both (tests/test_mask_plan.py).
+NOT_PLAN_OPTIONS: frozenset[str] = frozenset({"ocr_check"})
+
+
+def pixel_sources(options: MaskOptions) -> tuple[str, ...]:
+    """The names of the mask sources that read pixels and are switched on by ``options``.
+
+    A pixel source is on when its first declared option is set (not None, False or ``"off"``);
+    the pipeline runs each of them per object after :func:`plan_masks`.
+    """
+    names = []
+    for source in PLAN_INPUTS:
+        if source.pixels and source.options:
+            value = getattr(options, source.options[0])
+            if value not in (None, False, "off"):
+                names.append(source.name)
+    return tuple(names)
 
 
 def _tag(keyword: str) -> int:
@@ -97,7 +120,8 @@ class PlanMemo:
 
     def __init__(self, inputs: Sequence[PlanInput], name: str = "mask plans", max_plans: int = 256) -> None:
         self.inputs = tuple(inputs)
-        self.option_fields = tuple(dict.fromkeys(field for i in self.inputs for field in i.options))
+        header_inputs = [i for i in self.inputs if not i.pixels]
+        self.option_fields = tuple(dict.fromkeys(field for i in header_inputs for field in i.options))
         self.fresh_fields = tuple(field for i in self.inputs if not i.memo for field in i.options)
         tags = sorted({_tag(keyword) for i in self.inputs for keyword in i.attributes})
         self.body_tags = tuple(t for t in tags if t >> 16 != 0x0002)
@@ -164,8 +188,13 @@ def plan_masks(ds: Dataset, options: MaskOptions, *, label: str | None = None) -
     that lies outside the image is dropped and noted in ``plan.notes`` (and in
     the refusal message), never taken as coverage.
 
-    Plans are memoised by :data:`PLAN_INPUTS`; refusals never are (their message
-    names the object).
+    With ``options.redact_text`` on, the refusal is deferred to the pixels instead:
+    the plan comes back with ``unresolved`` set, and is unusable until the OCR
+    redaction's second pass clears it (:mod:`dcmexport.mask.redact`).
+
+    Plans are memoised by :data:`PLAN_INPUTS`; refusals and deferred refusals never
+    are (their message names the object). Pixel sources (``pixels=True`` inputs) are
+    not run here.
 
     Args:
         ds: the object, with its original attributes (presets match on Manufacturer etc.).
@@ -185,7 +214,7 @@ def plan_masks(ds: Dataset, options: MaskOptions, *, label: str | None = None) -
     if key is not None and (plan := _PLAN_MEMO.get(key, options)) is not None:
         return plan
     plan = _plan_masks(ds, options, label)
-    if key is not None:
+    if key is not None and plan.unresolved is None:  # a deferred refusal names the object, like a refusal
         _PLAN_MEMO.put(key, plan)
     return plan
 
@@ -234,5 +263,9 @@ def _plan_masks(ds: Dataset, options: MaskOptions, label: str | None) -> MaskPla
         add(rects, "mask-file", "--mask-file rectangle")
 
     plan = MaskPlan(blank=tuple(blank), keep=keep, sources=tuple(sources), notes=tuple(notes))
-    check_coverage(ds, plan, accept_burned_in=options.accept_burned_in, label=label)
+    deferred = check_coverage(ds, plan, accept_burned_in=options.accept_burned_in, label=label,
+                              defer=options.redact_text != "off")
+    if deferred is not None:
+        plan = MaskPlan(blank=plan.blank, keep=plan.keep, sources=plan.sources, notes=plan.notes,
+                        unresolved=deferred)
     return plan

@@ -68,7 +68,8 @@ def may_carry_burned_in(ds: Dataset) -> str | None:
     return None
 
 
-def check_coverage(ds: Dataset, plan: MaskPlan, *, accept_burned_in: bool, label: str | None = None) -> None:
+def check_coverage(ds: Dataset, plan: MaskPlan, *, accept_burned_in: bool, label: str | None = None,
+                   defer: bool = False) -> str | None:
     """Refuse ``ds`` when it may carry burned-in text and ``plan`` masks nothing.
 
     Only what the plan blanks or keeps counts as coverage: a user rectangle that
@@ -81,6 +82,12 @@ def check_coverage(ds: Dataset, plan: MaskPlan, *, accept_burned_in: bool, label
         plan: what will be blanked in it.
         accept_burned_in: the user checked the pixels (``--accept-burned-in``): never refuse.
         label: how the message names the object (a path or a pseudonymous id); optional.
+        defer: ``--redact-text`` will look at the pixels: return the refusal message instead of
+            raising it; the OCR redaction either clears it (its second pass reads nothing
+            PHI-like after masking) or raises it (:mod:`dcmexport.mask.redact`).
+
+    Returns:
+        None when nothing is refused; with ``defer``, the deferred refusal's message.
 
     Raises:
         BurnedInError: refused; the message names the reason (tags and keywords)
@@ -90,7 +97,11 @@ def check_coverage(ds: Dataset, plan: MaskPlan, *, accept_burned_in: bool, label
     if reason is not None and plan.is_empty and not accept_burned_in:
         # The plan's notes say why a user mask did not count (it lies outside the image).
         why = f" ({'; '.join(plan.notes)})" if plan.notes else ""
-        raise BurnedInError(
+        message = (
             f"{label or 'object'}: may carry burned-in text ({reason}) and no mask preset, ultrasound region "
-            f"or user mask covers it{why}; {RESOLVE_HINT}"
+            f"or user mask covers it{why}"
         )
+        if defer:
+            return message
+        raise BurnedInError(f"{message}; {RESOLVE_HINT}")
+    return None

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dcmexport.errors import BurnedInError
+
 Box = tuple[int, int, int, int]
 
 
@@ -192,12 +194,23 @@ class MaskPlan:
             ``"us-regions"``, ``"user"``, ``"mask-file"``.
         notes: what the user should know about the plan, free of dataset values
             (a user rectangle that lies outside the image and masks nothing).
+        unresolved: a refusal deferred to the pixels (``--redact-text``): the object may carry
+            burned-in text that nothing in the header covers, and only the OCR redaction's second
+            pass can clear it (:mod:`dcmexport.mask.redact`). Until then the plan cannot be used:
+            :meth:`apply` and :meth:`blank_boxes` raise BurnedInError with this message, so a
+            path that forgets the redaction refuses the object (fail closed).
     """
 
     blank: tuple[Box, ...] = ()
     keep: tuple[Box, ...] | None = None
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    unresolved: str | None = None
+
+    def require_resolved(self) -> None:
+        """Raise BurnedInError when a refusal is still deferred (see ``unresolved``)."""
+        if self.unresolved is not None:
+            raise BurnedInError(f"{self.unresolved}; the OCR redaction (--redact-text, export only) did not clear it")
 
     @property
     def is_empty(self) -> bool:
@@ -217,8 +230,10 @@ class MaskPlan:
 
         Raises:
             ValueError: ``frame`` is not 2-D or 3-D.
+            BurnedInError: a refusal is still deferred (``unresolved``).
         """
         _check_frame(frame)
+        self.require_resolved()
         if self.is_empty:
             return frame
         out = frame
@@ -236,7 +251,11 @@ class MaskPlan:
 
         Returns:
             Boxes clipped to the frame; empty when the plan is empty.
+
+        Raises:
+            BurnedInError: a refusal is still deferred (``unresolved``).
         """
+        self.require_resolved()
         boxes = list(complement_boxes(self.keep, rows, columns)) if self.keep is not None else []
         for box in self.blank:
             clipped = clip_box(box, rows, columns)

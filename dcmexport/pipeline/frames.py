@@ -301,9 +301,9 @@ def plan_pixels(
     detect = frozenset({0}) if not ocr_frames and (late or may_carry_burned_in(ds)) else frozenset()
     if not plan.is_empty and not result.mask_boxes:
         result.notes.append(f"masked: {plan.describe()}")
-        result.mask_boxes = _output_boxes(plan.blank, rows, cols, out_size, figure)
+        result.mask_boxes = output_boxes(plan.blank, rows, cols, out_size, figure)
         if plan.keep is not None:
-            result.keep_boxes = _output_boxes(plan.keep, rows, cols, out_size, figure)
+            result.keep_boxes = output_boxes(plan.keep, rows, cols, out_size, figure)
     if figure is None and out_size != (rows, cols) and not any(n.startswith("resized") for n in result.notes):
         why = f"aspect from {spacing.source}" if spacing is not None else ""
         if render_options.max_side and max(out_size) == render_options.max_side:
@@ -350,7 +350,7 @@ def _plan_letterbox(result: ExportResult, out_size: tuple[int, int], size: tuple
         result.keep_boxes = [box.map_box(b, *out_size) for b in result.keep_boxes]
 
 
-def _output_boxes(boxes: tuple[tuple[int, int, int, int], ...], rows: int, cols: int, out_size: tuple[int, int],
+def output_boxes(boxes: tuple[tuple[int, int, int, int], ...], rows: int, cols: int, out_size: tuple[int, int],
                   figure: FigureRenderer | None) -> list[tuple[int, int, int, int]]:
     """Stored-pixel boxes in output pixels (through the figure's viewport when there is one); off-view ones dropped."""
     if figure is None:

@@ -33,6 +33,7 @@ from dcmexport.pipeline.frames import (
 from dcmexport.pipeline.guard import log, run_guarded
 from dcmexport.pipeline.naming import make_parents, named, output_base
 from dcmexport.pipeline.passthrough import encode_jpeg_clip, passthrough_plan
+from dcmexport.pipeline.redaction import redact_text
 from dcmexport.pipeline.resume import DUPLICATE_REASON, ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.states import choose_state
 from dcmexport.pipeline.writing import (
@@ -110,6 +111,9 @@ def _export_file(
     pipeline = plan_pixels(ds, options, fmt, frames, result, state=state)
     if clip is not None and clip.indices is not None:
         plan_checks_for_cut(pipeline, clip.count, options)
+    read = (list(clip.indices) if clip is not None and clip.indices is not None else list(range(frames))) \
+        if fmt.is_video else still_indices(options.encode.frames, frames)
+    redact_text(path, ds, pipeline, options, result, numbers=read, clip=fmt.is_video)  # OCR boxes join the plan
     passthrough = passthrough_plan(path, ds, fmt, pipeline) if fmt.is_video else None
 
     input_sha = sha256_file(path)

@@ -28,6 +28,7 @@ from dcmexport.pipeline.facts import facts_from_dataset
 from dcmexport.pipeline.frames import output_stem, pixel_state, plan_pixels
 from dcmexport.pipeline.guard import run_guarded
 from dcmexport.pipeline.naming import make_parents, named, output_base
+from dcmexport.pipeline.redaction import redact_text
 from dcmexport.pipeline.resume import ResumeIndex, apply_resume, no_resume
 from dcmexport.pipeline.writing import encode_clip, note_verification, write_still_atomic
 from dcmexport.read import check_pixel_geometry, iter_frames, quiet_pydicom, read_dataset, sha256_file
@@ -264,6 +265,8 @@ def _export_series(
     montage = options.encode.montage
     fmt = OutputFormat.MP4 if options.encode.format is OutputFormat.AUTO else options.encode.format
     pipelines = [plan_pixels(ds, options, fmt, len(paths), result) for ds in datasets]
+    for path, ds, pipeline in zip(paths, datasets, pipelines, strict=True):  # --redact-text: each slice's frame
+        redact_text(path, ds, pipeline, options, result, numbers=[0], clip=True)
     shas = [sha256_file(p) for p in paths]
     result.input_sha256 = hashlib.sha256("".join(shas).encode()).hexdigest()
     counts: dict[str, int] = {}

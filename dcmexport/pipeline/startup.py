@@ -1,6 +1,6 @@
 """What a run checks once, before any object is read or any file written.
 
-Options that depend on files or optional programs (``--mask-file``, ``--ocr-check``)
+Options that depend on files or optional programs (``--mask-file``, ``--ocr-check``, ``--redact-text``)
 cannot be checked by :func:`dcmexport.options.build_options`, which knows no stage;
 checked per object instead, one bad file would fail every object of a batch with
 the same line (issue #19 item 4). Here they fail the run once, as a usage error.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dcmexport.mask import read_mask_file
-from dcmexport.options import ExportOptions, OcrCheck
+from dcmexport.options import ExportOptions, OcrCheck, RedactText
 
 
 def prepare_options(options: ExportOptions) -> ExportOptions:
@@ -29,15 +29,14 @@ def prepare_options(options: ExportOptions) -> ExportOptions:
 
     Raises:
         PresetError: the mask file is missing, not TOML or holds a bad rectangle (file and key named).
-        MissingDependencyError: ``--ocr-check`` without pytesseract or the tesseract program
-            (naming what to install).
+        MissingDependencyError: ``--ocr-check`` or ``--redact-text`` without pytesseract or the
+            tesseract program (naming the pip extra and the Debian package ``tesseract-ocr``).
     """
     mask = options.mask
     if mask.mask_file is not None and mask.file_rects is None:
         options = replace(options, mask=replace(mask, file_rects=read_mask_file(mask.mask_file)))
-    if mask.ocr_check is not OcrCheck.OFF:
-        from dcmexport.mask.ocr import ocr_available, tesseract_version
+    if mask.ocr_check is not OcrCheck.OFF or mask.redact_text is not RedactText.OFF:
+        from dcmexport.mask.ocr import require_ocr
 
-        if not ocr_available():
-            tesseract_version()  # raises MissingDependencyError naming what to install
+        require_ocr()  # raises MissingDependencyError naming what to install: never a silent pass
     return options

@@ -23,7 +23,7 @@ from dcmexport.encode.still import read_still
 from dcmexport.errors import DcmexportError, InputError
 from dcmexport.paths import resolve_child
 from dcmexport.read import sha256_file
-from dcmexport.results import Status
+from dcmexport.results import Status, TextHit
 
 THUMB_MAX_SIDE = 320
 
@@ -65,6 +65,9 @@ class ReviewEntry:
     masks: tuple[Rect, ...] = ()
     keep: tuple[Rect, ...] | None = None
     bad_rects: int = 0
+    text_boxes: tuple[Rect, ...] = ()
+    text: dict[str, float] = field(default_factory=dict)
+    text_hits: tuple[TextHit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ def summarize_manifest(contents: ManifestContents) -> ManifestSummary:
                 masks=geometry[0],
                 keep=geometry[1],
                 bad_rects=geometry[2],
+                text_boxes=record.text_boxes,
+                text=record.text,
+                text_hits=record.text_hits,
             )
     for status in by_input.values():
         counts[status] = counts.get(status, 0) + 1

@@ -33,7 +33,7 @@ REVIEW_NAME = "review.html"
 THUMB_MIN_DISPLAY = 160
 
 _CSS = """
-:root{--mask:#ff1f8f;--keep:#12c26b;--ink:#1d2330;--muted:#5b6475;--bg:#f3f4f7;--card:#fff;--line:#d9dce3}
+:root{--mask:#ff1f8f;--keep:#12c26b;--text:#ff9800;--ocrkept:#1e88e5;--ocrcheck:#d50000;--ink:#1d2330;--muted:#5b6475;--bg:#f3f4f7;--card:#fff;--line:#d9dce3}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 header{position:sticky;top:0;z-index:2;background:#1d2330;color:#fff;padding:10px 20px;display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center}
@@ -44,7 +44,7 @@ header button{font:inherit;padding:4px 12px;border-radius:4px;border:1px solid #
 header button:hover{background:#3b455c}
 .legend{display:flex;gap:14px;font-size:13px}
 .sw{display:inline-block;width:14px;height:10px;margin-right:4px;vertical-align:-1px;border:2px solid}
-.sw.mask{border-color:var(--mask)}.sw.keep{border-color:var(--keep);border-style:dashed}
+.sw.mask{border-color:var(--mask)}.sw.keep{border-color:var(--keep);border-style:dashed}.sw.text{border-color:var(--text)}.sw.ocr-kept{border-color:var(--ocrkept);border-style:dotted}.sw.ocr-check{border-color:var(--ocrcheck)}
 .summary{padding:10px 20px;color:var(--muted)}
 .summary strong{color:var(--ink)}
 .summary .warn{color:#a4161a;font-weight:600}
@@ -66,6 +66,9 @@ figcaption{font-size:11px;color:var(--muted)}
 .frame svg{position:absolute;left:0;top:0;width:100%;height:100%;overflow:hidden;pointer-events:none}
 .frame rect.mask{fill:var(--mask);fill-opacity:.12;stroke:var(--mask);stroke-width:2}
 .frame rect.keep{fill:none;stroke:var(--keep);stroke-width:2;stroke-dasharray:6 3}
+.frame rect.text{fill:none;stroke:var(--text);stroke-width:2}
+.frame rect.ocr-kept{fill:none;stroke:var(--ocrkept);stroke-width:1.5;stroke-dasharray:2 2}
+.frame rect.ocr-check{fill:var(--ocrcheck);fill-opacity:.15;stroke:var(--ocrcheck);stroke-width:3}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:1px 10px;margin:0;font-size:12.5px}
 dt{color:var(--muted)}dd{margin:0;word-break:break-word}
 .problem{color:#a4161a;font-weight:600;margin:0}
@@ -217,7 +220,11 @@ def _overlay(item: ReviewItem) -> str:
     if item.width is None or item.height is None or (not item.entry.masks and not item.entry.keep):
         return ""
     parts = [f'<svg viewBox="0 0 {item.width} {item.height}" preserveAspectRatio="none" aria-hidden="true">']
-    for cls, rects in (("keep", item.entry.keep or ()), ("mask", item.entry.masks)):
+    hits = item.entry.text_hits
+    kept = tuple(h.box for h in hits if h.stage == "detect" and h.category == "kept")
+    left = tuple(h.box for h in hits if h.stage == "check")  # the second pass read text after masking
+    for cls, rects in (("keep", item.entry.keep or ()), ("mask", item.entry.masks), ("text", item.entry.text_boxes),
+                       ("ocr-kept", kept), ("ocr-check", left)):
         for x0, y0, x1, y1 in rects:
             parts.append(
                 f'<rect class="{cls}" x="{_fmt_num(x0)}" y="{_fmt_num(y0)}" width="{_fmt_num(x1 - x0)}" '
@@ -259,6 +266,18 @@ def _facts(item: ReviewItem) -> list[tuple[str, str]]:
     facts.append(("kept US regions", "not restricted" if entry.keep is None else str(len(entry.keep))))
     if entry.bad_rects:
         facts.append(("unreadable rectangles", f"{entry.bad_rects} (not drawn)"))
+    if entry.text:
+        t = entry.text
+        facts.append(("OCR text boxes", f"{len(entry.text_boxes)} masked ({int(t.get('masked', 0))} of "
+                      f"{int(t.get('words', 0))} words read on {int(t.get('frames', 0))} frame(s))"))
+        facts.append(("OCR second pass", f"{int(t.get('check_words', 0))} word(s) read after masking, "
+                      f"{int(t.get('check_phi', 0))} PHI-like, {int(t.get('check_inside', 0))} inside masks"))
+        categories: dict[str, int] = {}
+        for hit in entry.text_hits:
+            if hit.stage == "detect":
+                categories[hit.category] = categories.get(hit.category, 0) + 1
+        if categories:
+            facts.append(("OCR places read", ", ".join(f"{n} {c}" for c, n in sorted(categories.items()))))
     for note in entry.notes:
         facts.append(("note", note))
     if item.sha256:
@@ -361,7 +380,7 @@ def render_review_html(
 <h1>dcmexport review</h1>
 <span>reviewed <span id="counter">0 / {reviewable}</span></span>
 <button type="button" id="download">Download review state (JSON)</button>
-<span class="legend"><span><span class="sw mask"></span>masked (blanked)</span><span><span class="sw keep"></span>kept ultrasound region</span></span>
+<span class="legend"><span><span class="sw mask"></span>masked (blanked)</span><span><span class="sw keep"></span>kept ultrasound region</span><span><span class="sw text"></span>text found by OCR (masked)</span><span><span class="sw ocr-kept"></span>word OCR read and kept</span><span><span class="sw ocr-check"></span>OCR second pass: text left</span></span>
 </header>
 <p class="summary">{" · ".join(summary_bits)}. Look at every image for names, IDs, dates or faces before sharing; tick a file only when nothing identifying is visible. Page generated {_esc(generated)}.</p>
 <main>
