@@ -398,3 +398,25 @@ def test_missing_tesseract_program_is_a_clear_error(banner_file: Path, tmp_path:
     assert "dcmexport[ocr]" in proc.stderr
     assert not (tmp_path / "o").exists()
 
+
+
+@needs_tesseract
+@pytest.mark.oracle
+def test_boxes_are_recorded_where_they_are_in_a_letterboxed_output(banner_file: Path, tmp_path: Path) -> None:
+    """--size letterboxes last: the text boxes and masks the manifest records (and the review page draws)
+    are moved with the image, and each lies on masked (black) output pixels; no box is recorded twice."""
+    from dcmexport import api
+
+    plain = api.export(banner_file, tmp_path / "plain", redact_text="all", format="png").results[0]
+    (result,) = api.export(banner_file, tmp_path / "boxed", redact_text="all", format="png", size="300x300").results
+    assert result.status == "written", result.reason
+    assert len(result.mask_boxes) == len(set(result.mask_boxes)) == len(plain.mask_boxes)
+    assert len(result.text_boxes) == len(plain.text_boxes) >= 1
+    image = np.asarray(Image.open(result.outputs[0]).convert("L"))
+    assert image.shape == (300, 300)
+    for x0, y0, x1, y1 in [*result.text_boxes, *result.mask_boxes, *(h.box for h in result.text_hits)]:
+        assert 0 <= x0 < x1 <= 300 and 0 <= y0 < y1 <= 300, (x0, y0, x1, y1)  # inside the output image
+    for x0, y0, x1, y1 in result.text_boxes:
+        inner = image[y0 + 2:y1 - 2, x0 + 2:x1 - 2]  # two pixels in: the resampling's ringing at mask edges
+        assert inner.size and int(inner.max()) <= 16, (x0, y0, x1, y1, int(inner.max()))
+    assert result.text_boxes != plain.text_boxes  # moved (scaled and offset), not the unletterboxed places

@@ -121,6 +121,17 @@ class FramePipeline:
         self.ocr_hits: dict[int, int] = {}
         self.suspicious_frames: list[int] = []
 
+    def boxes_out(self, boxes: tuple[tuple[int, int, int, int], ...], rows: int,
+                  cols: int) -> list[tuple[int, int, int, int]]:
+        """Stored-pixel boxes of a ``rows`` x ``cols`` object in the output image's pixels: through the
+        aspect correction or the figure's viewport, then the ``--size`` letterbox (off-view ones dropped)."""
+        out = self.out_size or (rows, cols)
+        placed = output_boxes(boxes, rows, cols, out, self.figure)
+        if self.size is None:
+            return placed
+        box = letterbox_geometry(out[0], out[1], *self.size)
+        return [box.map_box(b, *out) for b in placed]
+
     def __call__(self, frame: np.ndarray, index: int = 0, *, number: int | None = None) -> np.ndarray:
         image = self.render_masked(frame, index, number=number)
         if self.figure is not None:

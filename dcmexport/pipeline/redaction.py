@@ -25,7 +25,7 @@ from dcmexport.errors import BurnedInError
 from dcmexport.mask import MaskPlan
 from dcmexport.mask.plan import pixel_sources
 from dcmexport.options import ExportOptions
-from dcmexport.pipeline.frames import FramePipeline, output_boxes
+from dcmexport.pipeline.frames import FramePipeline
 from dcmexport.read import iter_frames
 from dcmexport.results import ExportResult
 
@@ -84,10 +84,9 @@ def redact_text(
     for name, value in findings.as_counts().items():  # a series adds up its slices
         result.text_findings[name] = round(result.text_findings.get(name, 0) + value, 3)
     rows, columns = int(ds.Rows), int(ds.Columns)
-    out_size = pipeline.out_size or (rows, columns)
     for hit in findings.hits:  # places, categories and confidences: also for a refusal (where to look)
         x0, y0, x1, y1 = (int(v) for v in hit.box)  # frame pixels (integers) until mapped here
-        for box in output_boxes(((x0, y0, x1, y1),), rows, columns, out_size, pipeline.figure):
+        for box in pipeline.boxes_out(((x0, y0, x1, y1),), rows, columns):
             placed = replace(hit, box=box)
             if placed not in result.text_hits:
                 result.text_hits.append(placed)
@@ -104,9 +103,9 @@ def redact_text(
         blank=plan.blank + boxes, keep=plan.keep,
         sources=plan.sources + ((SOURCE,) if boxes else ()), notes=plan.notes,
     )  # fmt: skip
-    result.text_boxes.extend(b for b in output_boxes(boxes, rows, columns, out_size, pipeline.figure)
+    result.text_boxes.extend(b for b in pipeline.boxes_out(boxes, rows, columns)
                              if b not in result.text_boxes)
-    result.mask_boxes.extend(b for b in output_boxes(pipeline.plan.blank, rows, columns, out_size, pipeline.figure)
+    result.mask_boxes.extend(b for b in pipeline.boxes_out(pipeline.plan.blank, rows, columns)
                              if b not in result.mask_boxes)
     if any(note.startswith(SOURCE) for note in result.notes):
         return  # a series: one note for its first slice, the counts add up in text_findings
