@@ -248,6 +248,26 @@ class TestDatasetTable:
 
 
 class TestLetterbox:
+    def test_clip(self, tmp_path: Path) -> None:
+        """A clip letterboxed: every frame decoded back (ffmpeg) has the asked size, black bands, picture inside."""
+        from dcmexport.encode import read_video_frames
+        from dcmexport.encode.probe import probe_video
+        from tests.samplegen import make_us_gray_cine
+
+        write_dataset(make_us_gray_cine(rows=96, columns=128, frames=6), tmp_path / "in" / "cine.dcm")
+        (result,) = api.export(tmp_path / "in", tmp_path / "out", key=KEY, size="320x320", format="mp4",
+                               accept_burned_in=True, aspect=False).results
+        assert result.status == "written", result.reason
+        info = probe_video(result.outputs[0])
+        assert (info.width, info.height, info.frames) == (320, 320, 6)
+        box = letterbox_geometry(96, 128, 320, 320)
+        for frame in read_video_frames(result.outputs[0]):
+            grey = np.asarray(frame, dtype=np.int16)
+            grey = grey.mean(axis=2) if grey.ndim == 3 else grey
+            assert grey.shape == (320, 320)
+            assert grey[: box.top - 2].max() <= 8 and grey[box.top + box.inner_rows + 2:].max() <= 8  # the bands
+            assert grey[box.top + 2: box.top + box.inner_rows - 2].max() > 40  # the picture
+
     @pytest.mark.parametrize("rows, cols, width, height", [(40, 80, 64, 64), (80, 40, 64, 64), (64, 64, 100, 60)])
     def test_pixels(self, tmp_path: Path, rows: int, cols: int, width: int, height: int) -> None:
         ds = make_ct(rows=rows, columns=cols)
