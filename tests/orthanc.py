@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import ssl
@@ -136,6 +137,7 @@ class Orthanc:
     http_port: int = 0
     dicom_port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    instance_name: str = ""  # the server's Name, random per start: tells our server from another on the port
 
     @property
     def base(self) -> str:
@@ -154,7 +156,7 @@ class Orthanc:
     def config(self) -> dict[str, Any]:
         storage = str(self.folder / "storage")
         config: dict[str, Any] = {
-            "Name": f"dcmexport-test-{self.aet}",
+            "Name": self.instance_name,
             "StorageDirectory": storage,
             "IndexDirectory": storage,
             "HttpPort": self.http_port,
@@ -178,9 +180,27 @@ class Orthanc:
         }
         return config
 
-    def start(self, timeout: float = 30.0) -> Orthanc:
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> Orthanc:
+        """Start Orthanc on free ports and wait until it answers.
+
+        A free port can be taken by another process between :func:`free_port` and Orthanc's
+        bind (another test run's server, for one): Orthanc then exits at start-up, or the
+        port answers for someone else. The server must answer with this instance's own name
+        (a random one), and a failed start is tried again on new ports.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Orthanc:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.http_port, self.dicom_port = free_port(), free_port()
+        self.instance_name = f"dcmexport-test-{self.aet}-{secrets.token_hex(4)}"
         path = self.folder / "orthanc.json"
         path.write_text(json.dumps(self.config(), indent=2))
         log = open(self.folder / "orthanc.log", "wb")  # noqa: SIM115 - closed with the process
@@ -190,12 +210,12 @@ class Orthanc:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Orthanc exited at start-up; see {self.folder / 'orthanc.log'}")
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                self.get("/system")
+            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                if self.get("/system").get("Name") != self.instance_name:
+                    raise RuntimeError("another server answers on this port")
                 with socket.create_connection(("127.0.0.1", self.dicom_port), timeout=1):
                     return self
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"Orthanc did not answer within {timeout:g} s; see {self.folder / 'orthanc.log'}")
 
     def stop(self) -> None:
