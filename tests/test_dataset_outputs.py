@@ -215,6 +215,21 @@ class TestDatasetTable:
         details = [f.detail for f in verify_paths([out]).findings]
         assert any("does not exist" in d for d in details)
 
+    def test_series_outputs_rows(self, series_dir: Path, tmp_path: Path) -> None:
+        """A contact sheet's row gives the sheet's size (not one tile's), and no instance (it holds many)."""
+        batch = api.export(series_dir, tmp_path / "out", key=KEY, series=True, montage=True, format="png",
+                           dataset="csv")
+        assert batch.exit_code == 0, [r.reason for r in batch.results]
+        rows = {r["path"]: r for r in _rows(tmp_path / "out")}
+        sheets = [r for r in batch.results if len(r.notes) and r.frames > 1]
+        assert sheets
+        for result in sheets:
+            (output,) = result.outputs
+            height, width = np.asarray(Image.open(output)).shape[:2]
+            row = rows[output.relative_to(tmp_path / "out").as_posix()]
+            assert (int(row["rows"]), int(row["columns"])) == (height, width)
+            assert row["instance_uid"] == "" and row["series_uid"]
+
     def test_deid_rows(self, series_dir: Path, tmp_path: Path) -> None:
         api.deidentify(series_dir, tmp_path / "out", key=KEY, dataset="csv")
         rows = _rows(tmp_path / "out")

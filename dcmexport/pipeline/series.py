@@ -288,8 +288,11 @@ def _export_series(
             (frame,) = iter_frames(path, ds, indices=[0])
             yield pipeline(frame, index, number=0)  # each slice's own frame 0
 
+    sheet_shape: tuple[int, int] | None = None
     if montage:
-        write_still_atomic(final, apply_montage(list(images())), fmt, options, pipelines[0])
+        sheet = apply_montage(list(images()))
+        sheet_shape = (int(sheet.shape[0]), int(sheet.shape[1]))
+        write_still_atomic(final, sheet, fmt, options, pipelines[0])
     else:
         speed = options.encode.speed
         if speed != 1:
@@ -302,4 +305,6 @@ def _export_series(
     result.status = WRITTEN
     result.dataset = facts_from_dataset(datasets[0], pipelines[0])
     result.dataset.instance_uid = ""  # one output for the whole series
+    if sheet_shape is not None:  # the sheet's size; its tiles keep their pixel spacing (they are not resampled)
+        result.dataset.rows, result.dataset.columns = sheet_shape
     note_verification(result, pipelines)
