@@ -227,6 +227,16 @@ def test_cli_with_a_scheduler_address(client: distributed.Client, inputs: Path, 
     assert local.ok and _outputs(tmp_path / "out") == _outputs(tmp_path / "local")
 
 
+def test_cli_quiet_with_its_own_cluster_prints_nothing(inputs: Path, tmp_path: Path) -> None:
+    """-q means quiet: the LocalCluster dcmexport starts (scheduler, nannies, workers) logs nothing at INFO."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dcmexport", "export", str(inputs), "--out", str(tmp_path / "out"), "--executor", "dask",
+         "--jobs", "2", "-q"],
+        env={**ENV, "DCMEXPORT_KEY": SECRET.decode()}, capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == "", proc.stderr[:2000]
+
+
 def test_cli_timeout_with_dask_is_a_usage_error(client: distributed.Client, inputs: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "dcmexport", "export", str(inputs), "--out", str(tmp_path / "out"), "--executor", "dask",

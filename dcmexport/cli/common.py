@@ -107,6 +107,11 @@ def configure_logging(debug: bool) -> None:
         for name in ("pynetdicom", "dicomweb_client"):  # their errors become one line of ours
             logging.getLogger(name).disabled = True
             logging.getLogger(name).propagate = False
+        # --executor dask: distributed logs at INFO (cluster start, workers, plugins) on import; a run of
+        # ours says what it did itself. Read from dask's config when distributed is imported (workers too).
+        import os
+
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def describe_result_line(result: ExportResult) -> str:
