@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -525,8 +526,10 @@ def read_output_fingerprints(out_dir: Path, name: str = MANIFEST_NAME) -> dict[s
 
 def _vouch(record: ObjectRecord, fingerprints: dict[str, str]) -> None:
     """Apply one object record to the name -> fingerprint map (the last record for a name wins)."""
+    # Interned: the map holds one string per distinct fingerprint, not one per output name.
+    fingerprint = sys.intern(record.fingerprint) if record.fingerprint is not None else None
     for name in record.outputs:
-        if record.fingerprint is not None:
-            fingerprints[name] = record.fingerprint
+        if fingerprint is not None:
+            fingerprints[name] = fingerprint
         else:
             fingerprints.pop(name, None)

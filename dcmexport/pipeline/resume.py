@@ -111,18 +111,16 @@ def output_fingerprint(
 class ResumeIndex:
     """What a run knows about the outputs already in ``--out``.
 
-    ``fresh`` holds the names (relative to ``--out``) whose last manifest record
-    was written under ``fingerprint``; ``made`` the names this process wrote in this run.
+    ``known`` maps the names (relative to ``--out``) in the manifest to the fingerprint
+    of the last record vouching for each (the run's options, or an object's own: see
+    :meth:`for_object`); ``made`` holds the names this process wrote in this run.
     """
 
     fingerprint: str
-    fresh: frozenset[str] = frozenset()
+    known: Mapping[str, str] = field(default_factory=dict)
     overwrite: bool = False
     keep_existing: bool = False
     made: set[str] = field(default_factory=set, compare=False)
-    #: names whose last record has another fingerprint (another run's options, or an object's own:
-    #: see :meth:`for_object`), with that fingerprint
-    other: Mapping[str, str] = field(default_factory=dict)
 
     def for_object(self, shaping_inputs: Sequence[str]) -> str:
         """The fingerprint of an object whose outputs also depend on these input files (SHA-256s):
@@ -141,17 +139,13 @@ class ResumeIndex:
         object's own (:meth:`for_object`), else the run's."""
         existing = [p for p in planned if output_exists(p)]
         wanted = fingerprint or self.fingerprint
-
-        def fresh(name: str) -> bool:
-            return name in self.fresh if wanted == self.fingerprint else self.other.get(name) == wanted
-
         if any(_relative(p, out_dir) in self.made for p in existing):
             return Decision.DUPLICATE
         if self.overwrite:
             return Decision.REDO
         if not existing:
             return Decision.WRITE
-        stale = [p for p in existing if not fresh(_relative(p, out_dir))]
+        stale = [p for p in existing if self.known.get(_relative(p, out_dir)) != wanted]
         if not stale:
             return Decision.SKIP if len(existing) == len(planned) else Decision.REDO
         return Decision.KEEP if self.keep_existing else Decision.REDO
@@ -172,9 +166,7 @@ def load_resume_index(out_dir: Path, fingerprint: str, *, overwrite: bool, keep_
     known = read_output_fingerprints(out_dir)
     for name in parts:
         known.update(read_output_fingerprints(out_dir, name))
-    fresh = frozenset(name for name, fp in known.items() if fp == fingerprint)
-    other = {name: fp for name, fp in known.items() if fp != fingerprint}
-    return ResumeIndex(fingerprint, fresh, overwrite=overwrite, keep_existing=keep_existing, other=other)
+    return ResumeIndex(fingerprint, known, overwrite=overwrite, keep_existing=keep_existing)
 
 
 def no_resume(options: ExportOptions) -> ResumeIndex:
