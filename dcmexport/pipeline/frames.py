@@ -310,11 +310,9 @@ def plan_pixels(
         ocr_frames = frozenset(range(frames)) if options.mask.ocr_all_frames else frozenset({0, n // 2, n - 1})
     late = figure is not None and any(d.labels for d in (figure.default_drawing, *figure.drawings.values()))
     detect = frozenset({0}) if not ocr_frames and (late or may_carry_burned_in(ds)) else frozenset()
-    if not plan.is_empty and not result.mask_boxes:
+    record_masks = not plan.is_empty and not result.mask_boxes  # a series: its first masked slice's
+    if record_masks:
         result.notes.append(f"masked: {plan.describe()}")
-        result.mask_boxes = output_boxes(plan.blank, rows, cols, out_size, figure)
-        if plan.keep is not None:
-            result.keep_boxes = output_boxes(plan.keep, rows, cols, out_size, figure)
     if figure is None and out_size != (rows, cols) and not any(n.startswith("resized") for n in result.notes):
         why = f"aspect from {spacing.source}" if spacing is not None else ""
         if render_options.max_side and max(out_size) == render_options.max_side:
@@ -325,7 +323,7 @@ def plan_pixels(
             why += "fitted in {}x{}".format(*render_options.max_size)
         result.notes.append(f"resized {cols}x{rows} -> {out_size[1]}x{out_size[0]} ({why})")
     if render_options.size is not None:
-        _plan_letterbox(result, out_size, render_options.size)
+        _note_letterbox(result, out_size, render_options.size)
     pipeline = FramePipeline(
         renderers,
         plan,
@@ -339,6 +337,10 @@ def plan_pixels(
         late_checks=late,
         size=render_options.size,
     )
+    if record_masks:  # in output pixels: through the aspect or the figure's viewport, then the letterbox
+        result.mask_boxes = pipeline.boxes_out(plan.blank, rows, cols)
+        if plan.keep is not None:
+            result.keep_boxes = pipeline.boxes_out(plan.keep, rows, cols)
     if figure is not None:
         physical = figure.physical_spacing or spacing
         pipeline.figure_dpi = lambda shape: figure_dpi(options.figure, figure.viewport, physical, shape)
@@ -348,17 +350,13 @@ def plan_pixels(
     return pipeline
 
 
-def _plan_letterbox(result: ExportResult, out_size: tuple[int, int], size: tuple[int, int]) -> None:
-    """Note ``--size`` and move the result's mask boxes into the letterboxed image."""
+def _note_letterbox(result: ExportResult, out_size: tuple[int, int], size: tuple[int, int]) -> None:
+    """Note ``--size`` (once for a series); the boxes recorded follow it through :meth:`FramePipeline.boxes_out`."""
     box = letterbox_geometry(out_size[0], out_size[1], *size)
     note = (f"letterboxed {out_size[1]}x{out_size[0]} -> {box.inner_cols}x{box.inner_rows} in {size[0]}x{size[1]} "
             "(black padding)")
-    if note in result.notes:
-        return  # a series' later slices: the boxes are moved once
-    result.notes.append(note)
-    result.mask_boxes = [box.map_box(b, *out_size) for b in result.mask_boxes]
-    if result.keep_boxes is not None:
-        result.keep_boxes = [box.map_box(b, *out_size) for b in result.keep_boxes]
+    if note not in result.notes:
+        result.notes.append(note)
 
 
 def output_boxes(boxes: tuple[tuple[int, int, int, int], ...], rows: int, cols: int, out_size: tuple[int, int],
