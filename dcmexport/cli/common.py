@@ -424,10 +424,8 @@ def _run_with_progress(
             # Files seen go to a scratch table past a few thousand, as in the run's own discovery.
             import tempfile
 
-            with tempfile.TemporaryDirectory(prefix="dcmexport-count-") as scratch:
-                seen = SeenFiles(Path(scratch))
+            with tempfile.TemporaryDirectory(prefix="dcmexport-count-") as scratch, SeenFiles(Path(scratch)) as seen:
                 total = sum(1 for _ in iter_input_files(local, seen))
-                seen.close()
             with totals:
                 if not exact:
                     progress.update(task, total=total)

@@ -125,6 +125,12 @@ class SeenFiles:
         if self._db_path is not None:
             self._db_path.unlink(missing_ok=True)
 
+    def __enter__(self) -> SeenFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def iter_input_files(inputs: Iterable[Path], seen: SeenFiles | None = None) -> Iterator[Path]:
     """Yield the files named by ``inputs``: files as given, directories walked recursively.
@@ -237,11 +243,8 @@ def iter_inputs(inputs: Iterable[Path], workdir: Path) -> Iterator[InputItem]:
     often it is named (a DICOMDIR's files found again in a folder walk included).
     """
     inputs = list(inputs)
-    seen = SeenFiles(workdir)
-    try:
+    with SeenFiles(workdir) as seen:
         yield from _iter_inputs(inputs, workdir, seen)
-    finally:
-        seen.close()
 
 
 def _iter_inputs(inputs: list[Path], workdir: Path, seen: SeenFiles) -> Iterator[InputItem]:
