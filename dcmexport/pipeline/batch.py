@@ -176,9 +176,9 @@ def run_batch(
         planned = iter_tasks(kind, items, options, workdir=Path(workdir), identify=roots.identity,
                              keep=shard.owns if shard is not None else None)
         head = list(islice(planned, TOTAL_LOOKAHEAD + 1))
+        total = len(head) + sum(r.expected for r in retrievals) if len(head) <= TOTAL_LOOKAHEAD else None
         for watcher in watchers:
-            expected = sum(r.expected for r in retrievals)
-            watcher.on_start(len(head) + expected if len(head) <= TOTAL_LOOKAHEAD else None)
+            watcher.on_start(total)
         results = chain(runner.run(chain(head, planned), context, on_frame), chain.from_iterable(
             iter_remote_results(kind, stack.enter_context(r), options, runner, context, on_frame)
             for r in retrievals))  # each retrieval starts when its turn comes, and stops with the batch
